@@ -1,0 +1,152 @@
+//! Input rules of the API, as pure functions: each returns the message a client sees in a
+//! 422 `validation_error` answer.
+
+use crate::delivery::signature::decode_secret;
+use crate::error::ApiError;
+
+/// Longest uid, name, eventType and channel.
+pub const MAX_TEXT: usize = 256;
+/// Longest endpoint URL.
+pub const MAX_URL: usize = 2048;
+/// Most eventTypes one endpoint may subscribe to.
+pub const MAX_EVENT_TYPES: usize = 50;
+/// Most channels of an endpoint or a message.
+pub const MAX_CHANNELS: usize = 10;
+/// Most secrets of one endpoint (rotation needs two or three).
+pub const MAX_SECRETS: usize = 5;
+/// Largest message payload, serialized.
+pub const MAX_PAYLOAD: usize = 350 * 1024;
+
+fn invalid(message: String) -> ApiError {
+    ApiError::Validation(message)
+}
+
+fn identifier_chars(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A `[a-zA-Z0-9._-]{1,256}` identifier (uid, eventType, channel) named `what` in errors.
+pub fn identifier(what: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > MAX_TEXT || !identifier_chars(value) {
+        return Err(invalid(format!(
+            "{what} must be 1 to {MAX_TEXT} characters of a-z, A-Z, 0-9, '.', '_' or '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// A uid: an identifier that is never a valid UUID, so id and uid lookups cannot collide.
+pub fn uid(value: &str) -> Result<(), ApiError> {
+    identifier("uid", value)?;
+    if uuid::Uuid::parse_str(value).is_ok() {
+        return Err(invalid("uid must not be a UUID (ids are UUIDs)".into()));
+    }
+    Ok(())
+}
+
+/// An optional uid.
+pub fn opt_uid(value: Option<&str>) -> Result<(), ApiError> {
+    value.map_or(Ok(()), uid)
+}
+
+/// A display name: non-blank, at most 256 characters.
+pub fn name(value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.chars().count() > MAX_TEXT {
+        return Err(invalid(format!("name must be 1 to {MAX_TEXT} characters")));
+    }
+    Ok(())
+}
+
+/// An absolute http(s) URL with a host, at most 2048 characters.
+pub fn url(value: &str) -> Result<(), ApiError> {
+    if value.len() > MAX_URL {
+        return Err(invalid(format!("url must be at most {MAX_URL} characters")));
+    }
+    let parsed =
+        url::Url::parse(value).map_err(|e| invalid(format!("url is not a valid URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(
+            "url must be an absolute http:// or https:// URL".into(),
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("url must not contain credentials".into()));
+    }
+    Ok(())
+}
+
+/// A list of identifiers with a maximum length and no duplicates.
+pub fn identifier_list(what: &str, values: &[String], max: usize) -> Result<(), ApiError> {
+    if values.len() > max {
+        return Err(invalid(format!("{what} may have at most {max} entries")));
+    }
+    for value in values {
+        identifier(what, value)?;
+    }
+    let mut sorted: Vec<&String> = values.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.len() != values.len() {
+        return Err(invalid(format!("{what} must not repeat an entry")));
+    }
+    Ok(())
+}
+
+/// Endpoint secrets: 1 to 5 `whsec_` secrets of 24 to 64 bytes.
+pub fn secrets(values: &[String]) -> Result<(), ApiError> {
+    if values.is_empty() || values.len() > MAX_SECRETS {
+        return Err(invalid(format!(
+            "secrets must have 1 to {MAX_SECRETS} entries (omit it to get one generated)"
+        )));
+    }
+    for secret in values {
+        decode_secret(secret).map_err(invalid)?;
+    }
+    Ok(())
+}
+
+/// A rate limit in deliveries per second.
+pub fn rate_limit(value: Option<u32>) -> Result<(), ApiError> {
+    if value == Some(0) {
+        return Err(invalid(
+            "rateLimit must be at least 1 (null means the default)".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids() {
+        assert!(uid("my-app.v2_x").is_ok());
+        assert!(uid("").is_err());
+        assert!(uid("has space").is_err());
+        assert!(uid(&"a".repeat(257)).is_err());
+        assert!(uid(&"a".repeat(256)).is_ok());
+        assert!(uid("ada4692e-96a4-45c9-8a58-2d389f95454a").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        assert!(url("https://example.com/hook").is_ok());
+        assert!(url("http://127.0.0.1:9000/x").is_ok());
+        assert!(url("ftp://example.com").is_err());
+        assert!(url("/relative").is_err());
+        assert!(url("https://user:pw@example.com").is_err());
+        assert!(url(&format!("https://e.com/{}", "a".repeat(MAX_URL))).is_err());
+    }
+
+    #[test]
+    fn lists() {
+        let many: Vec<String> = (0..11).map(|i| format!("c{i}")).collect();
+        assert!(identifier_list("channels", &many, MAX_CHANNELS).is_err());
+        assert!(identifier_list("channels", &many[..10], MAX_CHANNELS).is_ok());
+        let dup = vec!["a".to_string(), "a".to_string()];
+        assert!(identifier_list("channels", &dup, MAX_CHANNELS).is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! Command line: `serve`, `api`, `worker` and `token create`, each with `--config FILE`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::runtime::{self, Roles};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "octohooks", version, about = "Webhook delivery service")]
+struct Cli {
+    /// Configuration file overriding the defaults (environment variables override both).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API and the worker in one process.
+    Serve,
+    /// Run only the HTTP API.
+    Api,
+    /// Run only the delivery worker.
+    Worker,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token for an organisation; it is printed once, as the last line.
+    Create {
+        /// Organisation the token acts for (created on first use).
+        #[arg(long)]
+        org: String,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => Arc::new(config),
+        Err(e) => {
+            eprintln!("octohooks: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config.log);
+    let roles = match cli.command {
+        Command::Serve => Roles::BOTH,
+        Command::Api => Roles::API,
+        Command::Worker => Roles::WORKER,
+        Command::Token {
+            command: TokenCommand::Create { org },
+        } => return create_token(&config, &org),
+    };
+    match runtime::run_until_signal(config, roles) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("octohooks: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create_token(config: &Config, org: &str) -> ExitCode {
+    if crate::api::validation::identifier("org", org).is_err() {
+        eprintln!("octohooks: --org must be 1 to 256 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
+        return ExitCode::from(2);
+    }
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(async {
+                let store = Store::new(config).map_err(|e| e.to_string())?;
+                store.create_token(org).await.map_err(|e| e.to_string())
+            })
+        });
+    match result {
+        Ok(token) => {
+            println!("Token for organisation {org:?} (shown once, store it safely):");
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("octohooks: could not create token: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

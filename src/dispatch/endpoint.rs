@@ -1,0 +1,417 @@
+//! One actor per endpoint: the only place deliveries to that endpoint are started, so its
+//! rate limit, concurrency cap and circuit breaker hold for the whole cluster (one node owns
+//! the endpoint's partition).
+//!
+//! The actor keeps a bounded queue. Each pump starts jobs while the concurrency cap, the
+//! governor limiter and the breaker allow; a full queue or an open circuit sends jobs to the
+//! retry set (not counted as attempts) instead of blocking anyone.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::mpsc::UnboundedSender;
+use uuid::Uuid;
+
+use super::messages::{Completion, Deliver, Job, Stop, StopIfIdle};
+use super::Shared;
+use crate::delivery::{Delivery, Outcome};
+use crate::model::{now_ms, Attempt, AttemptStatus};
+use crate::queue::retry_member;
+use crate::retry::{Admission, CircuitBreaker, CircuitState};
+
+/// Delay before a job spilled from a full queue is offered again.
+const SPILL_DELAY: Duration = Duration::from_secs(1);
+/// Tries of the record script before the job is left pending for redelivery.
+const RECORD_TRIES: u32 = 5;
+
+/// The per-endpoint actor.
+pub struct EndpointActor {
+    /// Node-wide services (store, client, policy, config).
+    shared: Arc<Shared>,
+    /// Partition the endpoint's application lives in.
+    partition: u16,
+    /// The endpoint's application.
+    app: Uuid,
+    /// The endpoint.
+    endpoint: Uuid,
+    /// Where finished jobs are reported to the partition.
+    completions: UnboundedSender<Completion>,
+    /// Jobs accepted but not started, bounded by `endpoint.queue_capacity`.
+    queue: VecDeque<Job>,
+    /// Requests in flight, bounded by `endpoint.max_in_flight`.
+    in_flight: usize,
+    /// The governor limiter and the rate it was built for.
+    limiter: Option<(u32, DefaultDirectRateLimiter)>,
+    /// Circuit breaker state of this endpoint.
+    breaker: CircuitBreaker,
+    /// A pump is already scheduled (rate-limit wait).
+    wake_scheduled: bool,
+    /// Last time work arrived or finished, for idle stop.
+    last_activity: Instant,
+}
+
+impl EndpointActor {
+    pub fn new(
+        shared: Arc<Shared>,
+        partition: u16,
+        app: Uuid,
+        endpoint: Uuid,
+        completions: UnboundedSender<Completion>,
+    ) -> Self {
+        let breaker = CircuitBreaker::new(&shared.config.circuit);
+        EndpointActor {
+            shared,
+            partition,
+            app,
+            endpoint,
+            completions,
+            queue: VecDeque::new(),
+            in_flight: 0,
+            limiter: None,
+            breaker,
+            wake_scheduled: false,
+            last_activity: Instant::now(),
+        }
+    }
+
+    /// Deliveries per second the job's endpoint allows now (`None` = unlimited).
+    fn rate_for(&self, job: &Job) -> Option<u32> {
+        job.route
+            .rate_limit
+            .or(match self.shared.config.endpoint.default_rate_limit {
+                0 => None,
+                n => Some(n),
+            })
+    }
+
+    /// How long to wait before the next request may start under the rate limit.
+    fn rate_wait(&mut self, rate: Option<u32>) -> Option<Duration> {
+        let Some(rate) = rate.and_then(NonZeroU32::new) else {
+            self.limiter = None;
+            return None;
+        };
+        if self.limiter.as_ref().map(|(r, _)| *r) != Some(rate.get()) {
+            // Burst of one: requests are spread evenly over each second.
+            let quota = Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
+            self.limiter = Some((rate.get(), RateLimiter::direct(quota)));
+        }
+        let (_, limiter) = self.limiter.as_ref()?;
+        match limiter.check() {
+            Ok(()) => None,
+            Err(not_until) => Some(not_until.wait_time_from(DefaultClock::default().now())),
+        }
+    }
+
+    /// Starts as many queued jobs as the cap, the limiter and the breaker allow.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        while self.in_flight < self.shared.config.endpoint.max_in_flight {
+            let Some(front) = self.queue.front() else {
+                return;
+            };
+            let rate = self.rate_for(front);
+            if let Some(wait) = self.rate_wait(rate) {
+                if !self.wake_scheduled {
+                    self.wake_scheduled = true;
+                    crate::telemetry::metrics::RATE_LIMIT_WAITS.inc();
+                    ctx.run_later(wait, |act, ctx| {
+                        act.wake_scheduled = false;
+                        act.pump(ctx);
+                    });
+                }
+                return;
+            }
+            if let Admission::WaitUntil(until) = self.breaker.admit(Instant::now()) {
+                let due =
+                    now_ms() + until.saturating_duration_since(Instant::now()).as_millis() as i64;
+                for job in std::mem::take(&mut self.queue) {
+                    self.postpone(ctx, job, due);
+                }
+                return;
+            }
+            if let Some(job) = self.queue.pop_front() {
+                self.start(ctx, job);
+            }
+        }
+    }
+
+    /// Runs one attempt and feeds its result back into the breaker.
+    fn start(&mut self, ctx: &mut Context<Self>, job: Job) {
+        self.in_flight += 1;
+        let shared = self.shared.clone();
+        let partition = self.partition;
+        let completions = self.completions.clone();
+        let attempt = async move { attempt(&shared, &completions, partition, job).await };
+        ctx.spawn(attempt.into_actor(self).map(|success, act, ctx| {
+            act.in_flight -= 1;
+            act.last_activity = Instant::now();
+            let before = act.breaker.state(Instant::now());
+            match success {
+                Some(true) => act.breaker.on_success(),
+                Some(false) => {
+                    act.breaker.on_failure(Instant::now());
+                }
+                None => {}
+            }
+            let after = act.breaker.state(Instant::now());
+            if before != after {
+                act.publish_circuit(ctx, after);
+            }
+            act.pump(ctx);
+        }));
+    }
+
+    /// Writes the breaker's state into the endpoint's health hash (shown by the API).
+    fn publish_circuit(&self, ctx: &mut Context<Self>, state: CircuitState) {
+        crate::telemetry::metrics::circuit_transition(state);
+        let next_probe = self
+            .breaker
+            .open_until()
+            .map(|t| now_ms() + t.saturating_duration_since(Instant::now()).as_millis() as i64)
+            .map(|ms| ms.to_string())
+            .unwrap_or_default();
+        let store = self.shared.store.clone();
+        let key = store.keys.endpoint_health(self.app, self.endpoint);
+        let write = async move {
+            let Ok(mut conn) = store.conn().await else {
+                return;
+            };
+            let result: Result<(), redis::RedisError> = redis::pipe()
+                .hset(&key, "circuit", state.as_str())
+                .hset(&key, "nextProbe", next_probe)
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "could not publish circuit state");
+            }
+        };
+        ctx.spawn(write.into_actor(self));
+    }
+
+    /// Sends a job to the retry set without counting an attempt (full queue, open circuit).
+    fn postpone(&mut self, ctx: &mut Context<Self>, job: Job, due_ms: i64) {
+        let shared = self.shared.clone();
+        let partition = self.partition;
+        let completions = self.completions.clone();
+        crate::telemetry::metrics::POSTPONED.inc();
+        let write = async move {
+            let member = retry_member(
+                job.task.app,
+                job.task.message,
+                job.route.id,
+                job.task.attempts,
+            );
+            let recorded = record(
+                &shared,
+                partition,
+                &job,
+                "",
+                "none",
+                Some((&member, due_ms)),
+            )
+            .await;
+            report(&completions, &job, recorded.is_ok());
+        };
+        ctx.spawn(write.into_actor(self));
+    }
+}
+
+impl Actor for EndpointActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Self::Context) {
+        crate::telemetry::metrics::ACTIVE_ENDPOINTS.inc();
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        crate::telemetry::metrics::ACTIVE_ENDPOINTS.dec();
+    }
+}
+
+impl Handler<Deliver> for EndpointActor {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(job): Deliver, ctx: &mut Self::Context) {
+        self.last_activity = Instant::now();
+        if self.queue.len() >= self.shared.config.endpoint.queue_capacity {
+            let due = now_ms() + SPILL_DELAY.as_millis() as i64;
+            self.postpone(ctx, job, due);
+            return;
+        }
+        self.queue.push_back(job);
+        self.pump(ctx);
+    }
+}
+
+impl Handler<StopIfIdle> for EndpointActor {
+    type Result = bool;
+
+    fn handle(&mut self, _: StopIfIdle, ctx: &mut Self::Context) -> bool {
+        let idle = self.queue.is_empty()
+            && self.in_flight == 0
+            && !self.wake_scheduled
+            && self.last_activity.elapsed() >= self.shared.config.endpoint.idle_timeout
+            && self.breaker.state(Instant::now()) == CircuitState::Closed;
+        if idle {
+            ctx.stop();
+        }
+        idle
+    }
+}
+
+impl Handler<Stop> for EndpointActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+/// Tells the partition a job is finished (or, when recording failed, stays pending).
+fn report(completions: &UnboundedSender<Completion>, job: &Job, recorded: bool) {
+    // The partition is gone when this fails; the entry then stays pending for the next owner.
+    let _ = completions.send(Completion {
+        entry_id: job.task.entry_id.clone(),
+        acked: recorded && job.ack_in_script,
+        failed: !recorded,
+    });
+}
+
+/// One delivery attempt with its bookkeeping. Returns whether the receiver succeeded
+/// (`None` when the attempt could not be recorded and stays pending).
+async fn attempt(
+    shared: &Shared,
+    completions: &UnboundedSender<Completion>,
+    partition: u16,
+    job: Job,
+) -> Option<bool> {
+    let message_id = job.task.message.to_string();
+    let outcome = shared
+        .deliverer
+        .deliver(&Delivery {
+            url: &job.route.url,
+            message_id: &message_id,
+            payload: job.payload.clone(),
+            keys: &job.route.keys,
+        })
+        .await;
+    crate::telemetry::metrics::delivery(&outcome, job.task.created);
+    let attempts_made = job.task.attempts + 1;
+    let retry_at = if outcome.is_success() || outcome.is_gone() {
+        None
+    } else {
+        shared
+            .policy
+            .next_delay(attempts_made, outcome.retry_after, rand::random::<f64>())
+            .map(|delay| now_ms() + delay.as_millis() as i64)
+    };
+    let status = match (outcome.is_success(), retry_at) {
+        (true, _) => AttemptStatus::Success,
+        (false, Some(_)) => AttemptStatus::Pending,
+        (false, None) => AttemptStatus::Failed,
+    };
+    let record_json = attempt_json(&job, &outcome, attempts_made, status, retry_at);
+    let member =
+        retry_at.map(|_| retry_member(job.task.app, job.task.message, job.route.id, attempts_made));
+    let health = if outcome.is_success() {
+        "success"
+    } else {
+        "failure"
+    };
+    let retry = member.as_deref().zip(retry_at);
+    let recorded = record(shared, partition, &job, &record_json, health, retry).await;
+    let disable = outcome.is_gone() || matches!(recorded, Ok(2));
+    if disable {
+        tracing::info!(endpoint = %job.route.id, gone = outcome.is_gone(), "disabling endpoint");
+        if let Err(e) = shared
+            .store
+            .disable_endpoint(job.task.app, job.route.id)
+            .await
+        {
+            tracing::warn!(error = %e, "could not disable endpoint");
+        }
+    }
+    report(completions, &job, recorded.is_ok());
+    recorded.ok().map(|_| outcome.is_success())
+}
+
+fn attempt_json(
+    job: &Job,
+    outcome: &Outcome,
+    attempts_made: u32,
+    status: AttemptStatus,
+    next_attempt: Option<i64>,
+) -> String {
+    let attempt = Attempt {
+        endpoint_id: job.route.id,
+        attempt: attempts_made,
+        timestamp: outcome.started_ms,
+        status,
+        response_status_code: outcome.status,
+        error: outcome.failure.map(|k| k.as_str().to_string()),
+        duration_ms: outcome.duration.as_millis() as u64,
+        response_body: outcome.body.clone(),
+        next_attempt,
+    };
+    serde_json::to_string(&attempt).unwrap_or_default()
+}
+
+/// Runs the record script (attempt, health, retry, ack) with a few tries.
+async fn record(
+    shared: &Shared,
+    partition: u16,
+    job: &Job,
+    attempt: &str,
+    health: &str,
+    retry: Option<(&str, i64)>,
+) -> Result<i64, crate::error::StoreError> {
+    let keys = &shared.store.keys;
+    let task = &job.task;
+    let mut delay = Duration::from_millis(50);
+    let mut tries = 0;
+    loop {
+        let result = async {
+            let mut conn = shared.store.conn().await?;
+            let code: i64 = shared
+                .scripts
+                .record_attempt
+                .key(keys.attempts(task.app, task.message))
+                .key(keys.message(task.app, task.message))
+                .key(keys.endpoint_health(task.app, job.route.id))
+                .key(keys.retry(partition))
+                .key(keys.stream(partition))
+                .arg(attempt)
+                .arg(shared.store.retention.as_secs().max(1))
+                .arg(health)
+                .arg(now_ms())
+                .arg(retry.map_or("", |r| r.0))
+                .arg(retry.map_or(0, |r| r.1))
+                .arg(if job.ack_in_script {
+                    task.entry_id.as_str()
+                } else {
+                    ""
+                })
+                .arg(shared.config.endpoint.disable_after.as_millis() as u64)
+                .invoke_async(&mut conn)
+                .await?;
+            Ok::<i64, crate::error::StoreError>(code)
+        }
+        .await;
+        tries += 1;
+        match result {
+            Ok(code) => return Ok(code),
+            Err(e) if tries >= RECORD_TRIES => {
+                tracing::error!(error = %e, entry = %task.entry_id, "could not record attempt; entry stays pending");
+                return Err(e);
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
+}

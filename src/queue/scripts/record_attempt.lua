@@ -1,0 +1,36 @@
+-- Records the outcome of one delivery attempt in one atomic step: the attempt (while the
+-- message is retained), the endpoint's health, the retry (when one is scheduled) and, for
+-- single-endpoint stream entries, the acknowledgement. There is no moment at which a failed
+-- delivery is neither pending in the stream nor scheduled in the retry set.
+-- KEYS[1] attempts list   KEYS[2] message hash   KEYS[3] endpoint health hash
+-- KEYS[4] retry sorted set   KEYS[5] partition stream
+-- ARGV[1] attempt JSON ("" = not an attempt: work spilled or postponed)
+-- ARGV[2] retention (s)   ARGV[3] "success" | "failure" | "none"   ARGV[4] now (ms)
+-- ARGV[5] retry member ("" = none)   ARGV[6] retry due (ms)
+-- ARGV[7] stream entry id to acknowledge ("" = none)   ARGV[8] auto-disable after (ms)
+-- Returns 1 normally, 2 when the endpoint has failed for longer than the auto-disable period.
+local result = 1
+if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+if ARGV[3] == 'success' then
+  redis.call('HSET', KEYS[3], 'lastSuccess', ARGV[4], 'consecutiveFailures', 0, 'failingSince', '')
+elseif ARGV[3] == 'failure' then
+  redis.call('HINCRBY', KEYS[3], 'consecutiveFailures', 1)
+  redis.call('HSET', KEYS[3], 'lastFailure', ARGV[4])
+  local since = redis.call('HGET', KEYS[3], 'failingSince')
+  if not since or since == '' then
+    redis.call('HSET', KEYS[3], 'failingSince', ARGV[4])
+  elseif tonumber(ARGV[4]) - tonumber(since) >= tonumber(ARGV[8]) then
+    result = 2
+  end
+end
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
+end
+if ARGV[7] ~= '' then
+  redis.call('XACK', KEYS[5], 'workers', ARGV[7])
+  redis.call('XDEL', KEYS[5], ARGV[7])
+end
+return result

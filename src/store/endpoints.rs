@@ -1,0 +1,244 @@
+//! Endpoints: partition-scoped records of an application, with a per-application version
+//! that every change bumps (workers cache endpoint lists keyed by it).
+
+use redis::AsyncCommands;
+use uuid::Uuid;
+
+use super::keys::{member_id, ordered_member};
+use super::{
+    field, int_field, json_field, opt_field, page_members, script_fields, Fields, Page, Store,
+};
+use crate::error::StoreError;
+use crate::model::{now_ms, Endpoint};
+
+/// A validated endpoint write (create or full update).
+#[derive(Debug, Clone)]
+pub struct EndpointSpec {
+    pub name: String,
+    pub url: String,
+    pub uid: Option<String>,
+    pub channels: Vec<String>,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// `None` on update keeps the current secrets.
+    pub secrets: Option<Vec<String>>,
+    pub rate_limit: Option<u32>,
+}
+
+fn from_fields(fields: &Fields) -> Result<Endpoint, StoreError> {
+    Ok(Endpoint {
+        channels: json_field(fields, "channels")?,
+        enabled: field(fields, "enabled")? == "1",
+        event_types: json_field(fields, "eventTypes")?,
+        name: field(fields, "name")?.to_string(),
+        secrets: json_field(fields, "secrets")?,
+        uid: opt_field(fields, "uid"),
+        url: field(fields, "url")?.to_string(),
+        rate_limit: opt_field(fields, "rateLimit").and_then(|v| v.parse().ok()),
+        id: Uuid::parse_str(field(fields, "id")?)
+            .map_err(|_| StoreError::Corrupt("endpoint id".into()))?,
+        created: int_field(fields, "created")?,
+        updated: int_field(fields, "updated")?,
+    })
+}
+
+fn json(value: &[String]) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+/// Field/value pairs of a spec as stored.
+fn spec_fields(spec: &EndpointSpec, now: i64) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("name", spec.name.clone()),
+        ("url", spec.url.clone()),
+        ("enabled", if spec.enabled { "1" } else { "0" }.to_string()),
+        ("eventTypes", json(&spec.event_types)),
+        ("channels", json(&spec.channels)),
+        (
+            "rateLimit",
+            spec.rate_limit.map(|r| r.to_string()).unwrap_or_default(),
+        ),
+        ("updated", now.to_string()),
+    ];
+    if let Some(secrets) = &spec.secrets {
+        out.push(("secrets", json(secrets)));
+    }
+    out
+}
+
+impl Store {
+    /// Writes an endpoint through the upsert script; `create` carries the new id.
+    async fn upsert_endpoint(
+        &self,
+        app: Uuid,
+        id: Uuid,
+        create: bool,
+        spec: &EndpointSpec,
+        max_endpoints: usize,
+    ) -> Result<Endpoint, StoreError> {
+        let now = now_ms();
+        let mut conn = self.conn().await?;
+        let mut invocation = self.scripts.endpoint_upsert.prepare_invoke();
+        invocation
+            .key(self.keys.app_marker(app))
+            .key(self.keys.endpoint(app, id))
+            .key(self.keys.endpoints(app))
+            .key(self.keys.endpoint_uids(app))
+            .key(self.keys.endpoint_health(app, id))
+            .arg(if create { "create" } else { "update" })
+            .arg(id.to_string())
+            .arg(ordered_member(now, id))
+            .arg(spec.uid.as_deref().unwrap_or(""))
+            .arg(max_endpoints)
+            .arg(if spec.enabled { "1" } else { "0" });
+        for (name, value) in spec_fields(spec, now) {
+            invocation.arg(name).arg(value);
+        }
+        if create {
+            invocation
+                .arg("id")
+                .arg(id.to_string())
+                .arg("app")
+                .arg(app.to_string())
+                .arg("created")
+                .arg(now);
+        }
+        let answer = invocation.invoke_async(&mut conn).await?;
+        match script_fields(answer)? {
+            Ok(fields) => from_fields(&fields),
+            Err(-1) => Err(StoreError::Conflict(format!(
+                "an endpoint with uid {:?} already exists in this application",
+                spec.uid.as_deref().unwrap_or_default()
+            ))),
+            Err(-2) => Err(StoreError::NotFound("application")),
+            Err(-4) => Err(StoreError::Limit(format!(
+                "an application may have at most {max_endpoints} endpoints"
+            ))),
+            Err(_) => Err(StoreError::NotFound("endpoint")),
+        }
+    }
+
+    /// Creates an endpoint of `app`; the spec must carry its secrets.
+    pub async fn create_endpoint(
+        &self,
+        app: Uuid,
+        spec: &EndpointSpec,
+        max_endpoints: usize,
+    ) -> Result<Endpoint, StoreError> {
+        self.upsert_endpoint(app, Uuid::new_v4(), true, spec, max_endpoints)
+            .await
+    }
+
+    /// Replaces an endpoint's attributes.
+    pub async fn update_endpoint(
+        &self,
+        app: Uuid,
+        id: Uuid,
+        spec: &EndpointSpec,
+    ) -> Result<Endpoint, StoreError> {
+        self.upsert_endpoint(app, id, false, spec, usize::MAX).await
+    }
+
+    /// Resolves an endpoint id or uid within the application.
+    pub async fn find_endpoint(&self, app: Uuid, id_or_uid: &str) -> Result<Endpoint, StoreError> {
+        let mut conn = self.conn().await?;
+        let id = match Uuid::parse_str(id_or_uid) {
+            Ok(id) => id,
+            Err(_) => {
+                let id: Option<String> = conn.hget(self.keys.endpoint_uids(app), id_or_uid).await?;
+                id.and_then(|id| Uuid::parse_str(&id).ok())
+                    .ok_or(StoreError::NotFound("endpoint"))?
+            }
+        };
+        let fields: Fields = conn.hgetall(self.keys.endpoint(app, id)).await?;
+        // An endpoint id of another application must not resolve through this one.
+        if fields.is_empty() || fields.get("app").map(String::as_str) != Some(&app.to_string()) {
+            return Err(StoreError::NotFound("endpoint"));
+        }
+        from_fields(&fields)
+    }
+
+    /// A page of an application's endpoints in creation order.
+    pub async fn list_endpoints(
+        &self,
+        app: Uuid,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Endpoint>, StoreError> {
+        let mut conn = self.conn().await?;
+        let (members, more) =
+            page_members(&mut conn, &self.keys.endpoints(app), cursor, limit, false).await?;
+        let items = self.endpoints_by_member(&mut conn, app, &members).await?;
+        Ok(Page {
+            items,
+            next: if more { members.last().cloned() } else { None },
+        })
+    }
+
+    /// Every endpoint of an application and the version they were read at (for routing).
+    pub async fn all_endpoints(&self, app: Uuid) -> Result<(u64, Vec<Endpoint>), StoreError> {
+        let mut conn = self.conn().await?;
+        let (version, members): (Option<u64>, Vec<String>) = redis::pipe()
+            .hget(self.keys.app_marker(app), "ep_ver")
+            .zrange(self.keys.endpoints(app), 0, -1)
+            .query_async(&mut conn)
+            .await?;
+        let items = self.endpoints_by_member(&mut conn, app, &members).await?;
+        Ok((version.unwrap_or(0), items))
+    }
+
+    async fn endpoints_by_member(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+        app: Uuid,
+        members: &[String],
+    ) -> Result<Vec<Endpoint>, StoreError> {
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in members.iter().filter_map(|m| member_id(m)) {
+            pipe.hgetall(self.keys.endpoint(app, id));
+        }
+        let rows: Vec<Fields> = pipe.query_async(conn).await?;
+        rows.iter()
+            .filter(|f| !f.is_empty())
+            .map(from_fields)
+            .collect()
+    }
+
+    /// Deletes an endpoint.
+    pub async fn delete_endpoint(&self, app: Uuid, id: Uuid) -> Result<Endpoint, StoreError> {
+        let mut conn = self.conn().await?;
+        let answer = self
+            .scripts
+            .endpoint_delete
+            .key(self.keys.app_marker(app))
+            .key(self.keys.endpoint(app, id))
+            .key(self.keys.endpoints(app))
+            .key(self.keys.endpoint_uids(app))
+            .key(self.keys.endpoint_health(app, id))
+            .arg(id.to_string())
+            .invoke_async(&mut conn)
+            .await?;
+        match script_fields(answer)? {
+            Ok(fields) => from_fields(&fields),
+            Err(_) => Err(StoreError::NotFound("endpoint")),
+        }
+    }
+
+    /// Disables an endpoint (410 Gone, or failing for too long) and bumps the version so
+    /// routing stops at once.
+    pub async fn disable_endpoint(&self, app: Uuid, id: Uuid) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let _: i64 = self
+            .scripts
+            .endpoint_disable
+            .key(self.keys.app_marker(app))
+            .key(self.keys.endpoint(app, id))
+            .arg(now_ms())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+}

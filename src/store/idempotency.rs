@@ -1,0 +1,92 @@
+//! Idempotency records: one per organisation and key, claimed by the first request, then
+//! holding its 2xx answer for the configured time.
+
+use std::time::Duration;
+
+use super::Store;
+use crate::error::StoreError;
+
+/// What the store knows of an Idempotency-Key when a request arrives.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This request owns the key and must run.
+    Claimed,
+    /// Another request with the key is running; its fingerprint is given.
+    Pending { fingerprint: String },
+    /// A finished request left this answer.
+    Done {
+        fingerprint: String,
+        status: u16,
+        body: Vec<u8>,
+    },
+}
+
+/// How a claimed key is finished.
+#[derive(Debug)]
+pub enum Finish<'a> {
+    /// Keep this 2xx answer for replay.
+    Store { status: u16, body: &'a [u8] },
+    /// Forget the key (the request did not succeed; a retry may run again).
+    Release,
+}
+
+impl Store {
+    /// Claims `key` for a request with `fingerprint`, or reports the earlier request.
+    pub async fn idempotency_claim(
+        &self,
+        org: &str,
+        key_hash: &str,
+        fingerprint: &str,
+        owner: &str,
+        claim_ttl: Duration,
+    ) -> Result<Claim, StoreError> {
+        let mut conn = self.conn().await?;
+        let answer: Vec<Vec<u8>> = self
+            .scripts
+            .idempotency_begin
+            .key(self.keys.idempotency(org, key_hash))
+            .arg(fingerprint)
+            .arg(owner)
+            .arg(claim_ttl.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        let text =
+            |i: usize| String::from_utf8_lossy(answer.get(i).map_or(&[][..], |v| v)).into_owned();
+        Ok(match text(0).as_str() {
+            "claimed" => Claim::Claimed,
+            "done" => Claim::Done {
+                fingerprint: text(1),
+                status: text(2).parse().unwrap_or(200),
+                body: answer.get(3).cloned().unwrap_or_default(),
+            },
+            _ => Claim::Pending {
+                fingerprint: text(1),
+            },
+        })
+    }
+
+    /// Stores the answer of a claimed key, or releases it.
+    pub async fn idempotency_finish(
+        &self,
+        org: &str,
+        key_hash: &str,
+        owner: &str,
+        finish: Finish<'_>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let mut invocation = self.scripts.idempotency_finish.prepare_invoke();
+        invocation
+            .key(self.keys.idempotency(org, key_hash))
+            .arg(owner);
+        match finish {
+            Finish::Store { status, body } => invocation.arg("store").arg(status).arg(body),
+            Finish::Release => invocation.arg("release").arg(0).arg(""),
+        };
+        let _: i64 = invocation
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+}

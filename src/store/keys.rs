@@ -1,0 +1,205 @@
+//! The one catalogue of Redis keys.
+//!
+//! Every key starts with the configured prefix. Keys carry a Redis Cluster hash tag so that the
+//! keys one script touches always share a slot:
+//!
+//! - `{o.<org>}`: an organisation's applications and their indexes, idempotency records.
+//! - `{p.<n>}`: everything of the applications in partition `n` (endpoints, messages, attempts,
+//!   endpoint health), plus the partition's work stream, retry set and lease. Accepting a
+//!   message (message hash + uid + list + stream entry) is therefore one atomic script.
+//!
+//! Ordered lists are sorted sets whose members are `<created ms, 13 digits>:<id>` with score 0,
+//! ranged lexicographically: creation order with a stable tie-break and cheap cursors.
+
+use uuid::Uuid;
+
+/// Builds every key of one deployment.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// Prefix shared by every key (configurable so deployments and tests can share a Redis).
+    prefix: String,
+    /// Number of partitions; fixes which partition an application lives in.
+    partitions: u16,
+}
+
+impl Keys {
+    pub fn new(prefix: &str, partitions: u16) -> Self {
+        Keys {
+            prefix: prefix.to_string(),
+            partitions,
+        }
+    }
+
+    /// The prefix, for pattern scans in tests and tools.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Number of partitions of the deployment.
+    pub fn partitions(&self) -> u16 {
+        self.partitions
+    }
+
+    /// Partition of an application: the random bits of its UUID, modulo P.
+    pub fn partition_of(&self, app: Uuid) -> u16 {
+        (app.as_u128() % u128::from(self.partitions)) as u16
+    }
+
+    fn org(&self, org: &str) -> String {
+        format!("{}:{{o.{org}}}", self.prefix)
+    }
+
+    fn part(&self, partition: u16) -> String {
+        format!("{}:{{p.{partition}}}", self.prefix)
+    }
+
+    fn app_part(&self, app: Uuid) -> String {
+        self.part(self.partition_of(app))
+    }
+
+    /// Common prefix of an application's partition-side keys (scripts derive keys from it).
+    pub fn partition_prefix(&self, app: Uuid) -> String {
+        format!("{}:", self.app_part(app))
+    }
+
+    /// Token hash → organisation name.
+    pub fn token(&self, token_hash: &str) -> String {
+        format!("{}:token:{token_hash}", self.prefix)
+    }
+
+    /// Hash of one application (org scope).
+    pub fn app(&self, org: &str, app: Uuid) -> String {
+        format!("{}:app:{app}", self.org(org))
+    }
+
+    /// Sorted set of an organisation's applications in creation order.
+    pub fn apps(&self, org: &str) -> String {
+        format!("{}:apps", self.org(org))
+    }
+
+    /// Hash uid → application id within an organisation.
+    pub fn app_uids(&self, org: &str) -> String {
+        format!("{}:app_uids", self.org(org))
+    }
+
+    /// Idempotency record of one key within an organisation.
+    pub fn idempotency(&self, org: &str, key_hash: &str) -> String {
+        format!("{}:idem:{key_hash}", self.org(org))
+    }
+
+    /// Partition-side marker of an application: exists while the application does, holds the
+    /// endpoint-set version that lets workers cache endpoints without staleness.
+    pub fn app_marker(&self, app: Uuid) -> String {
+        format!("{}:app:{app}", self.app_part(app))
+    }
+
+    /// Hash of one endpoint.
+    pub fn endpoint(&self, app: Uuid, endpoint: Uuid) -> String {
+        format!("{}:ep:{endpoint}", self.app_part(app))
+    }
+
+    /// Sorted set of an application's endpoints in creation order.
+    pub fn endpoints(&self, app: Uuid) -> String {
+        format!("{}:app:{app}:eps", self.app_part(app))
+    }
+
+    /// Hash uid → endpoint id within an application.
+    pub fn endpoint_uids(&self, app: Uuid) -> String {
+        format!("{}:app:{app}:ep_uids", self.app_part(app))
+    }
+
+    /// Hash of an endpoint's delivery health (circuit state, failure counters).
+    pub fn endpoint_health(&self, app: Uuid, endpoint: Uuid) -> String {
+        format!("{}:ep:{endpoint}:health", self.app_part(app))
+    }
+
+    /// Hash of one message (expires after the retention period).
+    pub fn message(&self, app: Uuid, message: Uuid) -> String {
+        format!("{}:msg:{message}", self.app_part(app))
+    }
+
+    /// List of a message's attempts, JSON each (expires with the message).
+    pub fn attempts(&self, app: Uuid, message: Uuid) -> String {
+        format!("{}:msg:{message}:attempts", self.app_part(app))
+    }
+
+    /// Sorted set of an application's messages in creation order.
+    pub fn messages(&self, app: Uuid) -> String {
+        format!("{}:app:{app}:msgs", self.app_part(app))
+    }
+
+    /// Prefix of the per-uid message keys of an application; the uid is appended.
+    /// Per-key (not a hash) so each uid reservation expires with its message.
+    pub fn message_uid_prefix(&self, app: Uuid) -> String {
+        format!("{}:app:{app}:msg_uid:", self.app_part(app))
+    }
+
+    /// Work stream of a partition.
+    pub fn stream(&self, partition: u16) -> String {
+        format!("{}:stream", self.part(partition))
+    }
+
+    /// Retry sorted set of a partition (score = due time in ms).
+    pub fn retry(&self, partition: u16) -> String {
+        format!("{}:retry", self.part(partition))
+    }
+
+    /// Ownership lease of a partition.
+    pub fn lease(&self, partition: u16) -> String {
+        format!("{}:lease", self.part(partition))
+    }
+
+    /// Fencing epoch of a partition, incremented on every acquisition.
+    pub fn lease_epoch(&self, partition: u16) -> String {
+        format!("{}:lease_epoch", self.part(partition))
+    }
+
+    /// Sorted set of live worker nodes (score = last heartbeat, ms).
+    pub fn nodes(&self) -> String {
+        format!("{}:nodes", self.prefix)
+    }
+}
+
+/// Consumer group of every partition stream.
+pub const CONSUMER_GROUP: &str = "workers";
+
+/// Member of a creation-ordered sorted set: sorts by time, then id.
+pub fn ordered_member(created_ms: i64, id: Uuid) -> String {
+    format!("{created_ms:013}:{id}")
+}
+
+/// The id part of an `ordered_member`.
+pub fn member_id(member: &str) -> Option<Uuid> {
+    member
+        .split_once(':')
+        .and_then(|(_, id)| Uuid::parse_str(id).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_scoped_keys_share_the_partition_tag() {
+        let keys = Keys::new("octo", 64);
+        let app = Uuid::new_v4();
+        let tag = format!("{{p.{}}}", keys.partition_of(app));
+        for key in [
+            keys.app_marker(app),
+            keys.endpoints(app),
+            keys.message(app, Uuid::new_v4()),
+            keys.stream(keys.partition_of(app)),
+            keys.retry(keys.partition_of(app)),
+        ] {
+            assert!(key.contains(&tag), "{key} lacks {tag}");
+        }
+    }
+
+    #[test]
+    fn members_sort_by_time() {
+        let a = ordered_member(5, Uuid::new_v4());
+        let b = ordered_member(1_668_595_667_207, Uuid::new_v4());
+        assert!(a < b);
+        assert!(member_id(&b).is_some());
+    }
+}

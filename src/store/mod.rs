@@ -1,0 +1,179 @@
+//! The Redis store: every read and write of entities, indexes and the accepted-message stream.
+//!
+//! Key layout lives in [`keys`]; multi-key changes are Lua scripts in `scripts/`, each with a
+//! KEYS/ARGV header. Entities are Redis hashes with one field per attribute; list-valued
+//! attributes are JSON. Nothing here knows about HTTP: outcomes a client caused come back as
+//! [`StoreError::NotFound`] / [`StoreError::Conflict`] and are mapped to HTTP in `error.rs`.
+
+pub mod applications;
+pub mod endpoints;
+pub mod idempotency;
+pub mod keys;
+pub mod messages;
+pub mod tokens;
+
+use std::collections::HashMap;
+
+use deadpool_redis::{Connection, Pool};
+use redis::{Script, Value};
+
+use crate::config::Config;
+use crate::error::StoreError;
+pub use keys::Keys;
+
+/// Loaded Lua scripts (sent by SHA after the first call).
+#[derive(Debug)]
+pub struct Scripts {
+    pub app_upsert: Script,
+    pub app_delete: Script,
+    pub app_purge: Script,
+    pub endpoint_upsert: Script,
+    pub endpoint_delete: Script,
+    pub endpoint_disable: Script,
+    pub message_create: Script,
+    pub idempotency_begin: Script,
+    pub idempotency_finish: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        Scripts {
+            app_upsert: Script::new(include_str!("scripts/app_upsert.lua")),
+            app_delete: Script::new(include_str!("scripts/app_delete.lua")),
+            app_purge: Script::new(include_str!("scripts/app_purge.lua")),
+            endpoint_upsert: Script::new(include_str!("scripts/endpoint_upsert.lua")),
+            endpoint_delete: Script::new(include_str!("scripts/endpoint_delete.lua")),
+            endpoint_disable: Script::new(include_str!("scripts/endpoint_disable.lua")),
+            message_create: Script::new(include_str!("scripts/message_create.lua")),
+            idempotency_begin: Script::new(include_str!("scripts/idempotency_begin.lua")),
+            idempotency_finish: Script::new(include_str!("scripts/idempotency_finish.lua")),
+        }
+    }
+}
+
+/// Shared handle to Redis: a connection pool, the key catalogue and the scripts.
+#[derive(Clone)]
+pub struct Store {
+    /// Pooled connections for everything but blocking stream reads.
+    pub pool: Pool,
+    /// Key catalogue of this deployment.
+    pub keys: Keys,
+    /// Scripts shared by every clone.
+    pub scripts: std::sync::Arc<Scripts>,
+    /// Message/attempt retention, applied as key expiry.
+    pub retention: std::time::Duration,
+}
+
+impl Store {
+    /// Builds the pool; no connection is made until first use.
+    pub fn new(config: &Config) -> Result<Self, StoreError> {
+        let mut cfg = deadpool_redis::Config::from_url(config.redis.url.clone());
+        cfg.pool = Some(deadpool_redis::PoolConfig::new(config.redis.pool_size));
+        let pool = cfg
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|e| StoreError::Corrupt(format!("invalid redis configuration: {e}")))?;
+        Ok(Store {
+            pool,
+            keys: Keys::new(&config.redis.prefix, config.queue.partitions),
+            scripts: std::sync::Arc::new(Scripts::load()),
+            retention: config.retention.messages,
+        })
+    }
+
+    /// A pooled connection.
+    pub async fn conn(&self) -> Result<Connection, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Whether Redis answers (health check).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+}
+
+/// A hash read back from Redis: field → value.
+pub type Fields = HashMap<String, String>;
+
+/// Interprets a script answer that is either a negative status code or a HGETALL array.
+pub(crate) fn script_fields(value: Value) -> Result<Result<Fields, i64>, StoreError> {
+    match value {
+        Value::Int(code) => Ok(Err(code)),
+        other => Ok(Ok(redis::from_redis_value(other)?)),
+    }
+}
+
+/// A required field of a stored hash.
+pub(crate) fn field<'a>(fields: &'a Fields, name: &str) -> Result<&'a str, StoreError> {
+    fields
+        .get(name)
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Corrupt(format!("missing field {name}")))
+}
+
+/// A required numeric field of a stored hash.
+pub(crate) fn int_field(fields: &Fields, name: &str) -> Result<i64, StoreError> {
+    field(fields, name)?
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("field {name} is not a number")))
+}
+
+/// A JSON-encoded field of a stored hash.
+pub(crate) fn json_field<T: serde::de::DeserializeOwned>(
+    fields: &Fields,
+    name: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(field(fields, name)?)
+        .map_err(|e| StoreError::Corrupt(format!("field {name}: {e}")))
+}
+
+/// An optional string field stored as "" when absent.
+pub(crate) fn opt_field(fields: &Fields, name: &str) -> Option<String> {
+    fields.get(name).filter(|v| !v.is_empty()).cloned()
+}
+
+/// One page of a creation-ordered list plus the cursor of the next page.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Cursor for `?iterator=`, present when more items follow.
+    pub next: Option<String>,
+}
+
+/// Reads `limit` members after `cursor` (exclusive) from a lexicographic sorted set,
+/// oldest first or newest first, fetching one extra to know whether more follow.
+pub(crate) async fn page_members(
+    conn: &mut Connection,
+    key: &str,
+    cursor: Option<&str>,
+    limit: usize,
+    newest_first: bool,
+) -> Result<(Vec<String>, bool), StoreError> {
+    let mut members: Vec<String> = if newest_first {
+        let max = cursor.map_or("+".to_string(), |c| format!("({c}"));
+        redis::cmd("ZREVRANGEBYLEX")
+            .arg(key)
+            .arg(max)
+            .arg("-")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit + 1)
+            .query_async(conn)
+            .await?
+    } else {
+        let min = cursor.map_or("-".to_string(), |c| format!("({c}"));
+        redis::cmd("ZRANGEBYLEX")
+            .arg(key)
+            .arg(min)
+            .arg("+")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit + 1)
+            .query_async(conn)
+            .await?
+    };
+    let more = members.len() > limit;
+    members.truncate(limit);
+    Ok((members, more))
+}

@@ -1,0 +1,33 @@
+-- Creates or updates an endpoint with its uid index, and bumps the application's endpoint
+-- version so workers reload their cached endpoint list before routing the next message.
+-- KEYS[1] application marker   KEYS[2] endpoint hash   KEYS[3] endpoints sorted set
+-- KEYS[4] uid -> id hash   KEYS[5] endpoint health hash
+-- ARGV[1] "create" | "update"   ARGV[2] endpoint id   ARGV[3] list member (create)
+-- ARGV[4] uid ("" = none on create, keep on update)   ARGV[5] endpoint limit per application
+-- ARGV[6] "1" when the update enables the endpoint   ARGV[7..] field, value...
+-- Returns the stored hash (HGETALL); -1 uid taken; -2 no such application; -3 no such
+-- endpoint; -4 too many endpoints.
+if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+local exists = redis.call('EXISTS', KEYS[2]) == 1
+if ARGV[1] == 'update' and not exists then return -3 end
+if ARGV[1] == 'create' and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then return -4 end
+local old = ''
+local was_enabled = '1'
+if exists then
+  old = redis.call('HGET', KEYS[2], 'uid') or ''
+  was_enabled = redis.call('HGET', KEYS[2], 'enabled') or '1'
+end
+local uid = ARGV[4]
+if uid == '' then uid = old end
+if uid ~= old then
+  local owner = redis.call('HGET', KEYS[4], uid)
+  if owner and owner ~= ARGV[2] then return -1 end
+  redis.call('HSET', KEYS[4], uid, ARGV[2])
+  if old ~= '' then redis.call('HDEL', KEYS[4], old) end
+end
+-- Re-enabling an endpoint (auto-disabled or not) starts its health afresh.
+if was_enabled == '0' and ARGV[6] == '1' then redis.call('DEL', KEYS[5]) end
+redis.call('HSET', KEYS[2], 'uid', uid, unpack(ARGV, 7))
+if ARGV[1] == 'create' then redis.call('ZADD', KEYS[3], 0, ARGV[3]) end
+redis.call('HINCRBY', KEYS[1], 'ep_ver', 1)
+return redis.call('HGETALL', KEYS[2])

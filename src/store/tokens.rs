@@ -1,0 +1,38 @@
+//! API tokens: only a SHA-256 of each token is stored, mapped to its organisation.
+
+use rand::RngCore;
+use redis::AsyncCommands;
+use sha2::{Digest, Sha256};
+
+use super::Store;
+use crate::error::StoreError;
+
+/// Prefix of every token, so leaked tokens are easy to recognise and scan for.
+pub const TOKEN_PREFIX: &str = "oh_";
+
+/// Hex SHA-256 of a token: the only form in which tokens are stored or compared.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Store {
+    /// Creates a token for `org` and returns it; it cannot be recovered later.
+    pub async fn create_token(&self, org: &str) -> Result<String, StoreError> {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = format!(
+            "{TOKEN_PREFIX}{}",
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+        );
+        let mut conn = self.conn().await?;
+        let _: () = conn.set(self.keys.token(&token_hash(&token)), org).await?;
+        Ok(token)
+    }
+
+    /// The organisation a token acts for, if the token exists.
+    pub async fn token_org(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(conn.get(self.keys.token(&token_hash(token))).await?)
+    }
+}

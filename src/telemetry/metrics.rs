@@ -1,0 +1,183 @@
+//! Prometheus metrics. Names are constants here; every label value comes from a closed enum
+//! (route patterns, status classes, failure kinds, circuit states), so cardinality is bounded.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::delivery::Outcome;
+use crate::retry::CircuitState;
+
+/// The registry `/metrics` renders.
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+
+fn register<C: prometheus::core::Collector + Clone + 'static>(collector: C) -> C {
+    // Registration only fails on duplicate names, which the constants here rule out.
+    let _ = REGISTRY.register(Box::new(collector.clone()));
+    collector
+}
+
+fn counter(name: &str, help: &str) -> IntCounter {
+    register(IntCounter::new(name, help).expect("static metric definition"))
+}
+
+/// HTTP requests by route pattern, method and status class.
+pub static HTTP_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new("octohooks_http_requests_total", "HTTP requests served"),
+            &["route", "method", "status"],
+        )
+        .expect("static metric definition"),
+    )
+});
+
+/// HTTP request latency by route pattern.
+pub static HTTP_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register(
+        HistogramVec::new(
+            HistogramOpts::new("octohooks_http_request_seconds", "HTTP request latency")
+                .buckets(exponential_buckets(0.0005, 2.0, 16).unwrap_or_default()),
+            &["route"],
+        )
+        .expect("static metric definition"),
+    )
+});
+
+/// Messages accepted by the API.
+pub static MESSAGES_ACCEPTED: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("octohooks_messages_accepted_total", "Messages accepted"));
+
+/// Delivery attempts by outcome (`success` or a failure kind).
+pub static DELIVERIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new("octohooks_deliveries_total", "Delivery attempts by outcome"),
+            &["outcome"],
+        )
+        .expect("static metric definition"),
+    )
+});
+
+/// Duration of one delivery request.
+pub static DELIVERY_LATENCY: LazyLock<Histogram> = LazyLock::new(|| {
+    register(
+        Histogram::with_opts(
+            HistogramOpts::new("octohooks_delivery_seconds", "Delivery request duration")
+                .buckets(exponential_buckets(0.0005, 2.0, 18).unwrap_or_default()),
+        )
+        .expect("static metric definition"),
+    )
+});
+
+/// Time from message creation to its first successful delivery attempt.
+pub static DELIVERY_LAG: LazyLock<Histogram> = LazyLock::new(|| {
+    register(
+        Histogram::with_opts(
+            HistogramOpts::new(
+                "octohooks_create_to_delivery_seconds",
+                "Lag from message creation to a first-attempt delivery",
+            )
+            .buckets(exponential_buckets(0.0005, 2.0, 18).unwrap_or_default()),
+        )
+        .expect("static metric definition"),
+    )
+});
+
+/// Jobs sent to the retry set without an attempt (full queue, open circuit).
+pub static POSTPONED: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter(
+        "octohooks_deliveries_postponed_total",
+        "Jobs postponed to the retry set without an attempt",
+    )
+});
+
+/// Retries scheduled after failed attempts.
+pub static RETRIES_SCHEDULED: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("octohooks_retries_scheduled_total", "Retries scheduled"));
+
+/// Times an endpoint had to wait for its rate limit.
+pub static RATE_LIMIT_WAITS: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter(
+        "octohooks_rate_limit_waits_total",
+        "Times an endpoint waited for its rate limit",
+    )
+});
+
+/// Circuit transitions by new state.
+pub static CIRCUIT_TRANSITIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "octohooks_circuit_transitions_total",
+                "Circuit breaker transitions by new state",
+            ),
+            &["state"],
+        )
+        .expect("static metric definition"),
+    )
+});
+
+/// Partitions owned by this node.
+pub static OWNED_PARTITIONS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register(
+        IntGauge::new(
+            "octohooks_owned_partitions",
+            "Partitions owned by this node",
+        )
+        .expect("static metric definition"),
+    )
+});
+
+/// Stream and retry-set depth per owned partition (label: partition number, bounded by P).
+pub static QUEUE_DEPTH: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register(
+        IntGaugeVec::new(
+            Opts::new(
+                "octohooks_queue_depth",
+                "Entries in a partition's stream or retry set",
+            ),
+            &["partition", "queue"],
+        )
+        .expect("static metric definition"),
+    )
+});
+
+/// Active endpoint actors on this node.
+pub static ACTIVE_ENDPOINTS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register(
+        IntGauge::new(
+            "octohooks_active_endpoint_actors",
+            "Endpoint actors alive on this node",
+        )
+        .expect("static metric definition"),
+    )
+});
+
+/// Counts one attempt's outcome and latency.
+pub fn delivery(outcome: &Outcome, created_ms: Option<i64>) {
+    let label = outcome.failure.map_or("success", |k| k.as_str());
+    DELIVERIES.with_label_values(&[label]).inc();
+    DELIVERY_LATENCY.observe(outcome.duration.as_secs_f64());
+    if let (true, Some(created)) = (outcome.is_success(), created_ms) {
+        let lag = (outcome.started_ms + outcome.duration.as_millis() as i64 - created).max(0);
+        DELIVERY_LAG.observe(lag as f64 / 1000.0);
+    }
+}
+
+/// Counts a circuit transition.
+pub fn circuit_transition(state: CircuitState) {
+    CIRCUIT_TRANSITIONS
+        .with_label_values(&[state.as_str()])
+        .inc();
+}
+
+/// The registry in Prometheus text format.
+pub fn render() -> String {
+    let mut out = Vec::new();
+    let _ = TextEncoder::new().encode(&REGISTRY.gather(), &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
