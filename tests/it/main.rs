@@ -1,0 +1,5 @@
+//! The one integration-test binary: every test talks to a real redis-server and, where
+//! deliveries matter, to real HTTP receivers on 127.0.0.1.
+
+mod harness;
+mod smoke;

@@ -1,0 +1,31 @@
+//! The shortest path through the whole system.
+
+use serde_json::json;
+use std::time::Duration;
+
+use crate::harness::{eventually, Receiver, TestServer};
+
+#[actix_rt::test]
+async fn a_message_reaches_its_endpoint() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("smoke").await;
+    server
+        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await;
+    let id = server
+        .send_message(
+            &app,
+            json!({"eventType": "user.created", "payload": {"x": 1}}),
+        )
+        .await;
+    eventually(Duration::from_secs(10), "delivery", || async {
+        receiver.hits_on("/hook").len() == 1
+    })
+    .await;
+    let hit = &receiver.hits_on("/hook")[0];
+    assert_eq!(hit.headers["webhook-id"], id);
+    assert_eq!(hit.body, br#"{"x":1}"#);
+    server.shutdown().await;
+    receiver.stop().await;
+}
