@@ -1,7 +1,8 @@
 //! Test harness: one real `redis-server` per test run (on a free port, stopped when the test
-#![allow(dead_code)] // helpers serve many test modules; not every module uses each one
 //! process exits), the real service in-process on port 0 with a random key prefix per test,
 //! and programmable HTTP receivers on 127.0.0.1.
+
+#![allow(dead_code)] // shared by many test modules; not every module uses each helper
 
 use std::collections::HashMap;
 use std::net::TcpListener;
