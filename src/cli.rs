@@ -33,6 +33,17 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Inspect the cluster.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Live nodes, partition ownership and queue depths, as JSON.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +74,9 @@ pub fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Create { org },
         } => return create_token(&config, &org),
+        Command::Cluster {
+            command: ClusterCommand::Status,
+        } => return cluster_status(&config),
     };
     match runtime::run_until_signal(config, roles) {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,22 +87,45 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Runs one async store operation on a small runtime (CLI commands, no actors needed).
+fn with_store<T>(
+    config: &Config,
+    op: impl AsyncFnOnce(Store) -> Result<T, crate::error::StoreError>,
+) -> Result<T, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let store = Store::new(config).map_err(|e| e.to_string())?;
+        op(store).await.map_err(|e| e.to_string())
+    })
+}
+
+fn cluster_status(config: &Config) -> ExitCode {
+    match with_store(config, async |store| {
+        crate::queue::cluster::status(&store).await
+    }) {
+        Ok(status) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&status).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("octohooks: could not read cluster status: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn create_token(config: &Config, org: &str) -> ExitCode {
     if crate::api::validation::identifier("org", org).is_err() {
         eprintln!("octohooks: --org must be 1 to 256 characters of a-z, A-Z, 0-9, '.', '_' or '-'");
         return ExitCode::from(2);
     }
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
-        .and_then(|rt| {
-            rt.block_on(async {
-                let store = Store::new(config).map_err(|e| e.to_string())?;
-                store.create_token(org).await.map_err(|e| e.to_string())
-            })
-        });
-    match result {
+    match with_store(config, async |store| store.create_token(org).await) {
         Ok(token) => {
             println!("Token for organisation {org:?} (shown once, store it safely):");
             println!("{token}");

@@ -37,6 +37,7 @@ pub struct Config {
     pub circuit: CircuitConfig,
     pub retention: RetentionConfig,
     pub shutdown: ShutdownConfig,
+    pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
 
@@ -110,6 +111,8 @@ pub struct WorkerConfig {
     pub heartbeat: Duration,
     /// Threads running partition readers and endpoint actors (0 = one per core).
     pub threads: usize,
+    /// Delivery requests in flight on the node.
+    pub max_in_flight: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +183,26 @@ pub struct ShutdownConfig {
     /// Longest graceful drain.
     #[serde(deserialize_with = "duration")]
     pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsConfig {
+    /// Separate address for /metrics; empty = the API's address.
+    pub bind: String,
+    /// Bearer token protecting /metrics; empty = open.
+    pub token: String,
+}
+
+impl MetricsConfig {
+    /// The separate metrics address, when one is configured.
+    pub fn bind_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        match self.bind.trim() {
+            "" => Ok(None),
+            addr => addr.parse().map(Some).map_err(|_| {
+                ConfigError::Invalid(format!("metrics.bind: invalid address {addr:?}"))
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -262,12 +285,16 @@ impl Config {
         if self.api.default_page_size == 0 || self.api.default_page_size > self.api.max_page_size {
             return fail("api.default_page_size must be between 1 and api.max_page_size");
         }
+        if self.worker.max_in_flight == 0 {
+            return fail("worker.max_in_flight must be at least 1");
+        }
         if self.endpoint.queue_capacity == 0 || self.endpoint.max_in_flight == 0 {
             return fail("endpoint.queue_capacity and endpoint.max_in_flight must be at least 1");
         }
         if self.circuit.failure_threshold == 0 {
             return fail("circuit.failure_threshold must be at least 1");
         }
+        self.metrics.bind_addr()?;
         if self.server.body_limit < 1024 {
             return fail("server.body_limit must be at least 1024 bytes");
         }

@@ -46,6 +46,39 @@ pub struct Endpoint {
     pub id: Uuid,
     pub created: i64,
     pub updated: i64,
+    /// Read-only delivery health (circuit breaker, failure streak); ignored on input.
+    #[serde(default)]
+    pub health: EndpointHealth,
+}
+
+/// How deliveries to an endpoint are going, as the circuit breaker and the attempt records
+/// see them. Times are epoch ms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointHealth {
+    /// `closed` (delivering), `open` (paused until `nextProbe`) or `half_open` (one probe).
+    pub circuit: String,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    pub last_success: Option<i64>,
+    pub last_failure: Option<i64>,
+    /// Start of the current failure streak; the endpoint is disabled when it gets too old.
+    pub failing_since: Option<i64>,
+    /// When the open circuit lets a probe through.
+    pub next_probe: Option<i64>,
+}
+
+impl Default for EndpointHealth {
+    fn default() -> Self {
+        EndpointHealth {
+            circuit: "closed".into(),
+            consecutive_failures: 0,
+            last_success: None,
+            last_failure: None,
+            failing_since: None,
+            next_probe: None,
+        }
+    }
 }
 
 /// Body of `POST .../endpoints` and `PUT .../endpoints/{id}`.

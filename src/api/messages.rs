@@ -53,6 +53,7 @@ pub async fn create(
                 },
             )
             .await?;
+        crate::telemetry::metrics::MESSAGES_ACCEPTED.inc();
         Reply::json(StatusCode::ACCEPTED, &message)
     })
     .await

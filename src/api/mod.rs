@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod health;
 pub mod idempotency;
 pub mod messages;
+pub mod metrics;
 pub mod validation;
 
 use std::sync::Arc;
@@ -63,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .error_handler(|err, _| ApiError::Validation(format!("invalid path: {err}")).into()),
     )
     .route("/health", web::get().to(health::health))
+    .route("/metrics", web::get().to(metrics::metrics))
     .service(
         web::scope("/api/v1/applications")
             .service(

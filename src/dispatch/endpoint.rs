@@ -290,6 +290,8 @@ async fn attempt(
     job: Job,
 ) -> Option<bool> {
     let message_id = job.task.message.to_string();
+    // The node-wide cap: waits (without blocking the actor) when the node is saturated.
+    let permit = shared.node_permits.acquire().await;
     let outcome = shared
         .deliverer
         .deliver(&Delivery {
@@ -299,6 +301,7 @@ async fn attempt(
             keys: &job.route.keys,
         })
         .await;
+    drop(permit);
     crate::telemetry::metrics::delivery(&outcome, job.task.created);
     let attempts_made = job.task.attempts + 1;
     let retry_at = if outcome.is_success() || outcome.is_gone() {
@@ -309,6 +312,9 @@ async fn attempt(
             .next_delay(attempts_made, outcome.retry_after, rand::random::<f64>())
             .map(|delay| now_ms() + delay.as_millis() as i64)
     };
+    if retry_at.is_some() {
+        crate::telemetry::metrics::RETRIES_SCHEDULED.inc();
+    }
     let status = match (outcome.is_success(), retry_at) {
         (true, _) => AttemptStatus::Success,
         (false, Some(_)) => AttemptStatus::Pending,

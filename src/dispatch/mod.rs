@@ -43,6 +43,8 @@ pub struct Shared {
     pub policy: RetryPolicy,
     /// Scripts of the delivery path.
     pub scripts: QueueScripts,
+    /// Node-wide cap on requests in flight (`worker.max_in_flight`).
+    pub node_permits: tokio::sync::Semaphore,
 }
 
 /// A running partition, as the coordinator tracks it.
@@ -83,6 +85,7 @@ impl Worker {
             deliverer: Deliverer::new(&config.delivery),
             policy: RetryPolicy::new(&config.retry),
             scripts: QueueScripts::load(),
+            node_permits: tokio::sync::Semaphore::new(config.worker.max_in_flight),
             store,
             config: config.clone(),
         });

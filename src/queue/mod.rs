@@ -11,6 +11,7 @@
 //! tasks `e` endpoint and `n` attempts already made); the payload stays in the message hash.
 //! Entries are deleted once acknowledged, never trimmed by MAXLEN.
 
+pub mod cluster;
 pub mod lease;
 
 use std::collections::HashMap;

@@ -56,6 +56,7 @@ pub struct Node {
     /// The store, shared with tools and tests.
     pub store: Store,
     server: Option<actix_web::dev::ServerHandle>,
+    metrics_server: Option<actix_web::dev::ServerHandle>,
     worker: Option<Worker>,
 }
 
@@ -74,17 +75,38 @@ impl Node {
             api_addr: None,
             store: store.clone(),
             server: None,
+            metrics_server: None,
             worker: None,
         };
         if roles.worker {
             node.worker = Some(Worker::start(config.clone(), store.clone()).await);
+        }
+        let state = web::Data::new(ApiState::new(store.clone(), config.clone()));
+        let metrics_bind = config
+            .metrics
+            .bind_addr()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        if let Some(addr) = metrics_bind {
+            let listener =
+                TcpListener::bind(addr).map_err(|source| RuntimeError::Bind { addr, source })?;
+            let state = state.clone();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .route("/metrics", web::get().to(api::metrics::metrics))
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(listener)?
+            .run();
+            node.metrics_server = Some(server.handle());
+            actix_rt::spawn(server);
         }
         if roles.api {
             let addr = config.server.bind;
             let listener =
                 TcpListener::bind(addr).map_err(|source| RuntimeError::Bind { addr, source })?;
             node.api_addr = Some(listener.local_addr()?);
-            let state = web::Data::new(ApiState::new(store, config.clone()));
             let workers = match config.server.workers {
                 0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
                 n => n,
@@ -92,6 +114,7 @@ impl Node {
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(state.clone())
+                    .wrap(actix_web::middleware::from_fn(api::metrics::track))
                     .wrap(api::cors_headers())
                     .configure(api::configure)
                     .default_service(web::to(api::no_route))
@@ -114,6 +137,9 @@ impl Node {
         }
         if let Some(worker) = self.worker {
             worker.shutdown().await;
+        }
+        if let Some(server) = self.metrics_server {
+            server.stop(true).await;
         }
     }
 }

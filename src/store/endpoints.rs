@@ -9,7 +9,7 @@ use super::{
     field, int_field, json_field, opt_field, page_members, script_fields, Fields, Page, Store,
 };
 use crate::error::StoreError;
-use crate::model::{now_ms, Endpoint};
+use crate::model::{now_ms, Endpoint, EndpointHealth};
 
 /// A validated endpoint write (create or full update).
 #[derive(Debug, Clone)]
@@ -39,7 +39,22 @@ fn from_fields(fields: &Fields) -> Result<Endpoint, StoreError> {
             .map_err(|_| StoreError::Corrupt("endpoint id".into()))?,
         created: int_field(fields, "created")?,
         updated: int_field(fields, "updated")?,
+        health: EndpointHealth::default(),
     })
+}
+
+/// Reads a health hash; absent fields are the healthy defaults.
+fn health_from_fields(fields: &Fields) -> EndpointHealth {
+    let int = |name: &str| opt_field(fields, name).and_then(|v| v.parse::<i64>().ok());
+    EndpointHealth {
+        circuit: opt_field(fields, "circuit").unwrap_or_else(|| "closed".into()),
+        consecutive_failures: int("consecutiveFailures").unwrap_or(0) as u32,
+        last_success: int("lastSuccess"),
+        last_failure: int("lastFailure"),
+        failing_since: int("failingSince"),
+        next_probe: int("nextProbe")
+            .filter(|_| opt_field(fields, "circuit").as_deref() == Some("open")),
+    }
 }
 
 fn json(value: &[String]) -> String {
@@ -105,7 +120,12 @@ impl Store {
         }
         let answer = invocation.invoke_async(&mut conn).await?;
         match script_fields(answer)? {
-            Ok(fields) => from_fields(&fields),
+            Ok(fields) => {
+                let mut endpoint = from_fields(&fields)?;
+                let health: Fields = conn.hgetall(self.keys.endpoint_health(app, id)).await?;
+                endpoint.health = health_from_fields(&health);
+                Ok(endpoint)
+            }
             Err(-1) => Err(StoreError::Conflict(format!(
                 "an endpoint with uid {:?} already exists in this application",
                 spec.uid.as_deref().unwrap_or_default()
@@ -150,12 +170,18 @@ impl Store {
                     .ok_or(StoreError::NotFound("endpoint"))?
             }
         };
-        let fields: Fields = conn.hgetall(self.keys.endpoint(app, id)).await?;
+        let (fields, health): (Fields, Fields) = redis::pipe()
+            .hgetall(self.keys.endpoint(app, id))
+            .hgetall(self.keys.endpoint_health(app, id))
+            .query_async(&mut conn)
+            .await?;
         // An endpoint id of another application must not resolve through this one.
         if fields.is_empty() || fields.get("app").map(String::as_str) != Some(&app.to_string()) {
             return Err(StoreError::NotFound("endpoint"));
         }
-        from_fields(&fields)
+        let mut endpoint = from_fields(&fields)?;
+        endpoint.health = health_from_fields(&health);
+        Ok(endpoint)
     }
 
     /// A page of an application's endpoints in creation order.
@@ -199,11 +225,16 @@ impl Store {
         let mut pipe = redis::pipe();
         for id in members.iter().filter_map(|m| member_id(m)) {
             pipe.hgetall(self.keys.endpoint(app, id));
+            pipe.hgetall(self.keys.endpoint_health(app, id));
         }
         let rows: Vec<Fields> = pipe.query_async(conn).await?;
-        rows.iter()
-            .filter(|f| !f.is_empty())
-            .map(from_fields)
+        rows.chunks(2)
+            .filter(|pair| !pair[0].is_empty())
+            .map(|pair| {
+                let mut endpoint = from_fields(&pair[0])?;
+                endpoint.health = health_from_fields(pair.get(1).unwrap_or(&Fields::new()));
+                Ok(endpoint)
+            })
             .collect()
     }
 
