@@ -339,6 +339,22 @@ mod tests {
         assert_eq!(config.redis.prefix, "octo");
     }
 
+    /// The README's configuration table must name every key of default.toml.
+    #[test]
+    fn readme_documents_every_setting() {
+        let readme = include_str!("../README.md");
+        let mut section = "";
+        for line in DEFAULT_TOML.lines() {
+            let line = line.trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name;
+            } else if let Some((key, _)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+                let entry = format!("`{section}.{}`", key.trim());
+                assert!(readme.contains(&entry), "README lacks {entry}");
+            }
+        }
+    }
+
     #[test]
     fn parses_durations() {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
