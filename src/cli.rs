@@ -97,7 +97,7 @@ fn with_store<T>(
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let store = Store::new(config).map_err(|e| e.to_string())?;
+        let store = Store::connect(config).await.map_err(|e| e.to_string())?;
         op(store).await.map_err(|e| e.to_string())
     })
 }

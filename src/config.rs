@@ -57,7 +57,7 @@ pub struct RedisConfig {
     pub url: String,
     /// Prefix of every key this deployment writes.
     pub prefix: String,
-    /// Pooled connections per process.
+    /// Multiplexed connections per process.
     pub pool_size: usize,
 }
 

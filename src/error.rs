@@ -14,8 +14,6 @@ pub enum StoreError {
     Redis(#[from] redis::RedisError),
     #[error("unexpected redis reply: {0}")]
     Parse(#[from] redis::ParsingError),
-    #[error("redis pool: {0}")]
-    Pool(#[from] deadpool_redis::PoolError),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -90,11 +88,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(detail) => ApiError::Conflict(detail),
             StoreError::Limit(detail) => ApiError::Validation(detail),
-            StoreError::Pool(e) => {
-                tracing::error!(error = %e, "redis pool unavailable");
-                ApiError::Unavailable
-            }
-            StoreError::Redis(e) if e.is_io_error() || e.is_connection_refusal() => {
+            StoreError::Redis(e)
+                if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() =>
+            {
                 tracing::error!(error = %e, "redis unreachable");
                 ApiError::Unavailable
             }

@@ -39,12 +39,13 @@ pub async fn create(
     let body = read_body(&req, payload, state.config.server.body_limit).await?;
     idempotent(&state, &org.0, &req, &body, || async {
         let input = validated(&body)?;
-        let app = state.store.find_application(&org.0, &path).await?;
+        let app = state.store.resolve_application(&org.0, &path).await?;
         let channels = input.channels.unwrap_or_default();
         let message = state
             .store
             .create_message(
-                app.id,
+                &org.0,
+                app,
                 &NewMessage {
                     event_type: &input.event_type,
                     channels: &channels,

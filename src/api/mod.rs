@@ -39,6 +39,8 @@ pub struct ApiState {
     pub config: Arc<Config>,
     /// SHA-256 of the bootstrap token, when one is configured.
     pub bootstrap_token_hash: Option<String>,
+    /// Recently verified tokens, so most requests skip the token lookup in Redis.
+    pub token_cache: auth::TokenCache,
 }
 
 impl ApiState {
@@ -50,6 +52,7 @@ impl ApiState {
             store,
             config,
             bootstrap_token_hash,
+            token_cache: auth::TokenCache::default(),
         }
     }
 }

@@ -63,14 +63,12 @@ pub struct Node {
 impl Node {
     /// Starts the roles; must run inside an actix system (actors live on its arbiters).
     pub async fn start(config: Arc<Config>, roles: Roles) -> Result<Node, RuntimeError> {
-        let store = Store::new(&config).map_err(|source| RuntimeError::Redis {
-            url: config.redis.url.clone(),
-            source,
-        })?;
-        store.ping().await.map_err(|source| RuntimeError::Redis {
-            url: config.redis.url.clone(),
-            source,
-        })?;
+        let store = Store::connect(&config)
+            .await
+            .map_err(|source| RuntimeError::Redis {
+                url: config.redis.url.clone(),
+                source,
+            })?;
         let mut node = Node {
             api_addr: None,
             store: store.clone(),

@@ -73,6 +73,22 @@ impl Store {
         }
     }
 
+    /// The id an application id or uid names, without reading the application: callers whose
+    /// own script checks existence and ownership save a round trip.
+    pub async fn resolve_application(
+        &self,
+        org: &str,
+        id_or_uid: &str,
+    ) -> Result<Uuid, StoreError> {
+        if let Ok(id) = Uuid::parse_str(id_or_uid) {
+            return Ok(id);
+        }
+        let mut conn = self.conn().await?;
+        let id: Option<String> = conn.hget(self.keys.app_uids(org), id_or_uid).await?;
+        id.and_then(|id| Uuid::parse_str(&id).ok())
+            .ok_or(StoreError::NotFound("application"))
+    }
+
     /// Resolves an application id or uid within the organisation.
     pub async fn find_application(
         &self,
@@ -197,7 +213,7 @@ impl Store {
     /// Removes an application's scheduled retries from its partition's retry set.
     async fn purge_retries(
         &self,
-        conn: &mut deadpool_redis::Connection,
+        conn: &mut super::Connection,
         app: Uuid,
     ) -> Result<(), StoreError> {
         let key = self.keys.retry(self.keys.partition_of(app));

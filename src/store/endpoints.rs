@@ -215,7 +215,7 @@ impl Store {
 
     async fn endpoints_by_member(
         &self,
-        conn: &mut deadpool_redis::Connection,
+        conn: &mut super::Connection,
         app: Uuid,
         members: &[String],
     ) -> Result<Vec<Endpoint>, StoreError> {

@@ -64,9 +64,11 @@ pub(crate) fn message_from_fields(fields: &Fields) -> Result<Message, StoreError
 }
 
 impl Store {
-    /// Accepts a message: persisted and queued for delivery atomically.
+    /// Accepts a message: persisted and queued for delivery atomically. The script checks
+    /// that `app` exists in `org`, so the hot path needs no separate lookup.
     pub async fn create_message(
         &self,
+        org: &str,
         app: Uuid,
         input: &NewMessage<'_>,
     ) -> Result<Message, StoreError> {
@@ -95,6 +97,7 @@ impl Store {
             .arg(input.uid.unwrap_or(""))
             .arg(app.to_string())
             .arg(now)
+            .arg(org)
             .arg("id")
             .arg(id.to_string())
             .arg("app")

@@ -13,8 +13,11 @@ pub mod messages;
 pub mod tokens;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use deadpool_redis::{Connection, Pool};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
 use crate::config::Config;
@@ -51,11 +54,21 @@ impl Scripts {
     }
 }
 
-/// Shared handle to Redis: a connection pool, the key catalogue and the scripts.
+/// A connection for one or more commands: cheap to clone, pipelines concurrent commands.
+pub type Connection = ConnectionManager;
+
+/// Shared handle to Redis: a few multiplexed connections, the key catalogue and the scripts.
+///
+/// Connections are multiplexed (each pipelines the commands of every concurrent request over
+/// one socket) and reconnect by themselves. A checkout pool (deadpool-redis) was measured
+/// first: it sends UNWATCH+PING on every checkout, doubling the round trips of the hot path,
+/// and holds a socket for one request at a time.
 #[derive(Clone)]
 pub struct Store {
-    /// Pooled connections for everything but blocking stream reads.
-    pub pool: Pool,
+    /// Connections for everything but blocking stream reads, used round robin.
+    conns: Arc<Vec<ConnectionManager>>,
+    /// Round-robin cursor over `conns`.
+    next: Arc<AtomicUsize>,
     /// Key catalogue of this deployment.
     pub keys: Keys,
     /// Scripts shared by every clone.
@@ -65,24 +78,31 @@ pub struct Store {
 }
 
 impl Store {
-    /// Builds the pool; no connection is made until first use.
-    pub fn new(config: &Config) -> Result<Self, StoreError> {
-        let mut cfg = deadpool_redis::Config::from_url(config.redis.url.clone());
-        cfg.pool = Some(deadpool_redis::PoolConfig::new(config.redis.pool_size));
-        let pool = cfg
-            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-            .map_err(|e| StoreError::Corrupt(format!("invalid redis configuration: {e}")))?;
+    /// Connects to Redis (failing fast when it does not answer).
+    pub async fn connect(config: &Config) -> Result<Self, StoreError> {
+        let client = redis::Client::open(config.redis.url.as_str())?;
+        let settings = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(10)))
+            .set_number_of_retries(3)
+            .set_max_delay(Duration::from_secs(2));
+        let mut conns = Vec::with_capacity(config.redis.pool_size);
+        for _ in 0..config.redis.pool_size {
+            conns.push(ConnectionManager::new_with_config(client.clone(), settings.clone()).await?);
+        }
         Ok(Store {
-            pool,
+            conns: Arc::new(conns),
+            next: Arc::new(AtomicUsize::new(0)),
             keys: Keys::new(&config.redis.prefix, config.queue.partitions),
             scripts: std::sync::Arc::new(Scripts::load()),
             retention: config.retention.messages,
         })
     }
 
-    /// A pooled connection.
+    /// A connection (a clone of one of the shared multiplexed connections).
     pub async fn conn(&self) -> Result<Connection, StoreError> {
-        Ok(self.pool.get().await?)
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        Ok(self.conns[i].clone())
     }
 
     /// Whether Redis answers (health check).

@@ -30,9 +30,9 @@ impl Store {
         Ok(token)
     }
 
-    /// The organisation a token acts for, if the token exists.
-    pub async fn token_org(&self, token: &str) -> Result<Option<String>, StoreError> {
+    /// The organisation a token (given by its hash) acts for, if the token exists.
+    pub async fn token_org_by_hash(&self, hash: &str) -> Result<Option<String>, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(conn.get(self.keys.token(&token_hash(token))).await?)
+        Ok(conn.get(self.keys.token(hash)).await?)
     }
 }

@@ -3,13 +3,15 @@
 -- KEYS[1] application marker   KEYS[2] message hash   KEYS[3] messages sorted set
 -- KEYS[4] uid key (any key of the slot when there is no uid)   KEYS[5] partition stream
 -- ARGV[1] message id   ARGV[2] list member   ARGV[3] retention (s)   ARGV[4] oldest kept member
--- ARGV[5] uid ("" = none)   ARGV[6] application id   ARGV[7] created (ms)   ARGV[8..] field, value...
--- Returns 1; -1 uid already used by a message of this application; -2 no such application.
-if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+-- ARGV[5] uid ("" = none)   ARGV[6] application id   ARGV[7] created (ms)
+-- ARGV[8] organisation of the caller   ARGV[9..] field, value...
+-- Returns 1; -1 uid already used by a message of this application; -2 no such application
+-- in the caller's organisation.
+if redis.call('HGET', KEYS[1], 'org') ~= ARGV[8] then return -2 end
 if ARGV[5] ~= '' then
   if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'EX', ARGV[3]) then return -1 end
 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 8))
+redis.call('HSET', KEYS[2], unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], 0, ARGV[2])
 redis.call('ZREMRANGEBYLEX', KEYS[3], '-', '(' .. ARGV[4])

@@ -1,0 +1,261 @@
+//! Criterion benchmarks of the hot paths: signing, routing, serialization, the retry policy,
+//! and one end-to-end bench that pushes messages through Redis, the worker and hyper into a
+//! local receiver.
+//!
+//! `cargo bench --bench engine` (the end-to-end group needs `redis-server` on the PATH).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use octohooks::config::{Config, RetryConfig};
+use octohooks::delivery::signature::{decode_secret, generate_secret, sign};
+use octohooks::dispatch::routing::Route;
+use octohooks::model::{Attempt, AttemptStatus, MessageIn};
+use octohooks::retry::RetryPolicy;
+use uuid::Uuid;
+
+fn payload_1kb() -> Vec<u8> {
+    format!(
+        r#"{{"email":"john@example.com","filler":"{}"}}"#,
+        "x".repeat(980)
+    )
+    .into_bytes()
+}
+
+fn signing(c: &mut Criterion) {
+    let body = payload_1kb();
+    let one = vec![decode_secret(&generate_secret()).expect("secret")];
+    let two = vec![
+        one[0].clone(),
+        decode_secret(&generate_secret()).expect("secret"),
+    ];
+    let mut group = c.benchmark_group("sign");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("1KB, 1 secret", |b| {
+        b.iter(|| {
+            sign(
+                &one,
+                "2f1c9c2e-7d1b-4a55-9f0e-3e2b8c1d0a11",
+                1_700_000_000,
+                &body,
+            )
+        })
+    });
+    group.bench_function("1KB, 2 secrets", |b| {
+        b.iter(|| {
+            sign(
+                &two,
+                "2f1c9c2e-7d1b-4a55-9f0e-3e2b8c1d0a11",
+                1_700_000_000,
+                &body,
+            )
+        })
+    });
+    group.finish();
+}
+
+fn routing(c: &mut Criterion) {
+    let routes: Vec<Route> = (0..1000)
+        .map(|i| Route {
+            id: Uuid::new_v4(),
+            url: format!("https://example.com/{i}"),
+            enabled: i % 10 != 0,
+            event_types: if i % 3 == 0 {
+                vec![]
+            } else {
+                vec![format!("type.{}", i % 7)]
+            },
+            channels: if i % 4 == 0 {
+                vec![format!("ch{}", i % 5)]
+            } else {
+                vec![]
+            },
+            keys: vec![],
+            rate_limit: None,
+        })
+        .collect();
+    let channels = vec!["ch1".to_string(), "ch3".to_string()];
+    c.bench_function("route 1 message over 1000 endpoints", |b| {
+        b.iter(|| {
+            routes
+                .iter()
+                .filter(|r| r.matches("type.3", &channels))
+                .count()
+        })
+    });
+}
+
+fn serialization(c: &mut Criterion) {
+    let body = format!(
+        r#"{{"eventType":"user.created","channels":["a","b"],"payload":{}}}"#,
+        String::from_utf8(payload_1kb()).expect("utf8")
+    );
+    c.bench_function("parse 1KB message request", |b| {
+        b.iter(|| serde_json::from_str::<MessageIn>(&body).expect("parse"))
+    });
+    let attempt = Attempt {
+        endpoint_id: Uuid::new_v4(),
+        attempt: 3,
+        timestamp: 1_700_000_000_000,
+        status: AttemptStatus::Pending,
+        response_status_code: Some(503),
+        error: Some("http_status".into()),
+        duration_ms: 12,
+        response_body: Some("x".repeat(200)),
+        next_attempt: Some(1_700_000_300_000),
+    };
+    c.bench_function("serialize attempt record", |b| {
+        b.iter(|| serde_json::to_string(&attempt).expect("json"))
+    });
+}
+
+fn retry_policy(c: &mut Criterion) {
+    let policy = RetryPolicy::new(&RetryConfig {
+        schedule: Config::defaults().retry.schedule,
+        jitter: 0.2,
+        retry_after_max: Duration::from_secs(3600),
+    });
+    c.bench_function("retry policy next_delay", |b| {
+        let mut n = 0u32;
+        b.iter(|| {
+            n = n % 8 + 1;
+            policy.next_delay(n, None, 0.37)
+        })
+    });
+}
+
+/// Messages accepted through the store, fanned out by the worker, delivered over HTTP to a
+/// local actix-web receiver: time per message at steady state.
+fn end_to_end(c: &mut Criterion) {
+    let Some(redis_url) = start_redis() else {
+        eprintln!("redis-server not found; skipping the end-to-end bench");
+        return;
+    };
+    let system = actix_rt::System::new();
+    let received = Arc::new(AtomicU64::new(0));
+    let (store, app) = system.block_on(setup(&redis_url, received.clone()));
+    let mut group = c.benchmark_group("end-to-end");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("accept + deliver 1KB message", |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let start = Instant::now();
+                let target = received.load(Ordering::Relaxed) + iters;
+                let payload: Box<serde_json::value::RawValue> =
+                    serde_json::from_slice(&payload_1kb()).expect("payload");
+                for _ in 0..iters {
+                    store
+                        .create_message(
+                            "bench",
+                            app,
+                            &octohooks::store::messages::NewMessage {
+                                event_type: "bench",
+                                channels: &[],
+                                payload: &payload,
+                                uid: None,
+                            },
+                        )
+                        .await
+                        .expect("accept");
+                }
+                while received.load(Ordering::Relaxed) < target {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn start_redis() -> Option<String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let script = format!(
+        "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --loglevel warning & pid=$!; \
+         while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $pid",
+        parent = std::process::id()
+    );
+    #[allow(clippy::zombie_processes)] // the watchdog ends with this process
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .spawn()
+        .ok()?;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(format!("redis://127.0.0.1:{port}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+async fn setup(redis_url: &str, received: Arc<AtomicU64>) -> (octohooks::store::Store, Uuid) {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let server = HttpServer::new(move || {
+        let received = received.clone();
+        App::new().default_service(web::to(move || {
+            received.fetch_add(1, Ordering::Relaxed);
+            async { HttpResponse::Ok().finish() }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .expect("listen")
+    .run();
+    actix_rt::spawn(server);
+
+    let mut config = Config::defaults();
+    config.redis.url = redis_url.to_string();
+    config.delivery.allow_private_ips = true;
+    config.log.level = "warn".into();
+    let node = octohooks::runtime::Node::start(
+        Arc::new(config.clone()),
+        octohooks::runtime::Roles::WORKER,
+    )
+    .await
+    .expect("worker");
+    let store = node.store.clone();
+    std::mem::forget(node); // runs for the whole bench
+    let app = store
+        .create_application("bench", "bench", None)
+        .await
+        .expect("app");
+    let spec = octohooks::store::endpoints::EndpointSpec {
+        name: "bench".into(),
+        url,
+        uid: None,
+        channels: vec![],
+        event_types: vec![],
+        enabled: true,
+        secrets: Some(vec![generate_secret()]),
+        rate_limit: None,
+    };
+    store
+        .create_endpoint(app.id, &spec, 10)
+        .await
+        .expect("endpoint");
+    (store, app.id)
+}
+
+criterion_group!(
+    benches,
+    signing,
+    routing,
+    serialization,
+    retry_policy,
+    end_to_end
+);
+criterion_main!(benches);
