@@ -41,6 +41,8 @@ export OCTOHOOKS__AUTH__BOOTSTRAP_TOKEN=loadtest TOKEN=loadtest
 export OCTOHOOKS__DELIVERY__ALLOW_PRIVATE_IPS=true
 export OCTOHOOKS__LOG__LEVEL="${LOG_LEVEL:-warn}"
 api_urls=()
+# The drain scenario pauses the worker while the backlog builds: it needs its own process.
+if [ "$scenario" = drain ] && [ -z "${APIS:-}${WORKERS:-}" ]; then APIS=1; WORKERS=1; fi
 if [ -n "${APIS:-}${WORKERS:-}" ]; then
   for i in $(seq "${WORKERS:-1}"); do
     OCTOHOOKS__METRICS__BIND="127.0.0.1:$(free_port)" $bin worker >"$work/worker-$i.log" 2>&1 &
@@ -78,7 +80,7 @@ receiver_stats() { curl -s "$RECEIVER_URL/stats"; echo; }
 wait_deliveries() { # expected timeout_s
   local deadline=$((SECONDS + $2))
   while [ $SECONDS -lt $deadline ]; do
-    n=$(curl -s "$RECEIVER_URL/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["distinct"])')
+    n=$(curl -s "$RECEIVER_URL/stats" | sed -n 's/.*"distinct":\([0-9]*\).*/\1/p')
     [ "$n" -ge "$1" ] && return 0; sleep 0.2
   done
   echo "timed out: $n of $1 delivered" >&2; return 1
@@ -105,7 +107,7 @@ case "$scenario" in
     # A backlog of MESSAGES over APPS applications, then measure how fast it drains.
     total=${MESSAGES:-100000}
     ids=$(create_apps "${APPS:-100}" 1)
-    pkill -STOP -f "octohooks (serve|worker)" || true   # queue the backlog without delivering
+    pkill -STOP -f "octohooks worker" || true   # queue the backlog without delivering
     APP_IDS=$ids python3 - "$BASE_URL" "$total" <<'PY'
 import concurrent.futures, json, os, sys, urllib.request
 base, total = sys.argv[1], int(sys.argv[2])
@@ -120,10 +122,13 @@ with concurrent.futures.ThreadPoolExecutor(32) as pool:
 PY
     echo "backlog of $total queued"
     curl -s -X POST "$RECEIVER_URL/reset" >/dev/null
-    pkill -CONT -f "octohooks (serve|worker)" || true
+    pkill -CONT -f "octohooks worker" || true
     start=$(date +%s.%N)
+    # PROFILE=1: sample the whole machine while the backlog drains (perf from linux-perf).
+    [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/drain.perf}" 2>/dev/null & pids+=($!); }
     wait_deliveries "$total" 600
     end=$(date +%s.%N)
+    [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
     python3 -c "print(f'drain: $total deliveries in {($end-$start):.2f} s = {$total/($end-$start):.0f} deliveries/s')"
     receiver_stats
     ;;
@@ -141,5 +146,5 @@ PY
     ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
-echo "--- worker metrics (excerpt)"
+echo "--- metrics (excerpt)"
 curl -s "$BASE_URL/metrics" | grep -E '^octohooks_(deliveries_total|messages_accepted_total|owned_partitions|retries_scheduled_total)' | head -20 || true
