@@ -62,7 +62,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default()
             .error_handler(|err, _| ApiError::Validation(format!("invalid path: {err}")).into()),
     )
-    .route("/health", web::get().to(health::health))
+    .service(
+        web::resource("/health")
+            .get(health::health)
+            .default_service(web::to(method_not_allowed)),
+    )
     .service(
         web::scope("/api/v1/applications")
             .service(
