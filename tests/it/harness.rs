@@ -28,6 +28,7 @@ static REDIS: OnceLock<String> = OnceLock::new();
 
 /// URL of the run's redis-server, started on first use. A shell watchdog stops it when this
 /// test process ends, so no server outlives the run.
+#[allow(clippy::zombie_processes)] // the watchdog is meant to outlive every test; never waited on
 pub fn redis_url() -> String {
     REDIS
         .get_or_init(|| {
