@@ -2,6 +2,7 @@
 //! deliveries matter, to real HTTP receivers on 127.0.0.1.
 
 mod api_applications;
+mod api_auth;
 mod api_endpoints;
 mod api_support;
 mod harness;
