@@ -4,6 +4,7 @@
 mod api_applications;
 mod api_auth;
 mod api_endpoints;
+mod api_http;
 mod api_idempotency;
 mod api_support;
 mod harness;
