@@ -6,6 +6,7 @@ mod api_auth;
 mod api_endpoints;
 mod api_http;
 mod api_idempotency;
+mod api_messages;
 mod api_support;
 mod harness;
 mod smoke;
