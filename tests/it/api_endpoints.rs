@@ -10,8 +10,8 @@ use redis::AsyncCommands;
 use serde_json::{json, Value};
 
 use crate::api_support::{
-    assert_error, creation_order, fields, ids, keys_mentioning, names, next_iterator, redis_conn,
-    walk_pages,
+    assert_error, creation_order, fields, ids, keys_mentioning, names, neighbour_apps,
+    next_iterator, redis_conn, walk_pages,
 };
 use crate::harness::TestServer;
 
@@ -703,8 +703,8 @@ async fn delete_answers_the_endpoint_and_removes_it() {
 #[actix_rt::test]
 async fn an_endpoint_of_another_application_is_not_found() {
     let server = TestServer::start().await;
-    // Enough applications that some share a partition (4 partitions in tests), so the
-    // endpoint hash key itself would exist under the wrong application.
+    // Also through an application of the same partition, where the endpoint hash key itself
+    // would exist under the wrong application.
     let owner = server.create_app("owner").await;
     let endpoint = create(
         &server,
@@ -713,8 +713,7 @@ async fn an_endpoint_of_another_application_is_not_found() {
     )
     .await;
     let id = endpoint["id"].as_str().unwrap();
-    for i in 0..6 {
-        let intruder = server.create_app(&format!("intruder {i}")).await;
+    for intruder in neighbour_apps(&server, &owner).await {
         let path = format!("{}/{id}", eps(&intruder));
         assert_error(&server.get(&path).await, 404, "not_found");
         assert_error(
@@ -788,4 +787,37 @@ async fn deleting_an_endpoint_during_an_in_flight_delivery_leaves_no_key_behind(
     );
     server.shutdown().await;
     receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn concurrent_puts_to_one_uid_have_exactly_one_winner() {
+    let server = TestServer::start().await;
+    let app = server.create_app("a").await;
+    let mut endpoints = Vec::new();
+    for i in 0..8 {
+        let endpoint = create(&server, &app, json!({"name": format!("e{i}"), "url": URL})).await;
+        endpoints.push(endpoint["id"].as_str().unwrap().to_string());
+    }
+    let paths: Vec<String> = endpoints
+        .iter()
+        .map(|id| format!("{}/{id}", eps(&app)))
+        .collect();
+    let answers = join_all(paths.iter().map(|path| {
+        server.call(
+            "PUT",
+            path,
+            Some(json!({"name": "renamed", "url": URL, "uid": "prize"})),
+        )
+    }))
+    .await;
+    let won: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+    assert_eq!(won.len(), 1, "{answers:?}");
+    for answer in answers.iter().filter(|a| a.status != 200) {
+        assert_error(answer, 409, "conflict");
+    }
+    assert_eq!(
+        server.get(&format!("{}/prize", eps(&app))).await.body,
+        won[0].body
+    );
+    server.shutdown().await;
 }

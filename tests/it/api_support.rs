@@ -202,3 +202,26 @@ pub fn creation_order(records: &[Value]) -> Vec<String> {
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Creates applications until it has one in the same partition as `owner` and one in another
+/// partition, and returns both (same first). Same-partition applications matter: their
+/// entity keys live next to each other, so a lookup through the wrong application would find
+/// the hash if the store did not check ownership.
+pub async fn neighbour_apps(server: &TestServer, owner: &str) -> Vec<String> {
+    let keys = &server.store.keys;
+    let partition = keys.partition_of(uuid::Uuid::parse_str(owner).expect("uuid"));
+    let (mut same, mut other) = (None, None);
+    for i in 0..200 {
+        let app = server.create_app(&format!("neighbour {i}")).await;
+        let p = keys.partition_of(uuid::Uuid::parse_str(&app).expect("uuid"));
+        if p == partition && same.is_none() {
+            same = Some(app);
+        } else if p != partition && other.is_none() {
+            other = Some(app);
+        }
+        if let (Some(same), Some(other)) = (&same, &other) {
+            return vec![same.clone(), other.clone()];
+        }
+    }
+    panic!("no application landed in partition {partition}");
+}
