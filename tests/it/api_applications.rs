@@ -168,7 +168,10 @@ async fn paging_with_limit_and_iterator_walks_every_application_once() {
     assert!(next_iterator(&rest).is_none());
 
     // A cursor at the very end (the last member) gives an empty last page.
-    let last = created.iter().find(|a| a["id"] == expected[4].as_str()).unwrap();
+    let last = created
+        .iter()
+        .find(|a| a["id"] == expected[4].as_str())
+        .unwrap();
     let cursor = format!("{:013}:{}", last["created"].as_i64().unwrap(), expected[4]);
     let end = server.get(&format!("{APPS}?iterator={cursor}")).await;
     assert_eq!(end.status, 200, "{:?}", end.body);
@@ -620,4 +623,38 @@ async fn delete_during_an_in_flight_delivery_leaves_no_key_behind() {
     );
     server.shutdown().await;
     receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn concurrent_puts_to_one_uid_have_exactly_one_winner() {
+    let server = TestServer::start().await;
+    let mut apps = Vec::new();
+    for i in 0..8 {
+        apps.push(server.create_app(&format!("app {i}")).await);
+    }
+    let paths: Vec<String> = apps.iter().map(|app| format!("{APPS}/{app}")).collect();
+    let answers = join_all(paths.iter().map(|path| {
+        server.call(
+            "PUT",
+            path,
+            Some(json!({"name": "renamed", "uid": "prize"})),
+        )
+    }))
+    .await;
+    let won: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+    assert_eq!(won.len(), 1, "{answers:?}");
+    for answer in answers.iter().filter(|a| a.status != 200) {
+        assert_error(answer, 409, "conflict");
+    }
+    let holder = server.get(&format!("{APPS}/prize")).await;
+    assert_eq!(holder.body, won[0].body);
+    let list = server.get(APPS).await.body;
+    let with_uid: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| !a["uid"].is_null())
+        .collect();
+    assert_eq!(with_uid.len(), 1, "{list}");
+    server.shutdown().await;
 }

@@ -402,3 +402,60 @@ async fn a_request_still_running_elsewhere_is_waited_for_then_409() {
     assert_eq!(app_count(&server).await, 0);
     server.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn concurrent_requests_whose_operation_fails_all_fail_and_keep_nothing() {
+    let server = TestServer::start().await;
+    server
+        .post(APPS, json!({"name": "h", "uid": "taken"}))
+        .await;
+    let body = json!({"name": "w", "uid": "taken"});
+    let answers =
+        join_all((0..5).map(|_| post_with_key(&server, APPS, body.clone(), "doomed"))).await;
+    for answer in &answers {
+        assert_error(answer, 409, "conflict");
+        assert!(!replayed(answer));
+    }
+    let mut conn = redis_conn(&server).await;
+    let exists: bool = conn
+        .exists(
+            server
+                .store
+                .keys
+                .idempotency(&server.org, &hex_sha256(&[b"doomed"])),
+        )
+        .await
+        .unwrap();
+    assert!(!exists);
+    assert_eq!(app_count(&server).await, 1);
+    server.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_stored_answer_expires_after_the_configured_time() {
+    let server = TestServer::start_with(|c| c.idempotency.ttl = Duration::from_millis(300)).await;
+    let first = post_with_key(&server, APPS, json!({"name": "a"}), "short-lived").await;
+    assert_eq!(first.status, 201);
+    let record = server
+        .store
+        .keys
+        .idempotency(&server.org, &hex_sha256(&[b"short-lived"]));
+    let mut conn = redis_conn(&server).await;
+    let ttl: i64 = conn.pttl(&record).await.unwrap();
+    assert!(ttl > 0 && ttl <= 300, "pttl {ttl}");
+    crate::harness::eventually(Duration::from_secs(5), "record expired", || {
+        let store = server.store.clone();
+        let record = record.clone();
+        async move {
+            let mut conn = store.conn().await.unwrap();
+            !conn.exists::<_, bool>(&record).await.unwrap()
+        }
+    })
+    .await;
+    let again = post_with_key(&server, APPS, json!({"name": "a"}), "short-lived").await;
+    assert_eq!(again.status, 201);
+    assert!(!replayed(&again));
+    assert_ne!(again.body["id"], first.body["id"]);
+    assert_eq!(app_count(&server).await, 2);
+    server.shutdown().await;
+}
