@@ -311,3 +311,93 @@ async fn a_message_payload_over_350_kb_is_413_even_under_the_body_limit() {
     );
     server.shutdown().await;
 }
+
+/// A TCP proxy in front of the run's Redis that can be cut, to take Redis away from a server.
+struct RedisProxy {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    streams: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl RedisProxy {
+    fn start() -> RedisProxy {
+        use std::net::{TcpListener, TcpStream};
+        let target = crate::harness::redis_url()
+            .trim_start_matches("redis://")
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let streams = std::sync::Arc::new(std::sync::Mutex::new(Vec::<TcpStream>::new()));
+        let (stop2, streams2) = (stop.clone(), streams.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                    break; // drops the listener: later connections are refused
+                }
+                let (Ok(client), Ok(upstream)) = (client, TcpStream::connect(&target)) else {
+                    continue;
+                };
+                let mut all = streams2.lock().unwrap();
+                all.push(client.try_clone().unwrap());
+                all.push(upstream.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                    (upstream, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        RedisProxy {
+            addr,
+            stop,
+            streams,
+        }
+    }
+
+    /// Closes every proxied connection and refuses new ones.
+    fn cut(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.addr); // wakes the accept loop
+        for stream in self.streams.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn without_redis_health_and_the_api_answer_503_json() {
+    let proxy = RedisProxy::start();
+    let mut config = crate::harness::test_config();
+    config.redis.url = format!("redis://{}", proxy.addr);
+    let server = TestServer::start_config(config, octohooks::runtime::Roles::API).await;
+    assert_eq!(raw(&server, "GET", "/health", &[], None).await.status, 200);
+    let app = server.create_app("before").await;
+
+    proxy.cut();
+    crate::harness::eventually(std::time::Duration::from_secs(10), "health 503", || async {
+        raw(&server, "GET", "/health", &[], None).await.status == 503
+    })
+    .await;
+    let health = raw(&server, "GET", "/health", &[], None).await;
+    assert_eq!(health.status, 503);
+    assert_eq!(
+        health.json(),
+        json!({"status": "unavailable", "redis": "unreachable"})
+    );
+    assert_cors(&health, "health");
+    // Every API call needs Redis (the token first): a JSON 503, never a 500.
+    for (method, path, body) in [
+        ("GET", APPS.to_string(), None),
+        ("POST", APPS.to_string(), Some(json!({"name": "x"}))),
+        ("GET", format!("{APPS}/{app}"), None),
+    ] {
+        let answer = server.call(method, &path, body).await;
+        assert_error(&answer, 503, "unavailable");
+    }
+    server.shutdown().await;
+}
