@@ -317,6 +317,16 @@ async fn url_must_be_an_absolute_http_url() {
         "https://user:pw@example.com/hook".into(),
         "not a url".into(),
         format!("https://example.com/{}", "a".repeat(2048)),
+        // Accepted by lenient URL parsers, but not sendable as stored.
+        " https://example.com/leading-space".into(),
+        "https://example.com/trailing-space ".into(),
+        "https://example.com/a b".into(),
+        "https://example.com/tab\there".into(),
+        "https://example.com/new\nline".into(),
+        "https://example.com/caf\u{e9}".into(),
+        "https://b\u{fc}cher.example/".into(),
+        "https://example.com/a<b>".into(),
+        "https://example.com/?q=\"quoted\"".into(),
     ] {
         let answer = server
             .post(&eps(&app), json!({"name": "e", "url": url}))
@@ -328,6 +338,8 @@ async fn url_must_be_an_absolute_http_url() {
         "https://example.com:8443/a/b?c=d#e",
         "http://127.0.0.1:9000/x",
         "HTTPS://EXAMPLE.COM/UPPER",
+        "https://example.com/a%20b?q=caf%C3%A9",
+        "https://xn--bcher-kva.example/",
     ] {
         let answer = server
             .post(&eps(&app), json!({"name": "e", "url": url}))
