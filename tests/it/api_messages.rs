@@ -427,3 +427,72 @@ fn sorted(ids: &[impl AsRef<str>]) -> Vec<String> {
     ids.sort();
     ids
 }
+
+#[actix_rt::test]
+async fn resend_and_attempts_resolve_ids_and_uids_within_the_application() {
+    let server = TestServer::start().await;
+    let receiver = crate::harness::Receiver::ok();
+    let app = server.create_app("a").await;
+    let other = server.create_app("b").await;
+    let endpoint = server
+        .create_endpoint(
+            &app,
+            &format!("{}/hook", receiver.url),
+            json!({"uid": "ep"}),
+        )
+        .await;
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    let foreign_endpoint = server
+        .create_endpoint(&other, &format!("{}/other", receiver.url), json!({}))
+        .await;
+    let message = server
+        .send_message(&app, json!({"eventType": "e", "uid": "msg", "payload": {}}))
+        .await;
+    let foreign_message = server
+        .send_message(&other, json!({"eventType": "e", "payload": {}}))
+        .await;
+    let first =
+        || async { receiver.hits_on("/hook").len() == 1 && receiver.hits_on("/other").len() == 1 };
+    crate::harness::eventually(std::time::Duration::from_secs(10), "deliveries", first).await;
+
+    let resend = |message: &str, endpoint: &str| {
+        format!("{}/{message}/endpoints/{endpoint}/resend", msgs(&app))
+    };
+    for path in [
+        resend(&uuid::Uuid::new_v4().to_string(), endpoint_id),
+        resend("no-such-msg", endpoint_id),
+        resend(&message, &uuid::Uuid::new_v4().to_string()),
+        resend(&message, "no-such-ep"),
+        resend(&message, foreign_endpoint["id"].as_str().unwrap()),
+        resend(&foreign_message, endpoint_id),
+    ] {
+        let answer = server.call("POST", &path, None).await;
+        assert_error(&answer, 404, "not_found");
+    }
+    for path in [
+        format!("{}/{}/attempts", msgs(&app), uuid::Uuid::new_v4()),
+        format!("{}/no-such-msg/attempts", msgs(&app)),
+        format!("{}/{foreign_message}/attempts", msgs(&app)),
+    ] {
+        assert_error(&server.get(&path).await, 404, "not_found");
+    }
+    let attempts = server.get(&format!("{}/msg/attempts", msgs(&app))).await;
+    assert_eq!(attempts.status, 200);
+
+    let answer = server.call("POST", &resend("msg", "ep"), None).await;
+    assert_eq!(answer.status, 202, "{:?}", answer.body);
+    assert_eq!(
+        answer.body,
+        json!({"messageId": message, "endpointId": endpoint_id})
+    );
+    crate::harness::eventually(std::time::Duration::from_secs(10), "resent", || async {
+        receiver.hits_on("/hook").len() == 2
+    })
+    .await;
+    assert!(
+        receiver.hits_on("/other").len() == 1,
+        "only the chosen endpoint"
+    );
+    server.shutdown().await;
+    receiver.stop().await;
+}
