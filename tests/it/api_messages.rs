@@ -2,6 +2,8 @@
 //! validation, uid uniqueness, lookup by id and uid, listing newest first with filters and
 //! paging. Delivery itself is covered elsewhere.
 
+use std::time::Duration;
+
 use redis::AsyncCommands;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -11,7 +13,7 @@ use crate::api_support::{
     assert_error, authed_raw, creation_order, fields, ids, names, neighbour_apps, next_iterator,
     redis_conn, walk_pages,
 };
-use crate::harness::TestServer;
+use crate::harness::{eventually, TestServer};
 
 fn msgs(app: &str) -> String {
     format!("/api/v1/applications/{app}/messages")
@@ -453,7 +455,7 @@ async fn resend_and_attempts_resolve_ids_and_uids_within_the_application() {
         .await;
     let first =
         || async { receiver.hits_on("/hook").len() == 1 && receiver.hits_on("/other").len() == 1 };
-    crate::harness::eventually(std::time::Duration::from_secs(10), "deliveries", first).await;
+    eventually(Duration::from_secs(10), "deliveries", first).await;
 
     let resend = |message: &str, endpoint: &str| {
         format!("{}/{message}/endpoints/{endpoint}/resend", msgs(&app))
@@ -485,7 +487,7 @@ async fn resend_and_attempts_resolve_ids_and_uids_within_the_application() {
         answer.body,
         json!({"messageId": message, "endpointId": endpoint_id})
     );
-    crate::harness::eventually(std::time::Duration::from_secs(10), "resent", || async {
+    eventually(Duration::from_secs(10), "resent", || async {
         receiver.hits_on("/hook").len() == 2
     })
     .await;
@@ -495,4 +497,43 @@ async fn resend_and_attempts_resolve_ids_and_uids_within_the_application() {
     );
     server.shutdown().await;
     receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn messages_and_their_uids_expire_with_the_retention() {
+    let server = TestServer::start_with(|c| c.retention.messages = Duration::from_secs(1)).await;
+    let app = server.create_app("a").await;
+    let first = server
+        .send_message(
+            &app,
+            json!({"eventType": "e", "uid": "daily", "payload": {"n": 1}}),
+        )
+        .await;
+    let again = server
+        .post(
+            &msgs(&app),
+            json!({"eventType": "e", "uid": "daily", "payload": {}}),
+        )
+        .await;
+    assert_error(&again, 409, "conflict");
+    eventually(Duration::from_secs(5), "message expired", || async {
+        server.get(&format!("{}/daily", msgs(&app))).await.status == 404
+    })
+    .await;
+    assert_error(
+        &server.get(&format!("{}/{first}", msgs(&app))).await,
+        404,
+        "not_found",
+    );
+    assert_eq!(server.get(&msgs(&app)).await.body, json!([]));
+    // The uid is free again once its message is gone.
+    let second = server
+        .send_message(
+            &app,
+            json!({"eventType": "e", "uid": "daily", "payload": {"n": 2}}),
+        )
+        .await;
+    assert_ne!(second, first);
+    assert_eq!(ids(&server.get(&msgs(&app)).await.body), [second.as_str()]);
+    server.shutdown().await;
 }
