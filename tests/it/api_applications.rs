@@ -658,3 +658,55 @@ async fn concurrent_puts_to_one_uid_have_exactly_one_winner() {
     assert_eq!(with_uid.len(), 1, "{list}");
     server.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn delete_stops_the_retries_of_its_messages() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::with(std::sync::Arc::new(|_, _| {
+        crate::harness::Reply::status(500).delay(Duration::from_millis(100))
+    }));
+    let app = server.create_app("failing").await;
+    server
+        .create_endpoint(&app, &format!("{}/fail", receiver.url), json!({}))
+        .await;
+    for i in 0..3 {
+        server
+            .send_message(&app, json!({"eventType": "e", "payload": {"i": i}}))
+            .await;
+    }
+    eventually(Duration::from_secs(10), "first attempts", || async {
+        receiver.hits().len() == 3
+    })
+    .await;
+    // The failures are recorded (and retries scheduled) after the delete.
+    let answer = server.call("DELETE", &format!("{APPS}/{app}"), None).await;
+    assert_eq!(answer.status, 200);
+    let partition = server
+        .store
+        .keys
+        .partition_of(uuid::Uuid::parse_str(&app).unwrap());
+    let retry_set = server.store.keys.retry(partition);
+    eventually(
+        Duration::from_secs(10),
+        "no retry of the app left",
+        || async {
+            let mut conn = redis_conn(&server).await;
+            let members: Vec<String> = conn.zrange(&retry_set, 0, -1).await.unwrap();
+            !members.iter().any(|m| m.contains(&app))
+        },
+    )
+    .await;
+    // Past both retry delays of the test schedule (200 ms, 400 ms): nothing was retried.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        receiver.hits().len(),
+        3,
+        "a deleted application's message was retried"
+    );
+    let mut conn = redis_conn(&server).await;
+    let members: Vec<String> = conn.zrange(&retry_set, 0, -1).await.unwrap();
+    assert!(!members.iter().any(|m| m.contains(&app)), "{members:?}");
+    assert!(keys_mentioning(&server, &[&app]).await.is_empty());
+    server.shutdown().await;
+    receiver.stop().await;
+}
