@@ -66,8 +66,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default()
             .error_handler(|err, _| ApiError::Validation(format!("invalid path: {err}")).into()),
     )
-    .route("/health", web::get().to(health::health))
-    .route("/metrics", web::get().to(metrics::metrics))
+    .service(
+        web::resource("/health")
+            .get(health::health)
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/metrics")
+            .get(metrics::metrics)
+            .default_service(web::to(method_not_allowed)),
+    )
     .service(
         web::scope("/api/v1/applications")
             .service(

@@ -74,6 +74,17 @@ pub fn url(value: &str) -> Result<(), ApiError> {
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(invalid("url must not contain credentials".into()));
     }
+    // Deliveries send to the URL as stored, parsed as a request target (hyper::Uri). url::Url is
+    // more lenient (it strips or percent-encodes spaces, controls, non-ASCII, quotes...), so a
+    // URL only it accepts would be stored verbatim and could never be delivered to (hyper lets
+    // raw non-ASCII through, which HTTP/1.1 does not allow in a request target either).
+    if !value.bytes().all(|b| b.is_ascii_graphic()) || value.parse::<hyper::Uri>().is_err() {
+        return Err(invalid(
+            "url must not contain spaces, control, non-ASCII or other characters that need \
+             percent-encoding"
+                .into(),
+        ));
+    }
     Ok(())
 }
 
@@ -139,6 +150,10 @@ mod tests {
         assert!(url("/relative").is_err());
         assert!(url("https://user:pw@example.com").is_err());
         assert!(url(&format!("https://e.com/{}", "a".repeat(MAX_URL))).is_err());
+        assert!(url(" https://example.com").is_err());
+        assert!(url("https://example.com/a b").is_err());
+        assert!(url("https://example.com/\u{e9}").is_err());
+        assert!(url("https://example.com/a%20b?c=%C3%A9").is_ok());
     }
 
     #[test]

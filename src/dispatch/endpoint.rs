@@ -390,6 +390,7 @@ async fn record(
                 .key(keys.endpoint_health(task.app, job.route.id))
                 .key(keys.retry(partition))
                 .key(keys.stream(partition))
+                .key(keys.endpoint(task.app, job.route.id))
                 .arg(attempt)
                 .arg(shared.store.retention.as_secs().max(1))
                 .arg(health)

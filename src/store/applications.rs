@@ -121,6 +121,13 @@ impl Store {
         let mut conn = self.conn().await?;
         let (members, more) =
             page_members(&mut conn, &self.keys.apps(org), cursor, limit, false).await?;
+        if members.is_empty() {
+            // An empty pipeline is not a valid request: answer without one.
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let mut pipe = redis::pipe();
         for member in &members {
             if let Some(id) = member_id(member) {

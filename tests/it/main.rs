@@ -1,5 +1,12 @@
 //! The one integration-test binary: every test talks to a real redis-server and, where
 //! deliveries matter, to real HTTP receivers on 127.0.0.1.
 
+mod api_applications;
+mod api_auth;
+mod api_endpoints;
+mod api_http;
+mod api_idempotency;
+mod api_messages;
+mod api_support;
 mod harness;
 mod smoke;

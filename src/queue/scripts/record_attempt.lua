@@ -3,7 +3,7 @@
 -- single-endpoint stream entries, the acknowledgement. There is no moment at which a failed
 -- delivery is neither pending in the stream nor scheduled in the retry set.
 -- KEYS[1] attempts list   KEYS[2] message hash   KEYS[3] endpoint health hash
--- KEYS[4] retry sorted set   KEYS[5] partition stream
+-- KEYS[4] retry sorted set   KEYS[5] partition stream   KEYS[6] endpoint hash
 -- ARGV[1] attempt JSON ("" = not an attempt: work spilled or postponed)
 -- ARGV[2] retention (s)   ARGV[3] "success" | "failure" | "none"   ARGV[4] now (ms)
 -- ARGV[5] retry member ("" = none)   ARGV[6] retry due (ms)
@@ -14,9 +14,13 @@ if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('RPUSH', KEYS[1], ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
-if ARGV[3] == 'success' then
+-- The endpoint (or its application) may have been deleted while the request was in flight:
+-- its health hash is then not recreated, nothing would ever delete it again.
+local health = ARGV[3]
+if redis.call('EXISTS', KEYS[6]) == 0 then health = 'none' end
+if health == 'success' then
   redis.call('HSET', KEYS[3], 'lastSuccess', ARGV[4], 'consecutiveFailures', 0, 'failingSince', '')
-elseif ARGV[3] == 'failure' then
+elseif health == 'failure' then
   redis.call('HINCRBY', KEYS[3], 'consecutiveFailures', 1)
   redis.call('HSET', KEYS[3], 'lastFailure', ARGV[4])
   local since = redis.call('HGET', KEYS[3], 'failingSince')
