@@ -77,10 +77,10 @@ create_apps() { # count endpoints_per_app -> ids on stdout, comma-separated
   (IFS=,; echo "${ids[*]}")
 }
 receiver_stats() { curl -s "$RECEIVER_URL/stats"; echo; }
-wait_deliveries() { # expected timeout_s
-  local deadline=$((SECONDS + $2))
+wait_deliveries() { # expected timeout_s [field: distinct webhook-ids by default]
+  local deadline=$((SECONDS + $2)) field=${3:-distinct}
   while [ $SECONDS -lt $deadline ]; do
-    n=$(curl -s "$RECEIVER_URL/stats" | sed -n 's/.*"distinct":\([0-9]*\).*/\1/p')
+    n=$(curl -s "$RECEIVER_URL/stats" | sed -n "s/.*\"$field\":\([0-9]*\).*/\1/p")
     [ "$n" -ge "$1" ] && return 0; sleep 0.2
   done
   echo "timed out: $n of $1 delivered" >&2; return 1
@@ -139,7 +139,7 @@ PY
     start=$(date +%s.%N)
     curl -sf "${auth[@]}" -X POST "$BASE_URL/api/v1/applications/$id/messages" \
       -d "{\"eventType\":\"fanout\",\"payload\":{\"sentAt\":$(date +%s%3N)}}" >/dev/null
-    wait_deliveries "$n" 60
+    wait_deliveries "$n" 60 deliveries
     end=$(date +%s.%N)
     python3 -c "print(f'fanout: 1 message to $n endpoints delivered in {($end-$start)*1000:.0f} ms')"
     receiver_stats
