@@ -38,6 +38,8 @@ pub fn redis_url() -> String {
                  while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $pid",
                 parent = std::process::id()
             );
+            // The watchdog shell outlives this call on purpose: it ends with the test process.
+            #[allow(clippy::zombie_processes)]
             Command::new("sh")
                 .arg("-c")
                 .arg(script)
