@@ -1,5 +1,8 @@
 //! The one integration-test binary: every test talks to a real redis-server and, where
 //! deliveries matter, to real HTTP receivers on 127.0.0.1.
 
+mod delivery_messages;
+mod delivery_routing;
+mod delivery_support;
 mod harness;
 mod smoke;
