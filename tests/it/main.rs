@@ -3,6 +3,7 @@
 
 mod delivery_messages;
 mod delivery_routing;
+mod delivery_signing;
 mod delivery_support;
 mod harness;
 mod smoke;
