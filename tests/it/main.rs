@@ -2,6 +2,7 @@
 //! deliveries matter, to real HTTP receivers on 127.0.0.1.
 
 mod delivery_messages;
+mod delivery_retries;
 mod delivery_routing;
 mod delivery_signing;
 mod delivery_support;
