@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test talks to a real redis-server and, where
 //! deliveries matter, to real HTTP receivers on 127.0.0.1.
 
+mod delivery_crash;
 mod delivery_failures;
 mod delivery_messages;
 mod delivery_retries;
