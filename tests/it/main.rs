@@ -3,6 +3,7 @@
 
 mod delivery_crash;
 mod delivery_failures;
+mod delivery_isolation;
 mod delivery_messages;
 mod delivery_retries;
 mod delivery_routing;
