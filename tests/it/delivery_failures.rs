@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::delivery_support::{attempts_of, id_of, wait_attempts, QUIET};
+use crate::delivery_support::{assert_drained, attempts_of, id_of, wait_attempts, QUIET};
 use crate::harness::{eventually, free_port, Receiver, Reply, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -90,6 +90,76 @@ async fn gone_disables_the_endpoint_without_retrying() {
         server.get(&endpoint_path).await.body["enabled"] == false
     })
     .await;
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn an_endpoint_failing_for_too_long_is_disabled() {
+    let server = TestServer::start_with(|c| {
+        c.retry.schedule = vec![Duration::from_millis(200); 4];
+        c.retry.jitter = 0.0;
+        c.endpoint.disable_after = Duration::from_millis(300);
+        c.circuit.failure_threshold = 1000;
+    })
+    .await;
+    let receiver = Receiver::with(Arc::new(|_, hit| {
+        Reply::status(if hit.path == "/down" { 500 } else { 200 })
+    }));
+    let app = server.create_app("auto-disable").await;
+    let down = server
+        .create_endpoint(&app, &format!("{}/down", receiver.url), json!({}))
+        .await;
+    server
+        .create_endpoint(&app, &format!("{}/sentinel", receiver.url), json!({}))
+        .await;
+    let endpoint_path = format!("/api/v1/applications/{app}/endpoints/{}", id_of(&down));
+    let first = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    eventually(
+        WAIT,
+        "endpoint disabled after failing for 300 ms",
+        || async { server.get(&endpoint_path).await.body["enabled"] == false },
+    )
+    .await;
+    let hits = receiver.hits_on("/down");
+    let failing_for = hits.last().expect("hit").at.duration_since(hits[0].at);
+    assert!(
+        failing_for >= Duration::from_millis(300 - EPSILON_MS as u64),
+        "disabled after failing for only {failing_for:?}"
+    );
+    // The rest of the schedule (5 attempts in all) is not carried out.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.hits_on("/down").len(), hits.len());
+    assert!(
+        hits.len() < 5,
+        "{} attempts: the schedule ran out first",
+        hits.len()
+    );
+    // The attempt that disabled the endpoint is final: no retry is announced or scheduled.
+    let attempts = server.attempts(&app, &first).await;
+    let mine = attempts_of(&attempts, &id_of(&down));
+    assert_eq!(mine.len(), hits.len(), "{mine:#?}");
+    let last = mine.last().expect("attempt");
+    assert_eq!(last["status"], "failed", "{mine:#?}");
+    assert!(last["nextAttempt"].is_null(), "{last}");
+    assert!(mine[..mine.len() - 1]
+        .iter()
+        .all(|a| a["status"] == "pending"));
+    assert_drained(&server.store, WAIT).await;
+    let second = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    eventually(WAIT, "sentinel gets the second message", || async {
+        receiver
+            .hits_on("/sentinel")
+            .iter()
+            .any(|h| h.headers["webhook-id"] == second)
+    })
+    .await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(receiver.hits_on("/down").len(), hits.len());
     server.shutdown().await;
     receiver.stop().await;
 }
