@@ -251,8 +251,13 @@ fn reconcile(accepted: &[String], seen: &Seen) -> (usize, usize) {
 
 /// Leases and live-node entries left under the prefix.
 async fn ownership_keys(setup: &Setup) -> Vec<String> {
-    let keys = &setup.api.store.keys;
-    let mut conn = setup.api.store.conn().await.expect("conn");
+    ownership_keys_of(&setup.api).await
+}
+
+/// Leases and live-node entries left under a server's prefix.
+async fn ownership_keys_of(api: &TestServer) -> Vec<String> {
+    let keys = &api.store.keys;
+    let mut conn = api.store.conn().await.expect("conn");
     let mut left = Vec::new();
     for p in 0..keys.partitions() {
         let exists: bool = redis::cmd("EXISTS")
@@ -508,6 +513,134 @@ async fn fan_out_and_retries_survive_a_killed_worker() {
     );
     assert_eq!(lost, 0, "deliveries lost");
     assert_drained(&api.store, Duration::from_secs(10)).await;
+    drop(second);
+    api.shutdown().await;
+    receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_stuck_delivery_does_not_hold_up_a_graceful_stop() {
+    // The receiver holds the first request far longer than the worker's shutdown timeout.
+    let mut config = test_config();
+    config.queue.partitions = PARTITIONS;
+    let api = TestServer::start_config(config.clone(), Roles::API).await;
+    let receiver = Receiver::with(Arc::new(|nth, _| {
+        let reply = Reply::status(200);
+        if nth == 0 {
+            reply.delay(Duration::from_secs(8))
+        } else {
+            reply
+        }
+    }));
+    let app = api.create_app("stuck").await;
+    api.create_endpoint(&app, &format!("{}/stuck", receiver.url), json!({}))
+        .await;
+    let worker_env = [("OCTOHOOKS__SHUTDOWN__TIMEOUT", "2s")];
+    let mut first = WorkerProcess::spawn_with(&config, "stuck-first", &worker_env);
+    let message = api
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    eventually(
+        Duration::from_secs(10),
+        "the delivery in flight",
+        || async { receiver.hits_on("/stuck").len() == 1 },
+    )
+    .await;
+    let asked = Instant::now();
+    first.terminate();
+    let status = first.wait_exit(Duration::from_secs(5)).await;
+    let took = asked.elapsed();
+    let status = status.unwrap_or_else(|| {
+        panic!(
+            "worker still running 5 s after SIGTERM (shutdown timeout 2 s); log:\n{}",
+            first.log_tail()
+        )
+    });
+    println!("stuck delivery: worker exited {status} {took:?} after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "exit took {took:?} with a 2 s shutdown timeout"
+    );
+    // Even when the drain times out, the leases go back: the next worker need not wait.
+    let left = ownership_keys_of(&api).await;
+    assert!(
+        left.is_empty(),
+        "stop after a timed-out drain left {left:?}"
+    );
+    let second = WorkerProcess::spawn_with(&config, "stuck-second", &worker_env);
+    let respawned = Instant::now();
+    eventually(
+        Duration::from_secs(10),
+        "redelivery by the new worker",
+        || async { receiver.hits_on("/stuck").len() >= 2 },
+    )
+    .await;
+    let redelivered = respawned.elapsed();
+    println!("stuck delivery: redelivered {redelivered:?} after the new worker started");
+    assert_eq!(receiver.hits_on("/stuck")[1].headers["webhook-id"], message);
+    assert_drained(&api.store, Duration::from_secs(10)).await;
+    drop(second);
+    api.shutdown().await;
+    receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_draining_worker_keeps_its_partitions_until_it_is_done() {
+    // A graceful stop may take longer than a lease lives (the defaults: 30 s shutdown timeout,
+    // 10 s leases). While it drains, another worker must not take its partitions over and
+    // redeliver what it is still delivering.
+    let mut config = test_config();
+    config.queue.partitions = PARTITIONS;
+    let api = TestServer::start_config(config.clone(), Roles::API).await;
+    let receiver = Receiver::with(Arc::new(|nth, _| {
+        let reply = Reply::status(200);
+        if nth == 0 {
+            reply.delay(Duration::from_secs(4))
+        } else {
+            reply
+        }
+    }));
+    let app = api.create_app("draining").await;
+    api.create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await;
+    let worker_env = [("OCTOHOOKS__SHUTDOWN__TIMEOUT", "6s")];
+    let mut first = WorkerProcess::spawn_with(&config, "draining-first", &worker_env);
+    let message = api
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    eventually(
+        Duration::from_secs(10),
+        "the delivery in flight",
+        || async { receiver.hits_on("/hook").len() == 1 },
+    )
+    .await;
+    let asked = Instant::now();
+    first.terminate();
+    let second = WorkerProcess::spawn_with(&config, "draining-second", &worker_env);
+    let status = first.wait_exit(Duration::from_secs(8)).await;
+    let took = asked.elapsed();
+    let status =
+        status.unwrap_or_else(|| panic!("first worker still running; log:\n{}", first.log_tail()));
+    println!("draining worker exited {status} {took:?} after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        took >= Duration::from_millis(3500),
+        "exited after {took:?}, before its delivery finished"
+    );
+    // The new worker has everything now; give it time to (wrongly) redeliver.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_drained(&api.store, Duration::from_secs(10)).await;
+    let ids: Vec<String> = receiver
+        .hits_on("/hook")
+        .iter()
+        .map(|h| h.headers["webhook-id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![message],
+        "the message was redelivered while the first worker was still draining it"
+    );
     drop(second);
     api.shutdown().await;
     receiver.stop().await;
