@@ -57,14 +57,20 @@ async fn a_rate_limited_endpoint_is_paced_and_delays_no_one_else() {
     let limited = receiver.hits_on("/limited");
     let free = receiver.hits_on("/free");
     assert_eq!(free.len(), 10);
-    // 10 per second with a burst of one: one request every 100 ms.
-    for pair in limited.windows(2) {
-        let gap = pair[1].at.duration_since(pair[0].at);
-        assert!(gap >= Duration::from_millis(95), "paced gap of {gap:?}");
-    }
+    // 10 per second with a burst of one: one request every 100 ms. The limiter spaces its
+    // permits exactly; what the receiver sees adds the request's own latency, which varies
+    // with the load on a shared machine, hence the margins.
+    let gaps: Vec<Duration> = limited
+        .windows(2)
+        .map(|pair| pair[1].at.duration_since(pair[0].at))
+        .collect();
+    assert!(
+        gaps.iter().all(|gap| *gap >= Duration::from_millis(60)),
+        "paced gaps {gaps:?}"
+    );
     let span = limited[9].at.duration_since(limited[0].at);
     assert!(
-        span >= Duration::from_millis(900),
+        span >= Duration::from_millis(880),
         "10 requests in {span:?}"
     );
     // The free endpoint was done before the limited one was half-way.
