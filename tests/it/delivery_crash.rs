@@ -148,6 +148,11 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(json!({})).await
+}
+
+/// `setup` with extra endpoint attributes (e.g. a rate limit, to keep work queued longer).
+async fn setup_with(endpoint: serde_json::Value) -> Setup {
     let mut config = test_config();
     config.queue.partitions = PARTITIONS;
     let api = TestServer::start_config(config.clone(), Roles::API).await;
@@ -163,7 +168,7 @@ async fn setup() -> Setup {
     let mut apps = Vec::new();
     for i in 0..APPS {
         let app = api.create_app(&format!("crash-{i}")).await;
-        api.create_endpoint(&app, &format!("{}/app{i}", receiver.url), json!({}))
+        api.create_endpoint(&app, &format!("{}/app{i}", receiver.url), endpoint.clone())
             .await;
         apps.push(app);
     }
@@ -644,4 +649,91 @@ async fn a_draining_worker_keeps_its_partitions_until_it_is_done() {
     drop(second);
     api.shutdown().await;
     receiver.stop().await;
+}
+
+/// The node id of each held lease (tokens are "node:epoch").
+async fn lease_holders(api: &TestServer) -> Vec<Option<String>> {
+    let keys = &api.store.keys;
+    let mut conn = api.store.conn().await.expect("conn");
+    let mut holders = Vec::new();
+    for p in 0..keys.partitions() {
+        let token: Option<String> = redis::cmd("GET")
+            .arg(keys.lease(p))
+            .query_async(&mut conn)
+            .await
+            .expect("get lease");
+        holders.push(token.and_then(|t| t.rsplit_once(':').map(|(node, _)| node.to_string())));
+    }
+    holders
+}
+
+#[actix_rt::test]
+async fn workers_joining_and_leaving_hand_partitions_over_without_loss() {
+    // Paced endpoints (8 × 80/s) keep a backlog queued through both hand-overs. Small reads
+    // keep that backlog in Redis rather than in the workers' memory, so a hand-over drains
+    // little (a drain cut short by the shutdown timeout may legitimately redeliver).
+    let setup = setup_with(json!({"rateLimit": 80})).await;
+    let small_reads = [("OCTOHOOKS__QUEUE__BATCH_SIZE", "16")];
+    let mut first = WorkerProcess::spawn_with(&setup.config, "scale-first", &small_reads);
+    let backlog = post_backlog(&setup);
+    wait_delivered(
+        &setup.seen,
+        STOP_AFTER,
+        Duration::from_secs(60),
+        "deliveries before scaling out",
+    )
+    .await;
+    // Scale out: the partitions are shared between the two workers.
+    let mut second = WorkerProcess::spawn_with(&setup.config, "scale-second", &small_reads);
+    eventually(
+        Duration::from_secs(15),
+        "partitions shared by two workers",
+        || async {
+            let holders = lease_holders(&setup.api).await;
+            let distinct: HashSet<&String> = holders.iter().flatten().collect();
+            holders.iter().all(Option::is_some) && distinct.len() == 2
+        },
+    )
+    .await;
+    let shared_at = setup.seen.distinct();
+    assert!(
+        shared_at < MESSAGES,
+        "everything was delivered before the hand-over"
+    );
+    // Scale in: the first worker leaves gracefully; the second takes everything.
+    stop_gracefully(&mut first).await;
+    eventually(
+        Duration::from_secs(15),
+        "one worker holds every partition",
+        || async {
+            let holders = lease_holders(&setup.api).await;
+            let distinct: HashSet<&String> = holders.iter().flatten().collect();
+            holders.iter().all(Option::is_some) && distinct.len() == 1
+        },
+    )
+    .await;
+    let single_at = setup.seen.distinct();
+    let accepted = backlog.await.expect("backlog posted");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reconcile(&accepted, &setup.seen).0 > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {MESSAGES} delivered; log:\n{}",
+            setup.seen.distinct(),
+            second.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (lost, duplicates) = reconcile(&accepted, &setup.seen);
+    println!(
+        "scale test: messages={MESSAGES} delivered_when_shared={shared_at} \
+         delivered_when_alone_again={single_at} lost={lost} duplicates={duplicates}"
+    );
+    assert_eq!(lost, 0);
+    assert_eq!(duplicates, 0, "graceful hand-overs must not redeliver");
+    assert_drained(&setup.api.store, Duration::from_secs(10)).await;
+    stop_gracefully(&mut second).await;
+    assert!(ownership_keys(&setup).await.is_empty());
+    setup.api.shutdown().await;
+    setup.receiver.stop().await;
 }
