@@ -198,3 +198,31 @@ async fn a_full_endpoint_queue_spills_to_the_retry_set_without_loss() {
     server.shutdown().await;
     receiver.stop().await;
 }
+
+#[actix_rt::test]
+async fn idle_endpoint_actors_stop_and_come_back_for_new_work() {
+    let server = TestServer::start_with(|c| {
+        c.endpoint.idle_timeout = Duration::from_millis(100);
+    })
+    .await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("idle").await;
+    server
+        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await;
+    // Each message arrives after the previous actor had time to stop for idleness (the idle
+    // check runs every 200 ms at the earliest).
+    for n in 1..=3 {
+        server
+            .send_message(&app, json!({"eventType": "x", "payload": {"n": n}}))
+            .await;
+        eventually(WAIT, "delivery", || async {
+            receiver.hits_on("/hook").len() == n
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(receiver.hits_on("/hook").len(), 3);
+    server.shutdown().await;
+    receiver.stop().await;
+}

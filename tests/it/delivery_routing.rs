@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::delivery_support::{id_of, sorted_ids, QUIET};
+use crate::delivery_support::{assert_drained, id_of, sorted_ids, QUIET};
 use crate::harness::{eventually, Receiver, TestServer};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -176,6 +176,8 @@ async fn each_endpoint_gets_exactly_the_messages_its_filters_match() {
             .all(|h| paths.contains(&h.path.as_str())),
         "no request on an unknown path"
     );
+    // Messages that matched nothing were acknowledged too: nothing is left queued.
+    assert_drained(&server.store, WAIT).await;
     server.shutdown().await;
     receiver.stop().await;
 }

@@ -279,3 +279,39 @@ async fn retries_keep_the_id_and_sign_a_fresh_timestamp() {
     server.shutdown().await;
     receiver.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_large_payload_is_delivered_and_signed_byte_for_byte() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("large").await;
+    let endpoint = server
+        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await;
+    // ~200 KB (the test receiver accepts up to 256 KB), with escapes and non-ASCII text.
+    let text: String = "ünïcødé \\\"quoted\\\" ".repeat(9_000);
+    let payload = format!(r#"{{"blob": "{text}", "n": 1}}"#);
+    assert!(payload.len() > 190_000, "{}", payload.len());
+    let body = format!(r#"{{"eventType":"big","payload":{payload}}}"#);
+    let answer = server
+        .call_raw(
+            "POST",
+            &format!("/api/v1/applications/{app}/messages"),
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{:?}", answer.body);
+    eventually(WAIT, "delivery", || async {
+        receiver.hits_on("/hook").len() == 1
+    })
+    .await;
+    let hit = &receiver.hits_on("/hook")[0];
+    assert_eq!(hit.body.len(), payload.len());
+    assert!(
+        hit.body == payload.as_bytes(),
+        "body differs from the payload sent"
+    );
+    assert_signed(hit, &secrets_of(&endpoint));
+    server.shutdown().await;
+    receiver.stop().await;
+}
