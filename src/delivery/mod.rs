@@ -150,8 +150,7 @@ impl Deliverer {
                 .headers()
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(parse_retry_after);
             let body = read_limited(response.into_body(), self.max_body).await;
             Ok::<_, hyper_util::client::legacy::Error>((status, retry_after, body))
         };
@@ -195,6 +194,20 @@ impl Deliverer {
             .body(Full::new(d.payload.clone()))
             .map_err(|_| FailureKind::InvalidUrl)
     }
+}
+
+/// A `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); a date in the
+/// past means now.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Reads at most `max` bytes of a body, lossily as text.
@@ -243,4 +256,21 @@ fn classify(err: &hyper_util::client::legacy::Error) -> FailureKind {
         source = e.source();
     }
     FailureKind::Connection
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        let ahead = std::time::SystemTime::now() + Duration::from_secs(60);
+        let wait = parse_retry_after(&httpdate::fmt_http_date(ahead)).unwrap();
+        assert!(wait > Duration::from_secs(58) && wait <= Duration::from_secs(60));
+        let past = parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(past, Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-5"), None);
+    }
 }

@@ -209,7 +209,7 @@ impl EndpointActor {
                 &shared,
                 partition,
                 &job,
-                "",
+                ("", ""),
                 "none",
                 Some((&member, due_ms)),
             )
@@ -321,6 +321,14 @@ async fn attempt(
         (false, None) => AttemptStatus::Failed,
     };
     let record_json = attempt_json(&job, &outcome, attempts_made, status, retry_at);
+    // What the attempt says if this failure turns out to disable the endpoint (the record
+    // script decides): final, since a disabled endpoint gets no retry.
+    let final_json = match status {
+        AttemptStatus::Pending => {
+            attempt_json(&job, &outcome, attempts_made, AttemptStatus::Failed, None)
+        }
+        _ => String::new(),
+    };
     let member =
         retry_at.map(|_| retry_member(job.task.app, job.task.message, job.route.id, attempts_made));
     let health = if outcome.is_success() {
@@ -329,7 +337,15 @@ async fn attempt(
         "failure"
     };
     let retry = member.as_deref().zip(retry_at);
-    let recorded = record(shared, partition, &job, &record_json, health, retry).await;
+    let recorded = record(
+        shared,
+        partition,
+        &job,
+        (&record_json, &final_json),
+        health,
+        retry,
+    )
+    .await;
     let disable = outcome.is_gone() || matches!(recorded, Ok(2));
     if disable {
         tracing::info!(endpoint = %job.route.id, gone = outcome.is_gone(), "disabling endpoint");
@@ -366,12 +382,13 @@ fn attempt_json(
     serde_json::to_string(&attempt).unwrap_or_default()
 }
 
-/// Runs the record script (attempt, health, retry, ack) with a few tries.
+/// Runs the record script (attempt, health, retry, ack) with a few tries. `attempt` is the
+/// attempt JSON and its final version, used instead if this failure disables the endpoint.
 async fn record(
     shared: &Shared,
     partition: u16,
     job: &Job,
-    attempt: &str,
+    attempt: (&str, &str),
     health: &str,
     retry: Option<(&str, i64)>,
 ) -> Result<i64, crate::error::StoreError> {
@@ -391,7 +408,7 @@ async fn record(
                 .key(keys.retry(partition))
                 .key(keys.stream(partition))
                 .key(keys.endpoint(task.app, job.route.id))
-                .arg(attempt)
+                .arg(attempt.0)
                 .arg(shared.store.retention.as_secs().max(1))
                 .arg(health)
                 .arg(now_ms())
@@ -403,6 +420,7 @@ async fn record(
                     ""
                 })
                 .arg(shared.config.endpoint.disable_after.as_millis() as u64)
+                .arg(attempt.1)
                 .invoke_async(&mut conn)
                 .await?;
             Ok::<i64, crate::error::StoreError>(code)

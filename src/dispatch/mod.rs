@@ -301,25 +301,61 @@ impl Coordinator {
 
     /// Drains every partition (bounded by the shutdown timeout), releases the leases and
     /// leaves the live set, so other nodes take over at once.
+    ///
+    /// The leases are renewed while the partitions drain: a drain may outlast a lease, and no
+    /// other node may take over a partition whose deliveries are still in flight here. Part of
+    /// the shutdown timeout (which also bounds the whole process stop) is kept for the release,
+    /// so the leases go back even when the drain runs out of time.
     async fn shutdown(mut self) {
         let store = self.shared.store.clone();
-        for owned in self.owned.values() {
+        let config = self.shared.config.clone();
+        let mut held = Vec::new();
+        let mut pending = Vec::new();
+        for (p, owned) in self.owned.drain() {
             let _ = owned.stop.send(StopMode::Drain);
+            held.push((p, owned.token, owned.stop));
+            pending.push(owned.done);
         }
-        let deadline = Instant::now() + self.shared.config.shutdown.timeout;
-        let owned: Vec<(u16, Owned)> = self.owned.drain().collect();
-        let mut tokens = Vec::new();
-        for (p, o) in owned {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if tokio::time::timeout(remaining, o.done).await.is_err() {
-                let _ = o.stop.send(StopMode::Abort);
+        let limit = config.shutdown.timeout;
+        let margin = (limit / 4).min(Duration::from_secs(1));
+        let deadline = tokio::time::Instant::now() + limit.saturating_sub(margin);
+        let drain = async {
+            for done in pending {
+                let _ = tokio::time::timeout_at(deadline, done).await;
             }
-            tokens.push((p, o.token));
+        };
+        let renew = async {
+            let mut tick = tokio::time::interval(config.worker.heartbeat);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // As while running: without a renewal for this long, the leases may expire
+            // elsewhere, so the drain ends here.
+            let margin = config
+                .worker
+                .lease_ttl
+                .saturating_sub(config.worker.heartbeat);
+            let mut renewed = Instant::now();
+            loop {
+                tick.tick().await;
+                if self.renew_while_draining(&held).await {
+                    renewed = Instant::now();
+                } else if renewed.elapsed() >= margin {
+                    tracing::warn!("leases not renewed in time; ending the drain");
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            _ = drain => {}
+            _ = renew => {}
+        }
+        for (_, _, stop) in &held {
+            // Partitions still draining stop now; their unfinished entries stay pending.
+            let _ = stop.send(StopMode::Abort);
         }
         if let Ok(mut conn) = store.conn().await {
-            for (p, token) in tokens {
+            for (p, token, _) in &held {
                 let _ =
-                    lease::release(&mut conn, &self.shared.scripts, &store.keys, p, &token).await;
+                    lease::release(&mut conn, &self.shared.scripts, &store.keys, *p, token).await;
             }
             let _ = lease::leave(&mut conn, &store.keys, &self.node_id).await;
         }
@@ -329,5 +365,36 @@ impl Coordinator {
         }
         metrics::OWNED_PARTITIONS.set(0);
         tracing::info!(node = %self.node_id, "worker stopped");
+    }
+
+    /// One heartbeat of a stopping node: stays in the live set and renews the leases of the
+    /// partitions still draining; a partition whose lease was lost stops at once (fencing).
+    /// False when Redis could not be reached.
+    async fn renew_while_draining(&self, held: &[(u16, String, watch::Sender<StopMode>)]) -> bool {
+        let store = &self.shared.store;
+        let ttl = self.shared.config.worker.lease_ttl;
+        let Ok(mut conn) = store.conn().await else {
+            return false;
+        };
+        if let Err(e) = lease::heartbeat(&mut conn, &store.keys, &self.node_id, ttl).await {
+            tracing::warn!(error = %e, "heartbeat failed while draining");
+            return false;
+        }
+        for (p, token, stop) in held {
+            let renewed =
+                lease::renew(&mut conn, &self.shared.scripts, &store.keys, *p, token, ttl).await;
+            match renewed {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(
+                        partition = p,
+                        "lease lost while draining; aborting partition"
+                    );
+                    let _ = stop.send(StopMode::Abort);
+                }
+                Err(e) => tracing::warn!(partition = p, error = %e, "lease renewal failed"),
+            }
+        }
+        true
     }
 }

@@ -8,12 +8,11 @@
 -- ARGV[2] retention (s)   ARGV[3] "success" | "failure" | "none"   ARGV[4] now (ms)
 -- ARGV[5] retry member ("" = none)   ARGV[6] retry due (ms)
 -- ARGV[7] stream entry id to acknowledge ("" = none)   ARGV[8] auto-disable after (ms)
--- Returns 1 normally, 2 when the endpoint has failed for longer than the auto-disable period.
+-- ARGV[9] the attempt JSON as recorded when this failure disables the endpoint: final, no
+--         retry ("" = ARGV[1] either way)
+-- Returns 1 normally, 2 when the endpoint has failed for longer than the auto-disable period
+-- (the caller disables it; no retry is scheduled, since a disabled endpoint gets none).
 local result = 1
-if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
 -- The endpoint (or its application) may have been deleted while the request was in flight:
 -- its health hash is then not recreated, nothing would ever delete it again.
 local health = ARGV[3]
@@ -30,7 +29,13 @@ elseif health == 'failure' then
     result = 2
   end
 end
-if ARGV[5] ~= '' then
+local attempt = ARGV[1]
+if result == 2 and ARGV[9] ~= '' then attempt = ARGV[9] end
+if attempt ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('RPUSH', KEYS[1], attempt)
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+if ARGV[5] ~= '' and result ~= 2 then
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
 end
 if ARGV[7] ~= '' then

@@ -1,0 +1,394 @@
+//! How each kind of failure is classified and acted on: 410 disables, 429/503 honour
+//! Retry-After (capped), timeouts, redirects (never followed), refused connections, DNS
+//! failures and SSRF-blocked addresses each leave a precise attempt record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::delivery_support::{assert_drained, attempts_of, id_of, wait_attempts, QUIET};
+use crate::harness::{eventually, free_port, Receiver, Reply, TestServer};
+
+const WAIT: Duration = Duration::from_secs(10);
+const SLACK_MS: i64 = 300;
+const EPSILON_MS: i64 = 5;
+
+fn ms(value: &Value) -> i64 {
+    value
+        .as_i64()
+        .unwrap_or_else(|| panic!("{value:?} is not ms"))
+}
+
+/// A short schedule: one retry after 200 ms (± 20 %), then give up.
+fn one_retry(c: &mut octohooks::config::Config) {
+    c.retry.schedule = vec![Duration::from_millis(200)];
+    c.retry.jitter = 0.2;
+}
+
+#[actix_rt::test]
+async fn gone_disables_the_endpoint_without_retrying() {
+    let server = TestServer::start_with(one_retry).await;
+    let receiver = Receiver::with(Arc::new(|_, hit| {
+        Reply::status(if hit.path == "/gone" { 410 } else { 200 })
+    }));
+    let app = server.create_app("gone").await;
+    let gone = server
+        .create_endpoint(&app, &format!("{}/gone", receiver.url), json!({}))
+        .await;
+    server
+        .create_endpoint(&app, &format!("{}/sentinel", receiver.url), json!({}))
+        .await;
+    let endpoint_path = format!("/api/v1/applications/{app}/endpoints/{}", id_of(&gone));
+    let first = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    let attempts = wait_attempts(&server, &app, &first, 2, WAIT).await;
+    let to_gone = attempts_of(&attempts, &id_of(&gone));
+    assert_eq!(to_gone.len(), 1, "{attempts:#?}");
+    assert_eq!(to_gone[0]["status"], "failed", "410 is final");
+    assert_eq!(to_gone[0]["responseStatusCode"], 410);
+    assert!(to_gone[0]["nextAttempt"].is_null());
+    eventually(WAIT, "endpoint disabled", || async {
+        server.get(&endpoint_path).await.body["enabled"] == false
+    })
+    .await;
+    // Longer than the schedule: no retry came.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(receiver.hits_on("/gone").len(), 1);
+    assert_eq!(server.attempts(&app, &first).await.len(), 2);
+
+    // Later messages skip the disabled endpoint.
+    let second = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    eventually(WAIT, "sentinel gets the second message", || async {
+        receiver.hits_on("/sentinel").len() == 2
+    })
+    .await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(receiver.hits_on("/gone").len(), 1);
+    assert_eq!(server.attempts(&app, &second).await.len(), 1);
+
+    // Re-enabled by its owner, it is tried again (and, still gone, disabled again).
+    let answer = server
+        .call(
+            "PUT",
+            &endpoint_path,
+            Some(json!({"name": "back", "url": gone["url"], "enabled": true})),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    eventually(WAIT, "delivery after re-enabling", || async {
+        receiver.hits_on("/gone").len() == 2
+    })
+    .await;
+    eventually(WAIT, "disabled again", || async {
+        server.get(&endpoint_path).await.body["enabled"] == false
+    })
+    .await;
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn an_endpoint_failing_for_too_long_is_disabled() {
+    let server = TestServer::start_with(|c| {
+        c.retry.schedule = vec![Duration::from_millis(200); 4];
+        c.retry.jitter = 0.0;
+        c.endpoint.disable_after = Duration::from_millis(300);
+        c.circuit.failure_threshold = 1000;
+    })
+    .await;
+    let receiver = Receiver::with(Arc::new(|_, hit| {
+        Reply::status(if hit.path == "/down" { 500 } else { 200 })
+    }));
+    let app = server.create_app("auto-disable").await;
+    let down = server
+        .create_endpoint(&app, &format!("{}/down", receiver.url), json!({}))
+        .await;
+    server
+        .create_endpoint(&app, &format!("{}/sentinel", receiver.url), json!({}))
+        .await;
+    let endpoint_path = format!("/api/v1/applications/{app}/endpoints/{}", id_of(&down));
+    let first = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    eventually(
+        WAIT,
+        "endpoint disabled after failing for 300 ms",
+        || async { server.get(&endpoint_path).await.body["enabled"] == false },
+    )
+    .await;
+    let hits = receiver.hits_on("/down");
+    let failing_for = hits.last().expect("hit").at.duration_since(hits[0].at);
+    assert!(
+        failing_for >= Duration::from_millis(300 - EPSILON_MS as u64),
+        "disabled after failing for only {failing_for:?}"
+    );
+    // The rest of the schedule (5 attempts in all) is not carried out.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.hits_on("/down").len(), hits.len());
+    assert!(
+        hits.len() < 5,
+        "{} attempts: the schedule ran out first",
+        hits.len()
+    );
+    // The attempt that disabled the endpoint is final: no retry is announced or scheduled.
+    let attempts = server.attempts(&app, &first).await;
+    let mine = attempts_of(&attempts, &id_of(&down));
+    assert_eq!(mine.len(), hits.len(), "{mine:#?}");
+    let last = mine.last().expect("attempt");
+    assert_eq!(last["status"], "failed", "{mine:#?}");
+    assert!(last["nextAttempt"].is_null(), "{last}");
+    assert!(mine[..mine.len() - 1]
+        .iter()
+        .all(|a| a["status"] == "pending"));
+    assert_drained(&server.store, WAIT).await;
+    let second = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    eventually(WAIT, "sentinel gets the second message", || async {
+        receiver
+            .hits_on("/sentinel")
+            .iter()
+            .any(|h| h.headers["webhook-id"] == second)
+    })
+    .await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(receiver.hits_on("/down").len(), hits.len());
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn retry_after_on_429_and_503_is_honoured_and_capped() {
+    let server = TestServer::start_with(|c| {
+        one_retry(c);
+        c.retry.retry_after_max = Duration::from_millis(1500);
+    })
+    .await;
+    let receiver = Receiver::with(Arc::new(|nth, hit| {
+        if nth > 0 {
+            return Reply::status(200);
+        }
+        match hit.path.as_str() {
+            "/429" => Reply::status(429).header("Retry-After", "1"),
+            "/503" => Reply::status(503).header("Retry-After", "1"),
+            "/429-long" => Reply::status(429).header("Retry-After", "3600"),
+            // The HTTP-date form (RFC 9110): 3 s ahead, so capped at 1.5 s like the rest.
+            "/503-date" => {
+                let at = std::time::SystemTime::now() + Duration::from_secs(3);
+                Reply::status(503).header("Retry-After", &httpdate::fmt_http_date(at))
+            }
+            // Retry-After only means something on 429 and 503.
+            _ => Reply::status(500).header("Retry-After", "5"),
+        }
+    }));
+    let app = server.create_app("retry-after").await;
+    // (path, expected delay in ms, lower bound in ms)
+    let cases = [
+        ("/429", 1000, 1000),
+        ("/503", 1000, 1000),
+        ("/429-long", 1500, 1500),
+        ("/503-date", 1500, 1500),
+        ("/500", 240, 160),
+    ];
+    let mut endpoints = Vec::new();
+    for (path, _, _) in &cases {
+        let endpoint = server
+            .create_endpoint(&app, &format!("{}{path}", receiver.url), json!({}))
+            .await;
+        endpoints.push(id_of(&endpoint));
+    }
+    let message = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    let attempts = wait_attempts(&server, &app, &message, 2 * cases.len(), WAIT).await;
+    for ((path, high, low), endpoint) in cases.iter().zip(&endpoints) {
+        let mine = attempts_of(&attempts, endpoint);
+        assert_eq!(mine.len(), 2, "{path}: {mine:#?}");
+        assert_eq!(mine[0]["status"], "pending", "{path}");
+        assert_eq!(mine[1]["status"], "success", "{path}");
+        let announced =
+            ms(&mine[0]["nextAttempt"]) - ms(&mine[0]["timestamp"]) - ms(&mine[0]["durationMs"]);
+        assert!(
+            (low - EPSILON_MS..=high + SLACK_MS).contains(&announced),
+            "{path}: nextAttempt {announced} ms after the response, expected [{low}, {high}]"
+        );
+        let hits = receiver.hits_on(path);
+        assert_eq!(hits.len(), 2, "{path}");
+        let gap = hits[1].at.duration_since(hits[0].at).as_millis() as i64;
+        assert!(
+            (low - EPSILON_MS..=high + SLACK_MS).contains(&gap),
+            "{path}: retried after {gap} ms, expected [{low}, {high}]"
+        );
+    }
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_slow_receiver_times_out() {
+    let server = TestServer::start_with(|c| {
+        one_retry(c);
+        c.delivery.timeout = Duration::from_millis(500);
+    })
+    .await;
+    let receiver = Receiver::with(Arc::new(|nth, _| {
+        let reply = Reply::status(200);
+        if nth == 0 {
+            reply.delay(Duration::from_millis(1500))
+        } else {
+            reply
+        }
+    }));
+    let app = server.create_app("timeout").await;
+    server
+        .create_endpoint(&app, &format!("{}/slow", receiver.url), json!({}))
+        .await;
+    let message = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    let attempts = wait_attempts(&server, &app, &message, 2, WAIT).await;
+    let first = &attempts[0];
+    assert_eq!(first["error"], "timeout", "{first}");
+    assert!(first["responseStatusCode"].is_null(), "{first}");
+    assert_eq!(first["status"], "pending");
+    let duration = ms(&first["durationMs"]);
+    assert!(
+        (500 - EPSILON_MS..=500 + SLACK_MS).contains(&duration),
+        "timed out after {duration} ms"
+    );
+    assert_eq!(attempts[1]["status"], "success", "{:?}", attempts[1]);
+    assert_eq!(receiver.hits_on("/slow").len(), 2);
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn redirects_are_failures_and_never_followed() {
+    let server = TestServer::start_with(one_retry).await;
+    let receiver = Receiver::with(Arc::new(|_, hit| {
+        let code: u16 = hit.path.trim_start_matches("/r").parse().unwrap_or(200);
+        if hit.path.starts_with("/r") {
+            Reply::status(code).header("Location", &format!("/landing{code}"))
+        } else {
+            Reply::status(200)
+        }
+    }));
+    let app = server.create_app("redirects").await;
+    let codes = [301u16, 302, 303, 307, 308];
+    let mut endpoints = Vec::new();
+    for code in codes {
+        let endpoint = server
+            .create_endpoint(&app, &format!("{}/r{code}", receiver.url), json!({}))
+            .await;
+        endpoints.push(id_of(&endpoint));
+    }
+    let message = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    // Two attempts each (first plus one retry), both redirects.
+    let attempts = wait_attempts(&server, &app, &message, 10, WAIT).await;
+    for (code, endpoint) in codes.iter().zip(&endpoints) {
+        let mine = attempts_of(&attempts, endpoint);
+        assert_eq!(mine.len(), 2, "{code}: {mine:#?}");
+        for attempt in &mine {
+            assert_eq!(attempt["responseStatusCode"], *code);
+            assert_eq!(attempt["error"], "redirect");
+        }
+        assert_eq!(mine[0]["status"], "pending");
+        assert_eq!(mine[1]["status"], "failed");
+        assert_eq!(receiver.hits_on(&format!("/r{code}")).len(), 2);
+    }
+    tokio::time::sleep(QUIET).await;
+    let landed: Vec<String> = receiver
+        .hits()
+        .into_iter()
+        .filter(|h| h.path.starts_with("/landing"))
+        .map(|h| h.path)
+        .collect();
+    assert!(landed.is_empty(), "redirects were followed: {landed:?}");
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn unreachable_receivers_are_classified() {
+    let server = TestServer::start_with(one_retry).await;
+    let app = server.create_app("unreachable").await;
+    // Nothing listens on a port just freed; `.invalid` never resolves (RFC 2606).
+    let refused = server
+        .create_endpoint(
+            &app,
+            &format!("http://127.0.0.1:{}/x", free_port()),
+            json!({}),
+        )
+        .await;
+    let dns = server
+        .create_endpoint(&app, "http://no-such-host.invalid/x", json!({}))
+        .await;
+    let message = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    let attempts = wait_attempts(&server, &app, &message, 4, WAIT).await;
+    for (endpoint, error) in [(&refused, "connection_refused"), (&dns, "dns")] {
+        let mine = attempts_of(&attempts, &id_of(endpoint));
+        assert_eq!(mine.len(), 2, "{error}: {mine:#?}");
+        for attempt in &mine {
+            assert_eq!(attempt["error"], error, "{attempt}");
+            assert!(attempt["responseStatusCode"].is_null(), "{attempt}");
+        }
+        assert_eq!(mine[0]["status"], "pending");
+        assert_eq!(mine[1]["status"], "failed");
+    }
+    server.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn private_addresses_are_refused_unless_allowed() {
+    let server = TestServer::start_with(|c| {
+        one_retry(c);
+        c.delivery.allow_private_ips = false;
+    })
+    .await;
+    let receiver = Receiver::ok();
+    let port = receiver.url.rsplit(':').next().expect("port").to_string();
+    let app = server.create_app("ssrf").await;
+    // IP literals are checked before connecting; names after resolution.
+    let urls = [
+        format!("http://127.0.0.1:{port}/literal"),
+        format!("http://localhost:{port}/name"),
+        format!("http://[::1]:{port}/v6"),
+        format!("http://[::ffff:127.0.0.1]:{port}/mapped"),
+        "http://10.0.0.1/private".to_string(),
+        "http://169.254.169.254/metadata".to_string(),
+    ];
+    let mut endpoints = Vec::new();
+    for url in &urls {
+        endpoints.push(id_of(&server.create_endpoint(&app, url, json!({})).await));
+    }
+    let message = server
+        .send_message(&app, json!({"eventType": "x", "payload": {}}))
+        .await;
+    let attempts = wait_attempts(&server, &app, &message, 2 * urls.len(), WAIT).await;
+    for (url, endpoint) in urls.iter().zip(&endpoints) {
+        let mine = attempts_of(&attempts, endpoint);
+        assert_eq!(mine.len(), 2, "{url}: {mine:#?}");
+        for attempt in &mine {
+            assert_eq!(attempt["error"], "blocked_address", "{url}: {attempt}");
+            assert!(attempt["responseStatusCode"].is_null());
+        }
+    }
+    tokio::time::sleep(QUIET).await;
+    assert!(
+        receiver.hits().is_empty(),
+        "a blocked delivery reached the receiver"
+    );
+    server.shutdown().await;
+    receiver.stop().await;
+}
