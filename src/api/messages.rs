@@ -135,6 +135,11 @@ pub async fn resend(
         let app = state.store.find_application(&org.0, &app).await?;
         let message = state.store.find_message(app.id, &message).await?;
         let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
+        if !endpoint.enabled {
+            return Err(ApiError::Validation(
+                "the endpoint is disabled; enable it before resending".into(),
+            ));
+        }
         state
             .store
             .enqueue_resend(app.id, message.id, endpoint.id)

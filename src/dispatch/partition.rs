@@ -78,6 +78,8 @@ struct Partition {
     actors: HashMap<Uuid, Addr<EndpointActor>>,
     routes: HashMap<Uuid, AppRoutes>,
     outstanding: HashMap<String, Outstanding>,
+    /// Tasks read but not dispatched because Redis failed; retried on the next tick.
+    deferred: Vec<Task>,
     to_ack: Vec<String>,
     permits: Arc<Semaphore>,
     completions: mpsc::UnboundedSender<Completion>,
@@ -104,6 +106,7 @@ pub async fn run(
         actors: HashMap::new(),
         routes: HashMap::new(),
         outstanding: HashMap::new(),
+        deferred: Vec::new(),
         to_ack: Vec::new(),
         permits,
         completions,
@@ -127,6 +130,7 @@ pub async fn run(
                 }
             }
             _ = mover.tick(), if mode == StopMode::Run => {
+                partition.retry_deferred().await;
                 if !partition.move_due().await {
                     tracing::warn!(partition = number, "lease lost; stopping partition");
                     mode = StopMode::Abort;
@@ -232,13 +236,14 @@ impl Partition {
         let (versions, messages) = match self.load(&apps, &batch.tasks).await {
             Ok(loaded) => loaded,
             Err(e) => {
-                // Leave the entries pending; they are re-read when the partition is next
-                // acquired. Release their permits so reading goes on.
+                // Redis trouble: keep the entries (pending in the stream, permits held) and
+                // try them again on the next tick.
                 tracing::error!(partition = self.number, error = %e, "could not load batch");
-                self.permits.add_permits(batch.tasks.len());
+                self.deferred.extend(batch.tasks);
                 return;
             }
         };
+        let mut unknown = Vec::new();
         for (app, version) in apps.iter().zip(&versions) {
             let Some(version) = version else { continue };
             if self.routes.get(app).is_some_and(|r| r.version == *version) {
@@ -252,7 +257,11 @@ impl Partition {
                         .collect();
                     self.routes.insert(*app, AppRoutes { version, routes });
                 }
-                Err(e) => tracing::error!(error = %e, %app, "could not load endpoints"),
+                Err(e) => {
+                    // Routing with a stale or missing list could skip an endpoint: defer.
+                    tracing::error!(error = %e, %app, "could not load endpoints");
+                    unknown.push(*app);
+                }
             }
         }
         let live: HashMap<Uuid, bool> = apps
@@ -261,7 +270,23 @@ impl Partition {
             .map(|(a, v)| (*a, v.is_some()))
             .collect();
         for (task, message) in batch.tasks.into_iter().zip(messages) {
-            self.dispatch(task, message, &live);
+            if unknown.contains(&task.app) {
+                self.deferred.push(task);
+            } else {
+                self.dispatch(task, message, &live);
+            }
+        }
+    }
+
+    /// Retries the tasks a Redis error deferred (they are still pending in the stream).
+    async fn retry_deferred(&mut self) {
+        if !self.deferred.is_empty() {
+            let tasks = std::mem::take(&mut self.deferred);
+            self.handle_batch(Batch {
+                tasks,
+                broken: Vec::new(),
+            })
+            .await;
         }
     }
 
