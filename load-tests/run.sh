@@ -41,12 +41,17 @@ export OCTOHOOKS__AUTH__BOOTSTRAP_TOKEN=loadtest TOKEN=loadtest
 export OCTOHOOKS__DELIVERY__ALLOW_PRIVATE_IPS=true
 export OCTOHOOKS__LOG__LEVEL="${LOG_LEVEL:-warn}"
 api_urls=()
-# The drain scenario pauses the worker while the backlog builds: it needs its own process.
-if [ "$scenario" = drain ] && [ -z "${APIS:-}${WORKERS:-}" ]; then APIS=1; WORKERS=1; fi
+# drain pauses the worker while the backlog builds, memory reads the worker's RSS: both need
+# the worker in its own process.
+case "$scenario" in drain|memory) [ -z "${APIS:-}${WORKERS:-}" ] && { APIS=1; WORKERS=1; } ;; esac
+IDLE_TIMEOUT="${IDLE_TIMEOUT:-10s}"
+[ "$scenario" = memory ] && export OCTOHOOKS__ENDPOINT__IDLE_TIMEOUT="$IDLE_TIMEOUT"
 if [ -n "${APIS:-}${WORKERS:-}" ]; then
   for i in $(seq "${WORKERS:-1}"); do
-    OCTOHOOKS__METRICS__BIND="127.0.0.1:$(free_port)" $bin worker >"$work/worker-$i.log" 2>&1 &
+    mport=$(free_port)
+    OCTOHOOKS__METRICS__BIND="127.0.0.1:$mport" $bin worker >"$work/worker-$i.log" 2>&1 &
     pids+=($!)
+    [ "$i" = 1 ] && export WORKER_METRICS="http://127.0.0.1:$mport"
   done
   for i in $(seq "${APIS:-1}"); do
     port=$(free_port)
@@ -143,6 +148,41 @@ PY
     end=$(date +%s.%N)
     python3 -c "print(f'fanout: 1 message to $n endpoints delivered in {($end-$start)*1000:.0f} ms')"
     receiver_stats
+    ;;
+  memory)
+    # ENDPOINTS distinct endpoints (APPS apps x ENDPOINTS/APPS each), each receiving ROUNDS
+    # messages; the worker's RSS is sampled while they are active and after they go idle.
+    apps=${APPS:-100}; per=$(( ${ENDPOINTS:-10000} / apps )); rounds=${ROUNDS:-3}
+    worker_pid=$(pgrep -f "octohooks worker" | head -1)
+    rss() { ps -o rss= -p "$worker_pid" | awk '{printf "%.0f", $1/1024}'; }
+    echo "worker RSS before: $(rss) MB"
+    python3 - "$BASE_URL" "$RECEIVER_URL" "$apps" "$per" "$rounds" <<'PY'
+import concurrent.futures, json, sys, urllib.request
+base, receiver, apps, per, rounds = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+H = {"Authorization": "Bearer loadtest", "Content-Type": "application/json"}
+def post(path, body):
+    req = urllib.request.Request(base + path, json.dumps(body).encode(), H)
+    return json.load(urllib.request.urlopen(req))
+ids = [post("/api/v1/applications", {"name": f"mem-{i}"})["id"] for i in range(apps)]
+with concurrent.futures.ThreadPoolExecutor(32) as pool:
+    list(pool.map(lambda k: post(f"/api/v1/applications/{ids[k // per]}/endpoints",
+        {"name": "ep", "url": f"{receiver}/m/{k}"}), range(apps * per)))
+    list(pool.map(lambda k: post(f"/api/v1/applications/{ids[k % apps]}/messages",
+        {"eventType": "mem", "payload": {"filler": "x" * 1000}}), range(apps * rounds)))
+PY
+    total=$(( apps * per * rounds ))
+    peak=0
+    deadline=$((SECONDS + 300))
+    while [ $SECONDS -lt $deadline ]; do
+      r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
+      n=$(curl -s "$RECEIVER_URL/stats" | sed -n 's/.*"deliveries":\([0-9]*\).*/\1/p')
+      [ "$n" -ge "$total" ] && break; sleep 0.2
+    done
+    actors=$(curl -s "$WORKER_METRICS/metrics" | sed -n 's/^octohooks_active_endpoint_actors \([0-9]*\)/\1/p')
+    echo "memory: $((apps * per)) endpoints, $n of $total deliveries; worker RSS peak ${peak} MB with ${actors} live endpoint actors"
+    sleep "$(( ${IDLE_TIMEOUT%s} * 2 + 2 ))"
+    actors=$(curl -s "$WORKER_METRICS/metrics" | sed -n 's/^octohooks_active_endpoint_actors \([0-9]*\)/\1/p')
+    echo "memory: after the idle timeout: worker RSS $(rss) MB, ${actors} live endpoint actors"
     ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
