@@ -103,7 +103,9 @@ case "$scenario" in
     xadd=$(redis-benchmark -p "$redis_port" -c "${CONNECTIONS:-64}" -n 300000 -q --csv XADD bench:stream '*' f "$payload" | tail -1 | cut -d'"' -f4)
     redis-cli -p "$redis_port" del bench:stream >/dev/null
     echo "raw XADD baseline (redis-benchmark, 1 KB, ${CONNECTIONS:-64} connections): ${xadd%.*} XADD/s"
+    [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/ingest.perf}" 2>/dev/null & pids+=($!); }
     out=$(wrk -t2 -c "${CONNECTIONS:-64}" -d "${DURATION:-20s}" -s load-tests/ingest.lua "$BASE_URL")
+    [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
     echo "$out" | grep -E 'ingest:|Non-2xx|Socket'
     rate=$(echo "$out" | sed -n 's/^ingest: [0-9]* requests, \([0-9]*\) req.*/\1/p')
     python3 -c "print(f'ingest / raw XADD = {$rate / $xadd:.1%}')"
@@ -186,5 +188,7 @@ PY
     ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
+echo "--- redis commands (calls, usec per call)"
+redis-cli -p "$redis_port" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\1 \2 \3/p' | sort -k2 -n -r | head -12
 echo "--- metrics (excerpt)"
 curl -s "$BASE_URL/metrics" | grep -E '^octohooks_(deliveries_total|messages_accepted_total|owned_partitions|retries_scheduled_total)' | head -20 || true

@@ -57,7 +57,7 @@ pub struct RedisConfig {
     pub url: String,
     /// Prefix of every key this deployment writes.
     pub prefix: String,
-    /// Multiplexed connections per process.
+    /// Multiplexed connections per thread.
     pub pool_size: usize,
 }
 

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod messages;
 pub mod tokens;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -57,24 +58,40 @@ impl Scripts {
 /// A connection for one or more commands: cheap to clone, pipelines concurrent commands.
 pub type Connection = ConnectionManager;
 
-/// Shared handle to Redis: a few multiplexed connections, the key catalogue and the scripts.
+/// Distinguishes stores, so thread-local connections of one store never serve another
+/// (tests run many stores, each with its own prefix and maybe Redis, on shared threads).
+static NEXT_STORE_ID: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's connections, per store: (connections, round-robin cursor).
+    static LOCAL: RefCell<HashMap<usize, (Vec<ConnectionManager>, usize)>> =
+        RefCell::new(HashMap::new());
+}
+
+/// Shared handle to Redis: per-thread multiplexed connections, the key catalogue and the
+/// scripts.
 ///
-/// Connections are multiplexed (each pipelines the commands of every concurrent request over
-/// one socket) and reconnect by themselves. A checkout pool (deadpool-redis) was measured
-/// first: it sends UNWATCH+PING on every checkout, doubling the round trips of the hot path,
-/// and holds a socket for one request at a time.
+/// Every thread (HTTP worker, worker arbiter) gets `redis.pool_size` multiplexed connections
+/// of its own on first use: each pipelines the commands of all concurrent requests of that
+/// thread over one socket, its I/O stays on the thread that uses it, and it reconnects by
+/// itself. A checkout pool (deadpool-redis) was measured first: it sends UNWATCH+PING on every
+/// checkout, doubling the round trips of the hot path, and holds a socket per request.
 #[derive(Clone)]
 pub struct Store {
-    /// Connections for everything but blocking stream reads, used round robin.
-    conns: Arc<Vec<ConnectionManager>>,
-    /// Round-robin cursor over `conns`.
-    next: Arc<AtomicUsize>,
+    /// Key of this store's thread-local connections.
+    id: usize,
+    /// How to open a connection.
+    client: redis::Client,
+    /// Timeouts and reconnection policy of every connection.
+    settings: ConnectionManagerConfig,
+    /// Connections per thread.
+    per_thread: usize,
     /// Key catalogue of this deployment.
     pub keys: Keys,
     /// Scripts shared by every clone.
-    pub scripts: std::sync::Arc<Scripts>,
+    pub scripts: Arc<Scripts>,
     /// Message/attempt retention, applied as key expiry.
-    pub retention: std::time::Duration,
+    pub retention: Duration,
 }
 
 impl Store {
@@ -86,23 +103,43 @@ impl Store {
             .set_response_timeout(Some(Duration::from_secs(10)))
             .set_number_of_retries(3)
             .set_max_delay(Duration::from_secs(2));
-        let mut conns = Vec::with_capacity(config.redis.pool_size);
-        for _ in 0..config.redis.pool_size {
-            conns.push(ConnectionManager::new_with_config(client.clone(), settings.clone()).await?);
-        }
-        Ok(Store {
-            conns: Arc::new(conns),
-            next: Arc::new(AtomicUsize::new(0)),
+        let store = Store {
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+            client,
+            settings,
+            per_thread: config.redis.pool_size.max(1),
             keys: Keys::new(&config.redis.prefix, config.queue.partitions),
-            scripts: std::sync::Arc::new(Scripts::load()),
+            scripts: Arc::new(Scripts::load()),
             retention: config.retention.messages,
-        })
+        };
+        store.ping().await?;
+        Ok(store)
     }
 
-    /// A connection (a clone of one of the shared multiplexed connections).
+    /// A connection of this thread (opened on first use on the thread).
     pub async fn conn(&self) -> Result<Connection, StoreError> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
-        Ok(self.conns[i].clone())
+        let found = LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            let (conns, cursor) = local.get_mut(&self.id)?;
+            if conns.len() < self.per_thread {
+                return None;
+            }
+            *cursor = cursor.wrapping_add(1);
+            conns.get(*cursor % conns.len()).cloned()
+        });
+        if let Some(conn) = found {
+            return Ok(conn);
+        }
+        let conn =
+            ConnectionManager::new_with_config(self.client.clone(), self.settings.clone()).await?;
+        LOCAL.with(|local| {
+            let mut local = local.borrow_mut();
+            let (conns, _) = local.entry(self.id).or_default();
+            if conns.len() < self.per_thread {
+                conns.push(conn.clone());
+            }
+        });
+        Ok(conn)
     }
 
     /// Whether Redis answers (health check).

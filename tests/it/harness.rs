@@ -63,7 +63,7 @@ pub fn test_config() -> Config {
     let mut config = Config::defaults();
     config.redis.url = redis_url();
     config.redis.prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    config.redis.pool_size = 2;
+    config.redis.pool_size = 1;
     config.server.bind = "127.0.0.1:0".parse().expect("addr");
     config.server.workers = 1;
     config.delivery.allow_private_ips = true;

@@ -2,7 +2,8 @@
 -- list entry (trimming entries past retention), and the work entry on the partition stream.
 -- KEYS[1] application marker   KEYS[2] message hash   KEYS[3] messages sorted set
 -- KEYS[4] uid key (any key of the slot when there is no uid)   KEYS[5] partition stream
--- ARGV[1] message id   ARGV[2] list member   ARGV[3] retention (s)   ARGV[4] oldest kept member
+-- ARGV[1] message id   ARGV[2] list member   ARGV[3] retention (s)
+-- ARGV[4] oldest kept member ("" = do not trim the list this time)
 -- ARGV[5] uid ("" = none)   ARGV[6] application id   ARGV[7] created (ms)
 -- ARGV[8] organisation of the caller   ARGV[9..] field, value...
 -- Returns 1; -1 uid already used by a message of this application; -2 no such application
@@ -14,6 +15,6 @@ end
 redis.call('HSET', KEYS[2], unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], 0, ARGV[2])
-redis.call('ZREMRANGEBYLEX', KEYS[3], '-', '(' .. ARGV[4])
+if ARGV[4] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[3], '-', '(' .. ARGV[4]) end
 redis.call('XADD', KEYS[5], '*', 'a', ARGV[6], 'm', ARGV[1], 'c', ARGV[7])
 return 1
