@@ -7,6 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
+use tracing::Instrument;
 
 use super::ApiState;
 use crate::error::ApiError;
@@ -49,7 +50,9 @@ pub async fn track(
         _ => "other",
     };
     let route = route_label(req.path());
-    let response = next.call(req).await?;
+    // One span per request; the path names application/endpoint/message ids or uids.
+    let span = tracing::info_span!("request", method, path = %req.path());
+    let response = next.call(req).instrument(span).await?;
     let class = match response.status().as_u16() {
         200..=299 => "2xx",
         300..=399 => "3xx",

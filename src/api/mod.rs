@@ -11,6 +11,7 @@ pub mod health;
 pub mod idempotency;
 pub mod messages;
 pub mod metrics;
+pub mod recovery;
 pub mod validation;
 
 use std::sync::Arc;

@@ -15,6 +15,7 @@ use actix::prelude::*;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc::UnboundedSender;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::messages::{Completion, Deliver, Job, Stop, StopIfIdle};
@@ -145,7 +146,16 @@ impl EndpointActor {
         let shared = self.shared.clone();
         let partition = self.partition;
         let completions = self.completions.clone();
-        let attempt = async move { attempt(&shared, &completions, partition, job).await };
+        // One span per delivery: ids only, never the payload or secrets.
+        let span = tracing::info_span!(
+            "delivery",
+            app = %job.task.app,
+            endpoint = %job.route.id,
+            message = %job.task.message,
+            attempt = job.task.attempts + 1,
+        );
+        let attempt =
+            async move { attempt(&shared, &completions, partition, job).await }.instrument(span);
         ctx.spawn(attempt.into_actor(self).map(|success, act, ctx| {
             act.in_flight -= 1;
             act.last_activity = Instant::now();
@@ -303,6 +313,19 @@ async fn attempt(
         .await;
     drop(permit);
     crate::telemetry::metrics::delivery(&outcome, job.task.created);
+    match outcome.failure {
+        None => tracing::debug!(
+            status = outcome.status,
+            ms = outcome.duration.as_millis() as u64,
+            "delivered"
+        ),
+        Some(kind) => tracing::info!(
+            status = outcome.status,
+            error = kind.as_str(),
+            ms = outcome.duration.as_millis() as u64,
+            "delivery failed"
+        ),
+    }
     let attempts_made = job.task.attempts + 1;
     let retry_at = if outcome.is_success() || outcome.is_gone() {
         None

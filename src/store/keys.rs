@@ -134,6 +134,11 @@ impl Keys {
         format!("{}:app:{app}:msg_uid:", self.app_part(app))
     }
 
+    /// Hash of one recovery job of an endpoint (expires a day after its last progress).
+    pub fn recovery(&self, app: Uuid, job: Uuid) -> String {
+        format!("{}:recover:{job}", self.app_part(app))
+    }
+
     /// Work stream of a partition.
     pub fn stream(&self, partition: u16) -> String {
         format!("{}:stream", self.part(partition))

@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod idempotency;
 pub mod keys;
 pub mod messages;
+pub mod recovery;
 pub mod tokens;
 
 use std::cell::RefCell;
@@ -37,6 +38,7 @@ pub struct Scripts {
     pub message_create: Script,
     pub idempotency_begin: Script,
     pub idempotency_finish: Script,
+    pub recovery_claim: Script,
 }
 
 impl Scripts {
@@ -51,6 +53,7 @@ impl Scripts {
             message_create: Script::new(include_str!("scripts/message_create.lua")),
             idempotency_begin: Script::new(include_str!("scripts/idempotency_begin.lua")),
             idempotency_finish: Script::new(include_str!("scripts/idempotency_finish.lua")),
+            recovery_claim: Script::new(include_str!("scripts/recovery_claim.lua")),
         }
     }
 }

@@ -1,0 +1,102 @@
+//! Endpoint recovery: `POST .../endpoints/{endpoint}/recover` re-sends every message whose
+//! last attempt to the endpoint failed for good inside `[since, until]`, as a tracked job;
+//! `GET .../endpoints/{endpoint}/recover/{job}` shows its progress.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::auth::Org;
+use super::idempotency::idempotent;
+use super::{parse_json, read_body, ApiState, Reply};
+use crate::error::{ApiError, ApiResult};
+use crate::model::now_ms;
+use crate::store::Store;
+
+/// Body of a recovery request: the window, in epoch milliseconds.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoverIn {
+    pub since: i64,
+    #[serde(default)]
+    pub until: Option<i64>,
+}
+
+/// Runs a job in the background of this node; progress is in Redis, so another node can
+/// resume it if this one dies.
+fn spawn_job(store: Store, app: Uuid, job: Uuid) {
+    actix_rt::spawn(async move {
+        if let Err(e) = store.run_recovery(app, job).await {
+            tracing::error!(error = %e, %job, "recovery job failed; the next status request resumes it");
+        }
+    });
+}
+
+/// `POST .../endpoints/{endpoint}/recover`: 202 with the job.
+pub async fn recover(
+    state: web::Data<ApiState>,
+    org: Org,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let (app, endpoint) = path.into_inner();
+    let body = read_body(&req, payload, state.config.server.body_limit).await?;
+    idempotent(&state, &org.0, &req, &body, || async {
+        let input: RecoverIn = parse_json(&body)?;
+        let now = now_ms();
+        if input.since < 0 || input.since > now {
+            return Err(ApiError::Validation(
+                "since must be a past time in epoch milliseconds".into(),
+            ));
+        }
+        if input.until.is_some_and(|u| u < input.since) {
+            return Err(ApiError::Validation(
+                "until must not be before since".into(),
+            ));
+        }
+        let app = state.store.find_application(&org.0, &app).await?;
+        let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
+        // A message's last attempt can come long after its creation: look back over the
+        // whole retry schedule (with its jitter) before `since`.
+        let schedule: std::time::Duration = state.config.retry.schedule.iter().sum();
+        let lookback = schedule
+            .mul_f64(1.0 + state.config.retry.jitter)
+            .as_millis() as i64;
+        let job = state
+            .store
+            .create_recovery(
+                app.id,
+                endpoint.id,
+                input.since,
+                input.until,
+                input.since - lookback - 60_000,
+            )
+            .await?;
+        spawn_job(state.store.clone(), app.id, job.id);
+        Reply::json(StatusCode::ACCEPTED, &job)
+    })
+    .await
+}
+
+/// `GET .../endpoints/{endpoint}/recover/{job}`: progress; resumes a job whose node died.
+pub async fn status(
+    state: web::Data<ApiState>,
+    org: Org,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (app, endpoint, job) = path.into_inner();
+    let app = state.store.find_application(&org.0, &app).await?;
+    let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
+    let job = Uuid::parse_str(&job).map_err(|_| ApiError::NotFound("recovery job"))?;
+    match state.store.recovery(app.id, job).await? {
+        Some((job, stale)) if job.endpoint_id == endpoint.id => {
+            if stale {
+                spawn_job(state.store.clone(), app.id, job.id);
+            }
+            Ok(HttpResponse::Ok().json(job))
+        }
+        _ => Err(ApiError::NotFound("recovery job")),
+    }
+}
