@@ -223,17 +223,17 @@ mod tests {
         let ep = Uuid::new_v4();
         let other = Uuid::new_v4();
         let failed = attempt(ep, 100, AttemptStatus::Failed);
-        assert!(needs_resend(&[failed.clone()], ep, 50, 150));
+        assert!(needs_resend(std::slice::from_ref(&failed), ep, 50, 150));
         assert!(
-            !needs_resend(&[failed.clone()], ep, 101, 150),
+            !needs_resend(std::slice::from_ref(&failed), ep, 101, 150),
             "before the window"
         );
         assert!(
-            !needs_resend(&[failed.clone()], ep, 50, 99),
+            !needs_resend(std::slice::from_ref(&failed), ep, 50, 99),
             "after the window"
         );
         assert!(
-            !needs_resend(&[failed.clone()], other, 50, 150),
+            !needs_resend(std::slice::from_ref(&failed), other, 50, 150),
             "other endpoint"
         );
         let later_success = attempt(ep, 120, AttemptStatus::Success);
