@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test --all-targets -- --test-threads "${TEST_THREADS:-4}"
+cargo test -- --test-threads "${TEST_THREADS:-4}"

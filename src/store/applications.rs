@@ -95,15 +95,8 @@ impl Store {
         org: &str,
         id_or_uid: &str,
     ) -> Result<Application, StoreError> {
+        let id = self.resolve_application(org, id_or_uid).await?;
         let mut conn = self.conn().await?;
-        let id = match Uuid::parse_str(id_or_uid) {
-            Ok(id) => id,
-            Err(_) => {
-                let id: Option<String> = conn.hget(self.keys.app_uids(org), id_or_uid).await?;
-                id.and_then(|id| Uuid::parse_str(&id).ok())
-                    .ok_or(StoreError::NotFound("application"))?
-            }
-        };
         let fields: Fields = conn.hgetall(self.keys.app(org, id)).await?;
         if fields.is_empty() {
             return Err(StoreError::NotFound("application"));
