@@ -8,6 +8,7 @@ mod api_http;
 mod api_idempotency;
 mod api_messages;
 mod api_support;
+mod cluster;
 mod delivery_crash;
 mod delivery_failures;
 mod delivery_isolation;
