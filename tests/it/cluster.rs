@@ -190,7 +190,9 @@ impl Cluster {
 
     /// The cluster as Redis sees it (what `octohooks cluster status` prints).
     async fn status(&self) -> ClusterStatus {
-        cluster::status(&self.store).await.expect("cluster status")
+        cluster::status(&self.store, LEASE_TTL)
+            .await
+            .expect("cluster status")
     }
 
     /// `octohooks cluster status`, run as a process with the nodes' environment.
