@@ -778,3 +778,29 @@ async fn one_idempotency_key_sent_to_both_api_nodes_at_once_runs_once() {
     cluster.shutdown().await;
     receiver.stop().await;
 }
+
+#[actix_rt::test]
+async fn cluster_status_forgets_a_killed_worker_once_its_lease_ttl_has_passed() {
+    // With no other worker left to evict it from the live set, the status command itself
+    // must not report a dead node as live.
+    let _serial = SERIAL.lock().await;
+    let mut cluster = Cluster::start(0, 1).await;
+    cluster.wait_even(SETTLE).await;
+    let worker = &mut cluster.workers[0];
+    worker.process.kill();
+    let killed = Instant::now();
+    let limit = LEASE_TTL + Duration::from_secs(2);
+    let gone = loop {
+        let status = cluster.status_cli();
+        let nodes = status["nodes"].as_object().map_or(0, |n| n.len());
+        if nodes == 0 && cli_ownership(&status).is_empty() {
+            break killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < limit,
+            "`cluster status` still shows the killed worker {limit:?} after the kill: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!("cluster status: killed worker no longer listed {gone:?} after the kill");
+}
