@@ -104,7 +104,7 @@ fn with_store<T>(
 
 fn cluster_status(config: &Config) -> ExitCode {
     match with_store(config, async |store| {
-        crate::queue::cluster::status(&store).await
+        crate::queue::cluster::status(&store, config.worker.lease_ttl).await
     }) {
         Ok(status) => {
             println!(

@@ -2,6 +2,7 @@
 //! and the depth of every partition's stream and retry set (`octohooks cluster status`).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -26,15 +27,16 @@ pub struct PartitionStatus {
 /// The whole picture.
 #[derive(Debug, Serialize)]
 pub struct ClusterStatus {
-    /// Live node → ms since its last heartbeat.
+    /// Live node → ms since its last heartbeat. A node silent for longer than the lease TTL
+    /// is not live (workers apply the same rule), even while no worker is left to remove it.
     pub nodes: BTreeMap<String, i64>,
     /// Node → partitions it owns.
     pub ownership: BTreeMap<String, Vec<u16>>,
     pub partitions: Vec<PartitionStatus>,
 }
 
-/// Reads the cluster state in two round trips.
-pub async fn status(store: &Store) -> Result<ClusterStatus, StoreError> {
+/// Reads the cluster state in two round trips; `lease_ttl` is `worker.lease_ttl`.
+pub async fn status(store: &Store, lease_ttl: Duration) -> Result<ClusterStatus, StoreError> {
     let keys = &store.keys;
     let mut conn = store.conn().await?;
     let nodes: Vec<(String, i64)> = redis::cmd("ZRANGE")
@@ -83,7 +85,11 @@ pub async fn status(store: &Store) -> Result<ClusterStatus, StoreError> {
         });
     }
     Ok(ClusterStatus {
-        nodes: nodes.into_iter().map(|(n, at)| (n, now - at)).collect(),
+        nodes: nodes
+            .into_iter()
+            .map(|(n, at)| (n, now - at))
+            .filter(|(_, silent)| *silent < lease_ttl.as_millis() as i64)
+            .collect(),
         ownership,
         partitions,
     })

@@ -4,10 +4,6 @@
 //! deliver every accepted message. Figures are printed; run with `--nocapture` to see them.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +13,9 @@ use serde_json::json;
 
 use crate::delivery_support::assert_drained;
 use crate::harness::{eventually, test_config, Receiver, Reply, TestServer};
+use crate::process_support::{
+    self, lease_holders, reconcile, stop_gracefully, wait_delivered, NodeProcess, Seen,
+};
 
 const MESSAGES: usize = 2_000;
 const APPS: usize = 8;
@@ -25,118 +24,6 @@ const PARTITIONS: u16 = 4;
 const STOP_AFTER: usize = 500;
 /// Concurrent API clients posting the backlog.
 const POSTERS: usize = 16;
-/// Shutdown timeout given to the worker processes.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A worker subprocess, killed if still running when dropped (a failed test leaves none).
-struct WorkerProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl WorkerProcess {
-    fn spawn(config: &Config, name: &str) -> WorkerProcess {
-        Self::spawn_with(config, name, &[])
-    }
-
-    /// Like `spawn`, with extra `OCTOHOOKS__…` settings.
-    fn spawn_with(config: &Config, name: &str, extra: &[(&str, &str)]) -> WorkerProcess {
-        let log = std::env::temp_dir().join(format!("{}-{name}.log", config.redis.prefix));
-        let stderr = File::create(&log).expect("worker log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_octohooks"))
-            .arg("worker")
-            .env_remove("RUST_LOG")
-            .env("OCTOHOOKS__REDIS__URL", &config.redis.url)
-            .env("OCTOHOOKS__REDIS__PREFIX", &config.redis.prefix)
-            .env(
-                "OCTOHOOKS__QUEUE__PARTITIONS",
-                config.queue.partitions.to_string(),
-            )
-            .env("OCTOHOOKS__QUEUE__BLOCK", "200ms")
-            .env("OCTOHOOKS__QUEUE__RETRY_POLL", "50ms")
-            .env("OCTOHOOKS__DELIVERY__ALLOW_PRIVATE_IPS", "true")
-            .env("OCTOHOOKS__WORKER__LEASE_TTL", "2s")
-            .env("OCTOHOOKS__WORKER__HEARTBEAT", "500ms")
-            .env("OCTOHOOKS__WORKER__THREADS", "2")
-            .env("OCTOHOOKS__RETRY__SCHEDULE", "200ms,400ms")
-            .env(
-                "OCTOHOOKS__SHUTDOWN__TIMEOUT",
-                format!("{}s", SHUTDOWN_TIMEOUT.as_secs()),
-            )
-            .env("OCTOHOOKS__LOG__LEVEL", "warn")
-            .envs(extra.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn the octohooks binary");
-        WorkerProcess { child, log }
-    }
-
-    /// SIGKILL, and reap.
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-
-    /// SIGTERM: asks for a graceful shutdown.
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-    }
-
-    /// Waits for the process to exit, up to `timeout`.
-    async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// The end of the worker's log, for failure messages.
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-/// What the receiver saw: deliveries per `webhook-id`.
-#[derive(Default)]
-struct Seen {
-    counts: Mutex<HashMap<String, usize>>,
-    total: AtomicUsize,
-}
-
-impl Seen {
-    fn distinct(&self) -> usize {
-        self.counts.lock().expect("seen").len()
-    }
-
-    fn total(&self) -> usize {
-        self.total.load(Ordering::SeqCst)
-    }
-}
 
 /// The API-only node, the receiver and `APPS` applications with one endpoint each.
 struct Setup {
@@ -160,9 +47,7 @@ async fn setup_with(endpoint: serde_json::Value) -> Setup {
     let record = seen.clone();
     // Answers after 1–5 ms, so there is always work in flight when the worker dies.
     let receiver = Receiver::with(Arc::new(move |nth, hit| {
-        let id = hit.headers.get("webhook-id").cloned().unwrap_or_default();
-        *record.counts.lock().expect("seen").entry(id).or_insert(0) += 1;
-        record.total.fetch_add(1, Ordering::SeqCst);
+        record.record(hit);
         Reply::status(200).delay(Duration::from_millis(1 + (nth % 5) as u64))
     }));
     let mut apps = Vec::new();
@@ -193,124 +78,25 @@ fn post_messages(
     apps: &[String],
     count: usize,
 ) -> tokio::task::JoinHandle<Vec<String>> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut posters = Vec::new();
-    for _ in 0..POSTERS {
-        let (http, base, token) = (api.http.clone(), api.base.clone(), api.token.clone());
-        let apps = apps.to_vec();
-        let next = next.clone();
-        posters.push(actix_rt::spawn(async move {
-            let mut ids = Vec::new();
-            loop {
-                let n = next.fetch_add(1, Ordering::SeqCst);
-                if n >= count {
-                    return ids;
-                }
-                let app = &apps[n % apps.len()];
-                let response = http
-                    .post(format!("{base}/api/v1/applications/{app}/messages"))
-                    .bearer_auth(&token)
-                    .json(&json!({"eventType": "load.test", "payload": {"n": n}}))
-                    .send()
-                    .await
-                    .expect("post message");
-                assert_eq!(response.status().as_u16(), 202, "message {n} refused");
-                let body: serde_json::Value = response.json().await.expect("json");
-                ids.push(body["id"].as_str().expect("id").to_string());
-            }
-        }));
-    }
-    actix_rt::spawn(async move {
-        let mut all = Vec::new();
-        for poster in posters {
-            all.extend(poster.await.expect("poster"));
-        }
-        all
-    })
-}
-
-/// Waits until `count` distinct messages were delivered.
-async fn wait_delivered(seen: &Seen, count: usize, timeout: Duration, what: &str) {
-    eventually(timeout, what, || async { seen.distinct() >= count }).await;
-}
-
-/// Compares the accepted ids with what the receiver saw; returns (lost, duplicates).
-fn reconcile(accepted: &[String], seen: &Seen) -> (usize, usize) {
-    let counts = seen.counts.lock().expect("seen");
-    let accepted_set: HashSet<&String> = accepted.iter().collect();
-    let lost = accepted
-        .iter()
-        .filter(|id| !counts.contains_key(*id))
-        .count();
-    let unknown: Vec<&String> = counts
-        .keys()
-        .filter(|id| !accepted_set.contains(id))
-        .collect();
-    assert!(
-        unknown.is_empty(),
-        "deliveries of unknown messages: {unknown:?}"
-    );
-    let duplicates = counts.values().map(|c| c - 1).sum();
-    (lost, duplicates)
+    process_support::post_messages(
+        &api.http,
+        std::slice::from_ref(&api.base),
+        &api.token,
+        apps,
+        count,
+        POSTERS,
+    )
 }
 
 /// Leases and live-node entries left under the prefix.
 async fn ownership_keys(setup: &Setup) -> Vec<String> {
-    ownership_keys_of(&setup.api).await
-}
-
-/// Leases and live-node entries left under a server's prefix.
-async fn ownership_keys_of(api: &TestServer) -> Vec<String> {
-    let keys = &api.store.keys;
-    let mut conn = api.store.conn().await.expect("conn");
-    let mut left = Vec::new();
-    for p in 0..keys.partitions() {
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(keys.lease(p))
-            .query_async(&mut conn)
-            .await
-            .expect("exists");
-        if exists {
-            left.push(keys.lease(p));
-        }
-    }
-    let nodes: i64 = redis::cmd("ZCARD")
-        .arg(keys.nodes())
-        .query_async(&mut conn)
-        .await
-        .expect("zcard");
-    if nodes > 0 {
-        left.push(format!("{} ({nodes} live nodes)", keys.nodes()));
-    }
-    left
-}
-
-/// SIGTERMs a worker and asserts it exits cleanly within the shutdown timeout; returns how
-/// long it took.
-async fn stop_gracefully(worker: &mut WorkerProcess) -> Duration {
-    let asked = Instant::now();
-    worker.terminate();
-    let limit = SHUTDOWN_TIMEOUT + Duration::from_secs(2);
-    let status = worker.wait_exit(limit).await;
-    let took = asked.elapsed();
-    let status = status.unwrap_or_else(|| {
-        panic!(
-            "worker still running {limit:?} after SIGTERM; log:\n{}",
-            worker.log_tail()
-        )
-    });
-    assert!(
-        status.success(),
-        "worker exited with {status} after SIGTERM; log:\n{}",
-        worker.log_tail()
-    );
-    took
+    process_support::ownership_keys(&setup.api.store).await
 }
 
 #[actix_rt::test]
 async fn a_killed_worker_loses_no_message() {
     let setup = setup().await;
-    let mut first = WorkerProcess::spawn(&setup.config, "first");
+    let mut first = NodeProcess::worker(&setup.config, "first");
     let started = Instant::now();
     let backlog = post_backlog(&setup);
     wait_delivered(
@@ -326,7 +112,7 @@ async fn a_killed_worker_loses_no_message() {
     // Requests already on the wire land within a few ms; after that the count is frozen.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let frozen = setup.seen.total();
-    let mut second = WorkerProcess::spawn(&setup.config, "second");
+    let mut second = NodeProcess::worker(&setup.config, "second");
     let respawned = Instant::now();
     eventually(
         Duration::from_secs(30),
@@ -373,7 +159,7 @@ async fn a_killed_worker_loses_no_message() {
 #[actix_rt::test]
 async fn a_terminated_worker_drains_and_hands_over() {
     let setup = setup().await;
-    let mut first = WorkerProcess::spawn(&setup.config, "first");
+    let mut first = NodeProcess::worker(&setup.config, "first");
     let backlog = post_backlog(&setup);
     wait_delivered(
         &setup.seen,
@@ -388,7 +174,7 @@ async fn a_terminated_worker_drains_and_hands_over() {
     let left = ownership_keys(&setup).await;
     assert!(left.is_empty(), "graceful stop left {left:?}");
     let frozen = setup.seen.total();
-    let mut second = WorkerProcess::spawn(&setup.config, "second");
+    let mut second = NodeProcess::worker(&setup.config, "second");
     let respawned = Instant::now();
     eventually(
         Duration::from_secs(30),
@@ -473,7 +259,7 @@ async fn fan_out_and_retries_survive_a_killed_worker() {
         apps.push(app);
     }
     let worker_env = [("OCTOHOOKS__CIRCUIT__FAILURE_THRESHOLD", "1000000")];
-    let mut first = WorkerProcess::spawn_with(&config, "fan-out-first", &worker_env);
+    let mut first = NodeProcess::worker_with(&config, "fan-out-first", &worker_env);
     let backlog = post_messages(&api, &apps, FAN_OUT_MESSAGES);
     let delivered = || successes.lock().expect("successes").succeeded.len();
     eventually(
@@ -485,7 +271,7 @@ async fn fan_out_and_retries_survive_a_killed_worker() {
     first.kill();
     let killed = Instant::now();
     let at_kill = delivered();
-    let second = WorkerProcess::spawn_with(&config, "fan-out-second", &worker_env);
+    let second = NodeProcess::worker_with(&config, "fan-out-second", &worker_env);
     let accepted = backlog.await.expect("backlog posted");
     assert_eq!(accepted.len(), FAN_OUT_MESSAGES);
     let deadline = Duration::from_secs(60);
@@ -541,7 +327,7 @@ async fn a_stuck_delivery_does_not_hold_up_a_graceful_stop() {
     api.create_endpoint(&app, &format!("{}/stuck", receiver.url), json!({}))
         .await;
     let worker_env = [("OCTOHOOKS__SHUTDOWN__TIMEOUT", "2s")];
-    let mut first = WorkerProcess::spawn_with(&config, "stuck-first", &worker_env);
+    let mut first = NodeProcess::worker_with(&config, "stuck-first", &worker_env);
     let message = api
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
@@ -568,12 +354,12 @@ async fn a_stuck_delivery_does_not_hold_up_a_graceful_stop() {
         "exit took {took:?} with a 2 s shutdown timeout"
     );
     // Even when the drain times out, the leases go back: the next worker need not wait.
-    let left = ownership_keys_of(&api).await;
+    let left = process_support::ownership_keys(&api.store).await;
     assert!(
         left.is_empty(),
         "stop after a timed-out drain left {left:?}"
     );
-    let second = WorkerProcess::spawn_with(&config, "stuck-second", &worker_env);
+    let second = NodeProcess::worker_with(&config, "stuck-second", &worker_env);
     let respawned = Instant::now();
     eventually(
         Duration::from_secs(10),
@@ -610,7 +396,7 @@ async fn a_draining_worker_keeps_its_partitions_until_it_is_done() {
     api.create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
         .await;
     let worker_env = [("OCTOHOOKS__SHUTDOWN__TIMEOUT", "6s")];
-    let mut first = WorkerProcess::spawn_with(&config, "draining-first", &worker_env);
+    let mut first = NodeProcess::worker_with(&config, "draining-first", &worker_env);
     let message = api
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
@@ -622,7 +408,7 @@ async fn a_draining_worker_keeps_its_partitions_until_it_is_done() {
     .await;
     let asked = Instant::now();
     first.terminate();
-    let second = WorkerProcess::spawn_with(&config, "draining-second", &worker_env);
+    let second = NodeProcess::worker_with(&config, "draining-second", &worker_env);
     let status = first.wait_exit(Duration::from_secs(8)).await;
     let took = asked.elapsed();
     let status =
@@ -651,22 +437,6 @@ async fn a_draining_worker_keeps_its_partitions_until_it_is_done() {
     receiver.stop().await;
 }
 
-/// The node id of each held lease (tokens are "node:epoch").
-async fn lease_holders(api: &TestServer) -> Vec<Option<String>> {
-    let keys = &api.store.keys;
-    let mut conn = api.store.conn().await.expect("conn");
-    let mut holders = Vec::new();
-    for p in 0..keys.partitions() {
-        let token: Option<String> = redis::cmd("GET")
-            .arg(keys.lease(p))
-            .query_async(&mut conn)
-            .await
-            .expect("get lease");
-        holders.push(token.and_then(|t| t.rsplit_once(':').map(|(node, _)| node.to_string())));
-    }
-    holders
-}
-
 #[actix_rt::test]
 async fn workers_joining_and_leaving_hand_partitions_over_without_loss() {
     // Paced endpoints (8 × 80/s) keep a backlog queued through both hand-overs. Small reads
@@ -674,7 +444,7 @@ async fn workers_joining_and_leaving_hand_partitions_over_without_loss() {
     // little (a drain cut short by the shutdown timeout may legitimately redeliver).
     let setup = setup_with(json!({"rateLimit": 80})).await;
     let small_reads = [("OCTOHOOKS__QUEUE__BATCH_SIZE", "16")];
-    let mut first = WorkerProcess::spawn_with(&setup.config, "scale-first", &small_reads);
+    let mut first = NodeProcess::worker_with(&setup.config, "scale-first", &small_reads);
     let backlog = post_backlog(&setup);
     wait_delivered(
         &setup.seen,
@@ -684,12 +454,12 @@ async fn workers_joining_and_leaving_hand_partitions_over_without_loss() {
     )
     .await;
     // Scale out: the partitions are shared between the two workers.
-    let mut second = WorkerProcess::spawn_with(&setup.config, "scale-second", &small_reads);
+    let mut second = NodeProcess::worker_with(&setup.config, "scale-second", &small_reads);
     eventually(
         Duration::from_secs(15),
         "partitions shared by two workers",
         || async {
-            let holders = lease_holders(&setup.api).await;
+            let holders = lease_holders(&setup.api.store).await;
             let distinct: HashSet<&String> = holders.iter().flatten().collect();
             holders.iter().all(Option::is_some) && distinct.len() == 2
         },
@@ -706,7 +476,7 @@ async fn workers_joining_and_leaving_hand_partitions_over_without_loss() {
         Duration::from_secs(15),
         "one worker holds every partition",
         || async {
-            let holders = lease_holders(&setup.api).await;
+            let holders = lease_holders(&setup.api.store).await;
             let distinct: HashSet<&String> = holders.iter().flatten().collect();
             holders.iter().all(Option::is_some) && distinct.len() == 1
         },

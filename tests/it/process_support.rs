@@ -1,0 +1,353 @@
+//! Helpers of the tests that run the real `octohooks` binary as subprocesses (worker and API
+//! nodes sharing the run's Redis and one key prefix): the node processes themselves, a
+//! ledger of deliveries per `webhook-id`, a backlog poster, and lease/ownership probes.
+
+#![allow(dead_code)] // shared by the crash and cluster modules; not every module uses each
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use octohooks::config::Config;
+use octohooks::store::Store;
+use serde_json::json;
+
+use crate::harness::{eventually, Hit};
+
+/// Shutdown timeout given to the node processes.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A node subprocess (`octohooks worker` or `octohooks api`), killed if still running when
+/// dropped (a failed test leaves none behind). Its stderr (the log) goes to a temporary file.
+pub struct NodeProcess {
+    child: Child,
+    log: PathBuf,
+    /// Seen to exit (killed, or waited for).
+    exited: bool,
+    /// Base URL of an API node (`http://127.0.0.1:PORT`), empty for a worker.
+    pub base: String,
+}
+
+impl NodeProcess {
+    /// `octohooks worker` with the test settings.
+    pub fn worker(config: &Config, name: &str) -> NodeProcess {
+        Self::worker_with(config, name, &[])
+    }
+
+    /// Like `worker`, with extra `OCTOHOOKS__…` settings (later ones win).
+    pub fn worker_with(config: &Config, name: &str, extra: &[(&str, &str)]) -> NodeProcess {
+        let (mut command, log) = Self::command(config, name, "worker");
+        let child = command
+            .envs(extra.iter().copied())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn the octohooks binary");
+        NodeProcess {
+            child,
+            log,
+            exited: false,
+            base: String::new(),
+        }
+    }
+
+    /// `octohooks api` on a free port, once it printed where it listens (its first line).
+    pub fn api(config: &Config, name: &str, extra: &[(&str, &str)]) -> NodeProcess {
+        let (mut command, log) = Self::command(config, name, "api");
+        let mut child = command
+            .env("OCTOHOOKS__SERVER__BIND", "127.0.0.1:0")
+            .env("OCTOHOOKS__SERVER__WORKERS", "1")
+            .envs(extra.iter().copied())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the octohooks binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (first_tx, first_rx) = std::sync::mpsc::channel();
+        // Reads the first line, then drains the rest so the process never blocks on a pipe.
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = first_tx.send(lines.next().and_then(Result::ok));
+            for _ in lines {}
+        });
+        let mut node = NodeProcess {
+            child,
+            log,
+            exited: false,
+            base: String::new(),
+        };
+        let first = first_rx
+            .recv_timeout(Duration::from_secs(20))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("API node printed nothing; log:\n{}", node.log_tail()));
+        node.base = first
+            .strip_prefix("octohooks: API listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_string();
+        node
+    }
+
+    /// The binary with the shared settings of every node.
+    fn command(config: &Config, name: &str, role: &str) -> (Command, PathBuf) {
+        let log = std::env::temp_dir().join(format!("{}-{name}.log", config.redis.prefix));
+        let stderr = File::create(&log).expect("node log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_octohooks"));
+        // A developer's RUST_LOG must not change what the nodes log.
+        command
+            .arg(role)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stderr(stderr);
+        for (key, value) in node_env(config) {
+            command.env(key, value);
+        }
+        (command, log)
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+        self.exited = true;
+    }
+
+    /// Whether the process has not been seen to exit (killed, or waited for).
+    pub fn running(&self) -> bool {
+        !self.exited
+    }
+
+    /// SIGTERM: asks for a graceful shutdown.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit, up to `timeout`.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                self.exited = true;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The end of the node's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// The `OCTOHOOKS__…` environment every node process of a test gets: the run's Redis, the
+/// test's prefix and partition count, loopback deliveries and fast timers.
+pub fn node_env(config: &Config) -> Vec<(&'static str, String)> {
+    vec![
+        ("OCTOHOOKS__REDIS__URL", config.redis.url.clone()),
+        ("OCTOHOOKS__REDIS__PREFIX", config.redis.prefix.clone()),
+        (
+            "OCTOHOOKS__QUEUE__PARTITIONS",
+            config.queue.partitions.to_string(),
+        ),
+        ("OCTOHOOKS__QUEUE__BLOCK", "200ms".into()),
+        ("OCTOHOOKS__QUEUE__RETRY_POLL", "50ms".into()),
+        ("OCTOHOOKS__DELIVERY__ALLOW_PRIVATE_IPS", "true".into()),
+        ("OCTOHOOKS__WORKER__LEASE_TTL", "2s".into()),
+        ("OCTOHOOKS__WORKER__HEARTBEAT", "500ms".into()),
+        ("OCTOHOOKS__WORKER__THREADS", "2".into()),
+        ("OCTOHOOKS__RETRY__SCHEDULE", "200ms,400ms".into()),
+        (
+            "OCTOHOOKS__SHUTDOWN__TIMEOUT",
+            format!("{}s", SHUTDOWN_TIMEOUT.as_secs()),
+        ),
+        ("OCTOHOOKS__LOG__LEVEL", "warn".into()),
+    ]
+}
+
+/// SIGTERMs a node and asserts it exits cleanly within the shutdown timeout; returns how long
+/// it took.
+pub async fn stop_gracefully(node: &mut NodeProcess) -> Duration {
+    let asked = Instant::now();
+    node.terminate();
+    let limit = SHUTDOWN_TIMEOUT + Duration::from_secs(2);
+    let status = node.wait_exit(limit).await;
+    let took = asked.elapsed();
+    let status = status.unwrap_or_else(|| {
+        panic!(
+            "node still running {limit:?} after SIGTERM; log:\n{}",
+            node.log_tail()
+        )
+    });
+    assert!(
+        status.success(),
+        "node exited with {status} after SIGTERM; log:\n{}",
+        node.log_tail()
+    );
+    took
+}
+
+/// What a receiver saw: deliveries per `webhook-id`.
+#[derive(Default)]
+pub struct Seen {
+    pub counts: Mutex<HashMap<String, usize>>,
+    pub total: AtomicUsize,
+}
+
+impl Seen {
+    /// Counts one delivery (call it from a receiver's behaviour).
+    pub fn record(&self, hit: &Hit) {
+        let id = hit.headers.get("webhook-id").cloned().unwrap_or_default();
+        *self.counts.lock().expect("seen").entry(id).or_insert(0) += 1;
+        self.total.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Distinct `webhook-id`s delivered.
+    pub fn distinct(&self) -> usize {
+        self.counts.lock().expect("seen").len()
+    }
+
+    /// Deliveries, duplicates included.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
+    }
+}
+
+/// Waits until `count` distinct messages were delivered.
+pub async fn wait_delivered(seen: &Seen, count: usize, timeout: Duration, what: &str) {
+    eventually(timeout, what, || async { seen.distinct() >= count }).await;
+}
+
+/// Compares the accepted ids with what the receiver saw; returns (lost, duplicates).
+pub fn reconcile(accepted: &[String], seen: &Seen) -> (usize, usize) {
+    let counts = seen.counts.lock().expect("seen");
+    let accepted_set: HashSet<&String> = accepted.iter().collect();
+    let lost = accepted
+        .iter()
+        .filter(|id| !counts.contains_key(*id))
+        .count();
+    let unknown: Vec<&String> = counts
+        .keys()
+        .filter(|id| !accepted_set.contains(id))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "deliveries of unknown messages: {unknown:?}"
+    );
+    let duplicates = counts.values().map(|c| c - 1).sum();
+    (lost, duplicates)
+}
+
+/// Posts `count` messages with `posters` concurrent clients. Message `n` goes to API node
+/// `n mod bases` and to application `(n / bases) mod apps`, so consecutive messages alternate
+/// between the nodes and every application is posted to through each of them. Resolves to
+/// the ids of the accepted messages.
+pub fn post_messages(
+    http: &reqwest::Client,
+    bases: &[String],
+    token: &str,
+    apps: &[String],
+    count: usize,
+    posters: usize,
+) -> tokio::task::JoinHandle<Vec<String>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..posters {
+        let (http, bases, token) = (http.clone(), bases.to_vec(), token.to_string());
+        let apps = apps.to_vec();
+        let next = next.clone();
+        tasks.push(actix_rt::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                if n >= count {
+                    return ids;
+                }
+                let base = &bases[n % bases.len()];
+                let app = &apps[(n / bases.len()) % apps.len()];
+                let response = http
+                    .post(format!("{base}/api/v1/applications/{app}/messages"))
+                    .bearer_auth(&token)
+                    .json(&json!({"eventType": "load.test", "payload": {"n": n}}))
+                    .send()
+                    .await
+                    .expect("post message");
+                assert_eq!(response.status().as_u16(), 202, "message {n} refused");
+                let body: serde_json::Value = response.json().await.expect("json");
+                ids.push(body["id"].as_str().expect("id").to_string());
+            }
+        }));
+    }
+    actix_rt::spawn(async move {
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.expect("poster"));
+        }
+        all
+    })
+}
+
+/// The node id of each held lease (tokens are "node:epoch"), by partition.
+pub async fn lease_holders(store: &Store) -> Vec<Option<String>> {
+    let keys = &store.keys;
+    let mut conn = store.conn().await.expect("conn");
+    let mut holders = Vec::new();
+    for p in 0..keys.partitions() {
+        let token: Option<String> = redis::cmd("GET")
+            .arg(keys.lease(p))
+            .query_async(&mut conn)
+            .await
+            .expect("get lease");
+        holders.push(token.and_then(|t| t.rsplit_once(':').map(|(node, _)| node.to_string())));
+    }
+    holders
+}
+
+/// Leases and live-node entries left under a deployment's prefix.
+pub async fn ownership_keys(store: &Store) -> Vec<String> {
+    let keys = &store.keys;
+    let mut conn = store.conn().await.expect("conn");
+    let mut left = Vec::new();
+    for p in 0..keys.partitions() {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(keys.lease(p))
+            .query_async(&mut conn)
+            .await
+            .expect("exists");
+        if exists {
+            left.push(keys.lease(p));
+        }
+    }
+    let nodes: i64 = redis::cmd("ZCARD")
+        .arg(keys.nodes())
+        .query_async(&mut conn)
+        .await
+        .expect("zcard");
+    if nodes > 0 {
+        left.push(format!("{} ({nodes} live nodes)", keys.nodes()));
+    }
+    left
+}
