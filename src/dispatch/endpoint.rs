@@ -174,16 +174,22 @@ impl EndpointActor {
             .map(|t| now_ms() + t.saturating_duration_since(Instant::now()).as_millis() as i64)
             .map(|ms| ms.to_string())
             .unwrap_or_default();
-        let store = self.shared.store.clone();
-        let key = store.keys.endpoint_health(self.app, self.endpoint);
+        let shared = self.shared.clone();
+        let (app, endpoint) = (self.app, self.endpoint);
         let write = async move {
+            let store = &shared.store;
             let Ok(mut conn) = store.conn().await else {
                 return;
             };
-            let result: Result<(), redis::RedisError> = redis::pipe()
-                .hset(&key, "circuit", state.as_str())
-                .hset(&key, "nextProbe", next_probe)
-                .query_async(&mut conn)
+            // Not written when the endpoint was deleted meanwhile (no hash is recreated).
+            let result: Result<i64, redis::RedisError> = shared
+                .scripts
+                .circuit_publish
+                .key(store.keys.endpoint(app, endpoint))
+                .key(store.keys.endpoint_health(app, endpoint))
+                .arg(state.as_str())
+                .arg(next_probe)
+                .invoke_async(&mut conn)
                 .await;
             if let Err(e) = result {
                 tracing::warn!(error = %e, "could not publish circuit state");
