@@ -146,23 +146,32 @@ impl EndpointActor {
         let partition = self.partition;
         let completions = self.completions.clone();
         let attempt = async move { attempt(&shared, &completions, partition, job).await };
-        ctx.spawn(attempt.into_actor(self).map(|success, act, ctx| {
-            act.in_flight -= 1;
-            act.last_activity = Instant::now();
-            let before = act.breaker.state(Instant::now());
-            match success {
-                Some(true) => act.breaker.on_success(),
-                Some(false) => {
-                    act.breaker.on_failure(Instant::now());
-                }
-                None => {}
-            }
-            let after = act.breaker.state(Instant::now());
-            if before != after {
-                act.publish_circuit(ctx, after);
-            }
-            act.pump(ctx);
-        }));
+        ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(|(success, disabled), act, ctx| {
+                    act.in_flight -= 1;
+                    act.last_activity = Instant::now();
+                    let before = act.breaker.state(Instant::now());
+                    match success {
+                        Some(true) => act.breaker.on_success(),
+                        Some(false) => {
+                            act.breaker.on_failure(Instant::now());
+                        }
+                        None => {}
+                    }
+                    let after = act.breaker.state(Instant::now());
+                    if before != after {
+                        act.publish_circuit(ctx, after);
+                    }
+                    if disabled {
+                        // Re-enabling the endpoint resets its health; the breaker starts afresh with
+                        // it instead of holding the re-enabled endpoint's deliveries back.
+                        act.breaker = CircuitBreaker::new(&act.shared.config.circuit);
+                    }
+                    act.pump(ctx);
+                }),
+        );
     }
 
     /// Writes the breaker's state into the endpoint's health hash (shown by the API).
@@ -288,13 +297,14 @@ fn report(completions: &UnboundedSender<Completion>, job: &Job, recorded: bool) 
 }
 
 /// One delivery attempt with its bookkeeping. Returns whether the receiver succeeded
-/// (`None` when the attempt could not be recorded and stays pending).
+/// (`None` when the attempt could not be recorded and stays pending), and whether the
+/// endpoint was disabled because of it (410 Gone, or failing for `endpoint.disable_after`).
 async fn attempt(
     shared: &Shared,
     completions: &UnboundedSender<Completion>,
     partition: u16,
     job: Job,
-) -> Option<bool> {
+) -> (Option<bool>, bool) {
     let message_id = job.task.message.to_string();
     // The node-wide cap: waits (without blocking the actor) when the node is saturated.
     let permit = shared.node_permits.acquire().await;
@@ -336,19 +346,20 @@ async fn attempt(
     };
     let retry = member.as_deref().zip(retry_at);
     let recorded = record(shared, partition, &job, &record_json, health, retry).await;
-    let disable = outcome.is_gone() || matches!(recorded, Ok(2));
-    if disable {
+    let mut disabled = false;
+    if outcome.is_gone() || matches!(recorded, Ok(2)) {
         tracing::info!(endpoint = %job.route.id, gone = outcome.is_gone(), "disabling endpoint");
-        if let Err(e) = shared
+        match shared
             .store
             .disable_endpoint(job.task.app, job.route.id)
             .await
         {
-            tracing::warn!(error = %e, "could not disable endpoint");
+            Ok(()) => disabled = true,
+            Err(e) => tracing::warn!(error = %e, "could not disable endpoint"),
         }
     }
     report(completions, &job, recorded.is_ok());
-    recorded.ok().map(|_| outcome.is_success())
+    (recorded.ok().map(|_| outcome.is_success()), disabled)
 }
 
 fn attempt_json(
