@@ -5,6 +5,12 @@
 //! The actor keeps a bounded queue. Each pump starts jobs while the concurrency cap, the
 //! governor limiter and the breaker allow; a full queue or an open circuit sends jobs to the
 //! retry set (not counted as attempts) instead of blocking anyone.
+//!
+//! A queued job keeps its stream entry unacknowledged, and the partition reads only so many
+//! entries ahead. So a job that has to wait also holds one of the partition's queue slots
+//! (half of its read-ahead window, shared by its endpoints); with none left it spills. Slow
+//! or rate-limited endpoints can therefore never pin the whole window and stall the
+//! partition's other endpoints.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -15,6 +21,7 @@ use actix::prelude::*;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use super::messages::{Completion, Deliver, Job, Stop, StopIfIdle};
@@ -29,6 +36,13 @@ const SPILL_DELAY: Duration = Duration::from_secs(1);
 /// Tries of the record script before the job is left pending for redelivery.
 const RECORD_TRIES: u32 = 5;
 
+/// A job waiting in the actor's queue, with the partition queue slot it holds while it waits
+/// (`None` only until the handler that queued it has seen it cannot start at once).
+struct Queued {
+    job: Job,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
 /// The per-endpoint actor.
 pub struct EndpointActor {
     /// Node-wide services (store, client, policy, config).
@@ -41,8 +55,11 @@ pub struct EndpointActor {
     endpoint: Uuid,
     /// Where finished jobs are reported to the partition.
     completions: UnboundedSender<Completion>,
-    /// Jobs accepted but not started, bounded by `endpoint.queue_capacity`.
-    queue: VecDeque<Job>,
+    /// Jobs accepted but not started, bounded by `endpoint.queue_capacity` and by the
+    /// partition's free queue slots.
+    queue: VecDeque<Queued>,
+    /// The partition's queue slots, shared by its endpoint actors.
+    slots: Arc<Semaphore>,
     /// Requests in flight, bounded by `endpoint.max_in_flight`.
     in_flight: usize,
     /// The governor limiter and the rate it was built for.
@@ -62,6 +79,7 @@ impl EndpointActor {
         app: Uuid,
         endpoint: Uuid,
         completions: UnboundedSender<Completion>,
+        slots: Arc<Semaphore>,
     ) -> Self {
         let breaker = CircuitBreaker::new(&shared.config.circuit);
         EndpointActor {
@@ -71,6 +89,7 @@ impl EndpointActor {
             endpoint,
             completions,
             queue: VecDeque::new(),
+            slots,
             in_flight: 0,
             limiter: None,
             breaker,
@@ -113,7 +132,7 @@ impl EndpointActor {
             let Some(front) = self.queue.front() else {
                 return;
             };
-            let rate = self.rate_for(front);
+            let rate = self.rate_for(&front.job);
             if let Some(wait) = self.rate_wait(rate) {
                 if !self.wake_scheduled {
                     self.wake_scheduled = true;
@@ -128,13 +147,13 @@ impl EndpointActor {
             if let Admission::WaitUntil(until) = self.breaker.admit(Instant::now()) {
                 let due =
                     now_ms() + until.saturating_duration_since(Instant::now()).as_millis() as i64;
-                for job in std::mem::take(&mut self.queue) {
-                    self.postpone(ctx, job, due);
+                for queued in std::mem::take(&mut self.queue) {
+                    self.postpone(ctx, queued.job, due);
                 }
                 return;
             }
-            if let Some(job) = self.queue.pop_front() {
-                self.start(ctx, job);
+            if let Some(queued) = self.queue.pop_front() {
+                self.start(ctx, queued.job);
             }
         }
     }
@@ -257,8 +276,21 @@ impl Handler<Deliver> for EndpointActor {
             self.postpone(ctx, job, due);
             return;
         }
-        self.queue.push_back(job);
+        self.queue.push_back(Queued { job, slot: None });
         self.pump(ctx);
+        // Still queued (every earlier job already holds a slot): it must wait, so it needs a
+        // slot of the partition; when none is free it spills like on a full queue.
+        if let Some(queued) = self.queue.back_mut().filter(|q| q.slot.is_none()) {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => queued.slot = Some(slot),
+                Err(_) => {
+                    if let Some(queued) = self.queue.pop_back() {
+                        let due = now_ms() + SPILL_DELAY.as_millis() as i64;
+                        self.postpone(ctx, queued.job, due);
+                    }
+                }
+            }
+        }
     }
 }
 

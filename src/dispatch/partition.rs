@@ -38,6 +38,9 @@ pub enum StopMode {
 
 /// Entries read but not yet acknowledged, per partition (a multiple of the batch size).
 const IN_FLIGHT_BATCHES: usize = 4;
+/// Share of those entries that jobs waiting in endpoint queues may hold (the rest keeps the
+/// partition reading while some endpoints are slow, failing or rate limited).
+const QUEUED_SHARE: usize = 2;
 /// Due retries moved per script call.
 const MOVE_BATCH: usize = 500;
 /// How often queue depth gauges are refreshed.
@@ -80,6 +83,8 @@ struct Partition {
     outstanding: HashMap<String, Outstanding>,
     to_ack: Vec<String>,
     permits: Arc<Semaphore>,
+    /// Slots for jobs waiting in endpoint queues (see `EndpointActor`).
+    queue_slots: Arc<Semaphore>,
     completions: mpsc::UnboundedSender<Completion>,
 }
 
@@ -106,6 +111,9 @@ pub async fn run(
         outstanding: HashMap::new(),
         to_ack: Vec::new(),
         permits,
+        queue_slots: Arc::new(Semaphore::new(
+            (batch_size * IN_FLIGHT_BATCHES / QUEUED_SHARE).max(1),
+        )),
         completions,
     };
     let mut mover = tokio::time::interval(shared.config.queue.retry_poll);
@@ -359,6 +367,7 @@ impl Partition {
             app,
             endpoint,
             self.completions.clone(),
+            self.queue_slots.clone(),
         )
         .start();
         self.actors.insert(endpoint, addr.clone());
