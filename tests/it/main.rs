@@ -9,6 +9,7 @@ mod api_idempotency;
 mod api_messages;
 mod api_support;
 mod harness;
+mod protection_circuit;
 mod protection_concurrency;
 mod protection_rate_limit;
 mod protection_support;
