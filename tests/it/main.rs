@@ -11,6 +11,7 @@ mod api_support;
 mod harness;
 mod protection_circuit;
 mod protection_concurrency;
+mod protection_isolation;
 mod protection_rate_limit;
 mod protection_support;
 mod smoke;
