@@ -66,6 +66,8 @@ pub struct EndpointActor {
     limiter: Option<(u32, DefaultDirectRateLimiter)>,
     /// Circuit breaker state of this endpoint.
     breaker: CircuitBreaker,
+    /// Health epoch of the newest route seen (re-enabling the endpoint bumps it).
+    health_epoch: u64,
     /// A pump is already scheduled (rate-limit wait).
     wake_scheduled: bool,
     /// Last time work arrived or finished, for idle stop.
@@ -93,6 +95,7 @@ impl EndpointActor {
             in_flight: 0,
             limiter: None,
             breaker,
+            health_epoch: 0,
             wake_scheduled: false,
             last_activity: Instant::now(),
         }
@@ -271,6 +274,11 @@ impl Handler<Deliver> for EndpointActor {
 
     fn handle(&mut self, Deliver(job): Deliver, ctx: &mut Self::Context) {
         self.last_activity = Instant::now();
+        if job.route.health_epoch > self.health_epoch {
+            // The endpoint was re-enabled, which reset its health: the breaker starts afresh.
+            self.health_epoch = job.route.health_epoch;
+            self.breaker = CircuitBreaker::new(&self.shared.config.circuit);
+        }
         if self.queue.len() >= self.shared.config.endpoint.queue_capacity {
             let due = now_ms() + SPILL_DELAY.as_millis() as i64;
             self.postpone(ctx, job, due);
