@@ -398,3 +398,63 @@ async fn a_circuit_tripping_after_its_endpoint_was_deleted_leaves_no_health_behi
     server.shutdown().await;
     receiver.stop().await;
 }
+
+/// The same when the operator disables the endpoint by hand while its circuit is open and
+/// re-enables it (health reset) once the receiver is fixed.
+#[actix_rt::test]
+async fn re_enabling_a_manually_disabled_endpoint_also_resets_its_circuit() {
+    let server = TestServer::start_with(|c| {
+        c.circuit.failure_threshold = 1;
+        c.circuit.cooldown = Duration::from_secs(3);
+        c.retry.schedule = vec![Duration::from_millis(100); 40];
+    })
+    .await;
+    let healthy = Arc::new(AtomicBool::new(false));
+    let receiver = switchable_receiver(healthy.clone());
+    let app = server.create_app("manual").await;
+    let url = format!("{}/hook", receiver.url);
+    let ep = server
+        .create_endpoint(&app, &url, json!({"name": "e"}))
+        .await;
+    let ep = ep["id"].as_str().expect("id").to_string();
+    server
+        .send_message(&app, json!({"eventType": "e", "payload": {}}))
+        .await;
+    endpoint_when(
+        &server,
+        &app,
+        &ep,
+        Duration::from_secs(5),
+        "circuit open",
+        |e| e["health"]["circuit"] == "open",
+    )
+    .await;
+    let path = format!("/api/v1/applications/{app}/endpoints/{ep}");
+    for enabled in [false, true] {
+        let body = json!({"name": "e", "url": url, "enabled": enabled});
+        let answer = server.call("PUT", &path, Some(body)).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    }
+    assert_eq!(
+        endpoint(&server, &app, &ep).await["health"]["circuit"],
+        "closed"
+    );
+    healthy.store(true, SeqCst);
+    let sent = Instant::now();
+    let id = server
+        .send_message(&app, json!({"eventType": "e", "payload": {}}))
+        .await;
+    eventually(
+        Duration::from_secs(5),
+        "delivery after re-enabling",
+        || async { receiver.hits().iter().any(|h| webhook_id(h) == id) },
+    )
+    .await;
+    let waited = sent.elapsed();
+    assert!(
+        waited < Duration::from_millis(700),
+        "the re-enabled endpoint's first delivery waited {waited:?} (old open period)"
+    );
+    server.shutdown().await;
+    receiver.stop().await;
+}
