@@ -147,7 +147,8 @@ impl EndpointActor {
                 }
                 return;
             }
-            if let Admission::WaitUntil(until) = self.breaker.admit(Instant::now()) {
+            let admission = self.breaker.admit(Instant::now());
+            if let Admission::WaitUntil(until) = admission {
                 let due =
                     now_ms() + until.saturating_duration_since(Instant::now()).as_millis() as i64;
                 for queued in std::mem::take(&mut self.queue) {
@@ -156,13 +157,14 @@ impl EndpointActor {
                 return;
             }
             if let Some(queued) = self.queue.pop_front() {
-                self.start(ctx, queued.job);
+                self.start(ctx, queued.job, admission == Admission::Probe);
             }
         }
     }
 
-    /// Runs one attempt and feeds its result back into the breaker.
-    fn start(&mut self, ctx: &mut Context<Self>, job: Job) {
+    /// Runs one attempt (the half-open probe when `probe`) and feeds its result back into
+    /// the breaker.
+    fn start(&mut self, ctx: &mut Context<Self>, job: Job, probe: bool) {
         self.in_flight += 1;
         let shared = self.shared.clone();
         let partition = self.partition;
@@ -171,7 +173,7 @@ impl EndpointActor {
         ctx.spawn(
             attempt
                 .into_actor(self)
-                .map(|(success, disabled), act, ctx| {
+                .map(move |(success, disabled), act, ctx| {
                     act.in_flight -= 1;
                     act.last_activity = Instant::now();
                     let before = act.breaker.state(Instant::now());
@@ -180,6 +182,9 @@ impl EndpointActor {
                         Some(false) => {
                             act.breaker.on_failure(Instant::now());
                         }
+                        // Not recorded: the job stays pending for redelivery, and a probe with no
+                        // known outcome must not hold the half-open circuit forever.
+                        None if probe => act.breaker.probe_abandoned(),
                         None => {}
                     }
                     let after = act.breaker.state(Instant::now());
