@@ -458,3 +458,76 @@ async fn re_enabling_a_manually_disabled_endpoint_also_resets_its_circuit() {
     server.shutdown().await;
     receiver.stop().await;
 }
+
+/// A half-open probe whose outcome cannot be recorded (the attempt stays pending in the
+/// stream for redelivery) must not leave the breaker waiting for it forever: later
+/// deliveries go on once a new probe can be made.
+#[actix_rt::test]
+async fn a_probe_whose_outcome_could_not_be_recorded_does_not_block_the_endpoint() {
+    let server = TestServer::start_with(|c| {
+        c.circuit.failure_threshold = 1;
+        c.circuit.cooldown = Duration::from_secs(1);
+        c.retry.schedule = vec![Duration::from_millis(100); 40];
+        c.retry.jitter = 0.0;
+    })
+    .await;
+    let healthy = Arc::new(AtomicBool::new(false));
+    let receiver = switchable_receiver(healthy.clone());
+    let app = server.create_app("lost-probe").await;
+    let ep = server
+        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await;
+    let ep = ep["id"].as_str().expect("id").to_string();
+    let first = server
+        .send_message(&app, json!({"eventType": "e", "payload": {}}))
+        .await;
+    endpoint_when(
+        &server,
+        &app,
+        &ep,
+        Duration::from_secs(5),
+        "circuit open",
+        |e| e["health"]["circuit"] == "open",
+    )
+    .await;
+    // The first message's retry will be the probe; make its attempt record fail (a key of
+    // the wrong type makes the record script error on every try).
+    let attempts_key = server
+        .store
+        .keys
+        .attempts(app.parse().expect("uuid"), first.parse().expect("uuid"));
+    let mut conn = server.store.conn().await.expect("conn");
+    let _: () = redis::pipe()
+        .del(&attempts_key)
+        .set(&attempts_key, "not a list")
+        .query_async(&mut conn)
+        .await
+        .expect("corrupt");
+    healthy.store(true, SeqCst);
+    eventually(Duration::from_secs(3), "the probe", || async {
+        receiver.hits().len() == 2
+    })
+    .await;
+    // Let the record's tries run out (about 0.75 s of back-off).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let id = server
+        .send_message(&app, json!({"eventType": "e", "payload": {}}))
+        .await;
+    eventually(
+        Duration::from_secs(5),
+        "delivery after the lost probe",
+        || async { receiver.hits().iter().any(|h| webhook_id(h) == id) },
+    )
+    .await;
+    endpoint_when(
+        &server,
+        &app,
+        &ep,
+        Duration::from_secs(2),
+        "circuit closed",
+        |e| e["health"]["circuit"] == "closed",
+    )
+    .await;
+    server.shutdown().await;
+    receiver.stop().await;
+}
