@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use futures_util::future::join_all;
+use serde_json::{json, Value};
 
 use crate::harness::{eventually, Receiver, Reply, TestServer};
 use crate::protection_support::{percentile, webhook_id};
@@ -26,16 +27,22 @@ fn config(c: &mut octohooks::config::Config) {
     c.queue.batch_size = 16;
 }
 
-/// Sends the messages at a steady pace; returns when each POST was answered, by id.
-async fn send_paced(server: &TestServer, app: &str) -> HashMap<String, Instant> {
-    let mut answered = HashMap::new();
+/// Sends the messages at a steady pace to each (server, application) at once; returns when
+/// each POST was answered, by id, per target.
+async fn send_paced(targets: &[(&TestServer, &str)]) -> Vec<HashMap<String, Instant>> {
+    let mut answered = vec![HashMap::new(); targets.len()];
     let mut tick = tokio::time::interval(SPACING);
     for i in 0..MESSAGES {
         tick.tick().await;
-        let id = server
-            .send_message(app, json!({"eventType": "e", "payload": {"n": i}}))
-            .await;
-        answered.insert(id, Instant::now());
+        let sends = targets.iter().map(|(server, app)| async move {
+            let id = server
+                .send_message(app, json!({"eventType": "e", "payload": {"n": i}}))
+                .await;
+            (id, Instant::now())
+        });
+        for (answers, (id, at)) in answered.iter_mut().zip(join_all(sends).await) {
+            answers.insert(id, at);
+        }
     }
     answered
 }
@@ -64,17 +71,18 @@ fn summary(sample: &[Duration]) -> (Duration, Duration) {
     (percentile(sample, 50.0), percentile(sample, 99.0))
 }
 
-/// Runs the baseline (healthy endpoint alone) then the same load with sick neighbours.
-async fn compare_with_neighbours(name: &str, neighbours: &[(&str, &Receiver, serde_json::Value)]) {
+/// Runs the same paced load against two servers at once: a baseline where the healthy
+/// endpoint is alone, and one where its application also has the sick `neighbours`. Running
+/// both together exposes them to the same machine load (other tests, the 2 shared cores).
+async fn compare_with_neighbours(name: &str, neighbours: &[(&str, &Receiver, Value)]) {
+    let baseline = TestServer::start_with(config).await;
     let server = TestServer::start_with(config).await;
 
     let alone = Receiver::ok();
-    let app = server.create_app("baseline").await;
-    server
-        .create_endpoint(&app, &format!("{}/healthy", alone.url), json!({}))
+    let baseline_app = baseline.create_app("baseline").await;
+    baseline
+        .create_endpoint(&baseline_app, &format!("{}/healthy", alone.url), json!({}))
         .await;
-    let answered = send_paced(&server, &app).await;
-    let (base_p50, base_p99) = summary(&latencies(&alone, &answered).await);
 
     let healthy = Receiver::ok();
     let app = server.create_app("with-neighbours").await;
@@ -86,8 +94,10 @@ async fn compare_with_neighbours(name: &str, neighbours: &[(&str, &Receiver, ser
             .create_endpoint(&app, &format!("{}/{path}", receiver.url), body.clone())
             .await;
     }
-    let answered = send_paced(&server, &app).await;
-    let (sick_p50, sick_p99) = summary(&latencies(&healthy, &answered).await);
+
+    let answered = send_paced(&[(&baseline, &baseline_app), (&server, &app)]).await;
+    let (base_p50, base_p99) = summary(&latencies(&alone, &answered[0]).await);
+    let (sick_p50, sick_p99) = summary(&latencies(&healthy, &answered[1]).await);
     for (path, receiver, _) in neighbours {
         assert!(!receiver.hits().is_empty(), "{path} was never tried");
     }
@@ -106,6 +116,7 @@ async fn compare_with_neighbours(name: &str, neighbours: &[(&str, &Receiver, ser
         sick_p99 < Duration::from_secs(1),
         "p99 {sick_p99:?} near the 3 s timeout"
     );
+    baseline.shutdown().await;
     server.shutdown().await;
     alone.stop().await;
     healthy.stop().await;
