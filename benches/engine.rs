@@ -74,6 +74,7 @@ fn routing(c: &mut Criterion) {
             },
             keys: vec![],
             rate_limit: None,
+            health_epoch: 0,
         })
         .collect();
     let channels = vec!["ch1".to_string(), "ch3".to_string()];

@@ -49,6 +49,9 @@ pub struct Endpoint {
     /// Read-only delivery health (circuit breaker, failure streak); ignored on input.
     #[serde(default)]
     pub health: EndpointHealth,
+    /// Bumped each time re-enabling resets the health (internal, not part of the API).
+    #[serde(skip)]
+    pub health_epoch: u64,
 }
 
 /// How deliveries to an endpoint are going, as the circuit breaker and the attempt records

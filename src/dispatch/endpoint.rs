@@ -5,6 +5,12 @@
 //! The actor keeps a bounded queue. Each pump starts jobs while the concurrency cap, the
 //! governor limiter and the breaker allow; a full queue or an open circuit sends jobs to the
 //! retry set (not counted as attempts) instead of blocking anyone.
+//!
+//! A queued job keeps its stream entry unacknowledged, and the partition reads only so many
+//! entries ahead. So a job that has to wait also holds one of the partition's queue slots
+//! (half of its read-ahead window, shared by its endpoints); with none left it spills. Slow
+//! or rate-limited endpoints can therefore never pin the whole window and stall the
+//! partition's other endpoints.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -15,6 +21,7 @@ use actix::prelude::*;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -30,6 +37,13 @@ const SPILL_DELAY: Duration = Duration::from_secs(1);
 /// Tries of the record script before the job is left pending for redelivery.
 const RECORD_TRIES: u32 = 5;
 
+/// A job waiting in the actor's queue, with the partition queue slot it holds while it waits
+/// (`None` only until the handler that queued it has seen it cannot start at once).
+struct Queued {
+    job: Job,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
 /// The per-endpoint actor.
 pub struct EndpointActor {
     /// Node-wide services (store, client, policy, config).
@@ -42,14 +56,19 @@ pub struct EndpointActor {
     endpoint: Uuid,
     /// Where finished jobs are reported to the partition.
     completions: UnboundedSender<Completion>,
-    /// Jobs accepted but not started, bounded by `endpoint.queue_capacity`.
-    queue: VecDeque<Job>,
+    /// Jobs accepted but not started, bounded by `endpoint.queue_capacity` and by the
+    /// partition's free queue slots.
+    queue: VecDeque<Queued>,
+    /// The partition's queue slots, shared by its endpoint actors.
+    slots: Arc<Semaphore>,
     /// Requests in flight, bounded by `endpoint.max_in_flight`.
     in_flight: usize,
     /// The governor limiter and the rate it was built for.
     limiter: Option<(u32, DefaultDirectRateLimiter)>,
     /// Circuit breaker state of this endpoint.
     breaker: CircuitBreaker,
+    /// Health epoch of the newest route seen (re-enabling the endpoint bumps it).
+    health_epoch: u64,
     /// A pump is already scheduled (rate-limit wait).
     wake_scheduled: bool,
     /// Last time work arrived or finished, for idle stop.
@@ -63,6 +82,7 @@ impl EndpointActor {
         app: Uuid,
         endpoint: Uuid,
         completions: UnboundedSender<Completion>,
+        slots: Arc<Semaphore>,
     ) -> Self {
         let breaker = CircuitBreaker::new(&shared.config.circuit);
         EndpointActor {
@@ -72,9 +92,11 @@ impl EndpointActor {
             endpoint,
             completions,
             queue: VecDeque::new(),
+            slots,
             in_flight: 0,
             limiter: None,
             breaker,
+            health_epoch: 0,
             wake_scheduled: false,
             last_activity: Instant::now(),
         }
@@ -114,7 +136,7 @@ impl EndpointActor {
             let Some(front) = self.queue.front() else {
                 return;
             };
-            let rate = self.rate_for(front);
+            let rate = self.rate_for(&front.job);
             if let Some(wait) = self.rate_wait(rate) {
                 if !self.wake_scheduled {
                     self.wake_scheduled = true;
@@ -126,22 +148,24 @@ impl EndpointActor {
                 }
                 return;
             }
-            if let Admission::WaitUntil(until) = self.breaker.admit(Instant::now()) {
+            let admission = self.breaker.admit(Instant::now());
+            if let Admission::WaitUntil(until) = admission {
                 let due =
                     now_ms() + until.saturating_duration_since(Instant::now()).as_millis() as i64;
-                for job in std::mem::take(&mut self.queue) {
-                    self.postpone(ctx, job, due);
+                for queued in std::mem::take(&mut self.queue) {
+                    self.postpone(ctx, queued.job, due);
                 }
                 return;
             }
-            if let Some(job) = self.queue.pop_front() {
-                self.start(ctx, job);
+            if let Some(queued) = self.queue.pop_front() {
+                self.start(ctx, queued.job, admission == Admission::Probe);
             }
         }
     }
 
-    /// Runs one attempt and feeds its result back into the breaker.
-    fn start(&mut self, ctx: &mut Context<Self>, job: Job) {
+    /// Runs one attempt (the half-open probe when `probe`) and feeds its result back into
+    /// the breaker.
+    fn start(&mut self, ctx: &mut Context<Self>, job: Job, probe: bool) {
         self.in_flight += 1;
         let shared = self.shared.clone();
         let partition = self.partition;
@@ -156,23 +180,35 @@ impl EndpointActor {
         );
         let attempt =
             async move { attempt(&shared, &completions, partition, job).await }.instrument(span);
-        ctx.spawn(attempt.into_actor(self).map(|success, act, ctx| {
-            act.in_flight -= 1;
-            act.last_activity = Instant::now();
-            let before = act.breaker.state(Instant::now());
-            match success {
-                Some(true) => act.breaker.on_success(),
-                Some(false) => {
-                    act.breaker.on_failure(Instant::now());
-                }
-                None => {}
-            }
-            let after = act.breaker.state(Instant::now());
-            if before != after {
-                act.publish_circuit(ctx, after);
-            }
-            act.pump(ctx);
-        }));
+        ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(move |(success, disabled), act, ctx| {
+                    act.in_flight -= 1;
+                    act.last_activity = Instant::now();
+                    let before = act.breaker.state(Instant::now());
+                    match success {
+                        Some(true) => act.breaker.on_success(),
+                        Some(false) => {
+                            act.breaker.on_failure(Instant::now());
+                        }
+                        // Not recorded: the job stays pending for redelivery, and a probe with no
+                        // known outcome must not hold the half-open circuit forever.
+                        None if probe => act.breaker.probe_abandoned(),
+                        None => {}
+                    }
+                    let after = act.breaker.state(Instant::now());
+                    if before != after {
+                        act.publish_circuit(ctx, after);
+                    }
+                    if disabled {
+                        // Re-enabling the endpoint resets its health; the breaker starts afresh with
+                        // it instead of holding the re-enabled endpoint's deliveries back.
+                        act.breaker = CircuitBreaker::new(&act.shared.config.circuit);
+                    }
+                    act.pump(ctx);
+                }),
+        );
     }
 
     /// Writes the breaker's state into the endpoint's health hash (shown by the API).
@@ -184,16 +220,22 @@ impl EndpointActor {
             .map(|t| now_ms() + t.saturating_duration_since(Instant::now()).as_millis() as i64)
             .map(|ms| ms.to_string())
             .unwrap_or_default();
-        let store = self.shared.store.clone();
-        let key = store.keys.endpoint_health(self.app, self.endpoint);
+        let shared = self.shared.clone();
+        let (app, endpoint) = (self.app, self.endpoint);
         let write = async move {
+            let store = &shared.store;
             let Ok(mut conn) = store.conn().await else {
                 return;
             };
-            let result: Result<(), redis::RedisError> = redis::pipe()
-                .hset(&key, "circuit", state.as_str())
-                .hset(&key, "nextProbe", next_probe)
-                .query_async(&mut conn)
+            // Not written when the endpoint was deleted meanwhile (no hash is recreated).
+            let result: Result<i64, redis::RedisError> = shared
+                .scripts
+                .circuit_publish
+                .key(store.keys.endpoint(app, endpoint))
+                .key(store.keys.endpoint_health(app, endpoint))
+                .arg(state.as_str())
+                .arg(next_probe)
+                .invoke_async(&mut conn)
                 .await;
             if let Err(e) = result {
                 tracing::warn!(error = %e, "could not publish circuit state");
@@ -247,13 +289,31 @@ impl Handler<Deliver> for EndpointActor {
 
     fn handle(&mut self, Deliver(job): Deliver, ctx: &mut Self::Context) {
         self.last_activity = Instant::now();
+        if job.route.health_epoch > self.health_epoch {
+            // The endpoint was re-enabled, which reset its health: the breaker starts afresh.
+            self.health_epoch = job.route.health_epoch;
+            self.breaker = CircuitBreaker::new(&self.shared.config.circuit);
+        }
         if self.queue.len() >= self.shared.config.endpoint.queue_capacity {
             let due = now_ms() + SPILL_DELAY.as_millis() as i64;
             self.postpone(ctx, job, due);
             return;
         }
-        self.queue.push_back(job);
+        self.queue.push_back(Queued { job, slot: None });
         self.pump(ctx);
+        // Still queued (every earlier job already holds a slot): it must wait, so it needs a
+        // slot of the partition; when none is free it spills like on a full queue.
+        if let Some(queued) = self.queue.back_mut().filter(|q| q.slot.is_none()) {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => queued.slot = Some(slot),
+                Err(_) => {
+                    if let Some(queued) = self.queue.pop_back() {
+                        let due = now_ms() + SPILL_DELAY.as_millis() as i64;
+                        self.postpone(ctx, queued.job, due);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -292,13 +352,14 @@ fn report(completions: &UnboundedSender<Completion>, job: &Job, recorded: bool) 
 }
 
 /// One delivery attempt with its bookkeeping. Returns whether the receiver succeeded
-/// (`None` when the attempt could not be recorded and stays pending).
+/// (`None` when the attempt could not be recorded and stays pending), and whether the
+/// endpoint was disabled because of it (410 Gone, or failing for `endpoint.disable_after`).
 async fn attempt(
     shared: &Shared,
     completions: &UnboundedSender<Completion>,
     partition: u16,
     job: Job,
-) -> Option<bool> {
+) -> (Option<bool>, bool) {
     let message_id = job.task.message.to_string();
     // The node-wide cap: waits (without blocking the actor) when the node is saturated.
     let permit = shared.node_permits.acquire().await;
@@ -369,19 +430,20 @@ async fn attempt(
         retry,
     )
     .await;
-    let disable = outcome.is_gone() || matches!(recorded, Ok(2));
-    if disable {
+    let mut disabled = false;
+    if outcome.is_gone() || matches!(recorded, Ok(2)) {
         tracing::info!(endpoint = %job.route.id, gone = outcome.is_gone(), "disabling endpoint");
-        if let Err(e) = shared
+        match shared
             .store
             .disable_endpoint(job.task.app, job.route.id)
             .await
         {
-            tracing::warn!(error = %e, "could not disable endpoint");
+            Ok(()) => disabled = true,
+            Err(e) => tracing::warn!(error = %e, "could not disable endpoint"),
         }
     }
     report(completions, &job, recorded.is_ok());
-    recorded.ok().map(|_| outcome.is_success())
+    (recorded.ok().map(|_| outcome.is_success()), disabled)
 }
 
 fn attempt_json(

@@ -38,6 +38,9 @@ pub enum StopMode {
 
 /// Entries read but not yet acknowledged, per partition (a multiple of the batch size).
 const IN_FLIGHT_BATCHES: usize = 4;
+/// Share of those entries that jobs waiting in endpoint queues may hold (the rest keeps the
+/// partition reading while some endpoints are slow, failing or rate limited).
+const QUEUED_SHARE: usize = 2;
 /// Due retries moved per script call.
 const MOVE_BATCH: usize = 500;
 /// How often queue depth gauges are refreshed.
@@ -82,6 +85,8 @@ struct Partition {
     deferred: Vec<Task>,
     to_ack: Vec<String>,
     permits: Arc<Semaphore>,
+    /// Slots for jobs waiting in endpoint queues (see `EndpointActor`).
+    queue_slots: Arc<Semaphore>,
     completions: mpsc::UnboundedSender<Completion>,
 }
 
@@ -109,6 +114,9 @@ pub async fn run(
         deferred: Vec::new(),
         to_ack: Vec::new(),
         permits,
+        queue_slots: Arc::new(Semaphore::new(
+            (batch_size * IN_FLIGHT_BATCHES / QUEUED_SHARE).max(1),
+        )),
         completions,
     };
     let mut mover = tokio::time::interval(shared.config.queue.retry_poll);
@@ -384,6 +392,7 @@ impl Partition {
             app,
             endpoint,
             self.completions.clone(),
+            self.queue_slots.clone(),
         )
         .start();
         self.actors.insert(endpoint, addr.clone());

@@ -17,6 +17,8 @@ pub struct Route {
     pub keys: Vec<Vec<u8>>,
     /// Deliveries per second; `None` = the node's default.
     pub rate_limit: Option<u32>,
+    /// Grows each time re-enabling the endpoint resets its health.
+    pub health_epoch: u64,
 }
 
 impl Route {
@@ -33,6 +35,7 @@ impl Route {
                 .filter_map(|s| decode_secret(s).ok())
                 .collect(),
             rate_limit: endpoint.rate_limit,
+            health_epoch: endpoint.health_epoch,
         }
     }
 
@@ -58,6 +61,7 @@ mod tests {
             channels: channels.iter().map(|s| s.to_string()).collect(),
             keys: vec![],
             rate_limit: None,
+            health_epoch: 0,
         }
     }
 

@@ -70,6 +70,7 @@ pub fn consumer_name(partition: u16) -> String {
 pub struct QueueScripts {
     pub move_due: Script,
     pub record_attempt: Script,
+    pub circuit_publish: Script,
     pub lease_acquire: Script,
     pub lease_renew: Script,
     pub lease_release: Script,
@@ -80,6 +81,7 @@ impl QueueScripts {
         QueueScripts {
             move_due: Script::new(include_str!("scripts/move_due.lua")),
             record_attempt: Script::new(include_str!("scripts/record_attempt.lua")),
+            circuit_publish: Script::new(include_str!("scripts/circuit_publish.lua")),
             lease_acquire: Script::new(include_str!("scripts/lease_acquire.lua")),
             lease_renew: Script::new(include_str!("scripts/lease_renew.lua")),
             lease_release: Script::new(include_str!("scripts/lease_release.lua")),

@@ -110,6 +110,11 @@ impl CircuitBreaker {
         }
     }
 
+    /// The half-open probe ended with no known outcome: another probe may go.
+    pub fn probe_abandoned(&mut self) {
+        self.probing = false;
+    }
+
     /// Records a successful request: the circuit closes and every counter resets.
     pub fn on_success(&mut self) {
         self.consecutive_failures = 0;
@@ -190,6 +195,21 @@ mod tests {
         b.on_success();
         assert_eq!(b.state(later), CircuitState::Closed);
         assert_eq!(b.admit(later), Admission::Allow);
+    }
+
+    #[test]
+    fn an_abandoned_probe_lets_the_next_one_go() {
+        let t0 = Instant::now();
+        let mut b = breaker();
+        for _ in 0..3 {
+            b.on_failure(t0);
+        }
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(b.admit(later), Admission::Probe);
+        assert!(matches!(b.admit(later), Admission::WaitUntil(_)));
+        b.probe_abandoned();
+        assert_eq!(b.state(later), CircuitState::HalfOpen);
+        assert_eq!(b.admit(later), Admission::Probe);
     }
 
     #[test]

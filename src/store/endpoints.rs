@@ -40,6 +40,9 @@ fn from_fields(fields: &Fields) -> Result<Endpoint, StoreError> {
         created: int_field(fields, "created")?,
         updated: int_field(fields, "updated")?,
         health: EndpointHealth::default(),
+        health_epoch: opt_field(fields, "healthEpoch")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     })
 }
 

@@ -303,12 +303,26 @@ pub struct Hit {
     pub at: Instant,
 }
 
+/// Runs when a request's handling ends: after its delay, or when the client hung up first.
+pub type Done = Arc<dyn Fn() + Send + Sync>;
+
 /// What a receiver answers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub delay: Duration,
+    pub done: Option<Done>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("delay", &self.delay)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {
@@ -317,6 +331,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             delay: Duration::ZERO,
+            done: None,
         }
     }
 
@@ -328,6 +343,53 @@ impl Reply {
     pub fn delay(mut self, delay: Duration) -> Reply {
         self.delay = delay;
         self
+    }
+
+    /// Calls `done` when the request's handling ends (see [`Done`]).
+    pub fn on_done(mut self, done: Done) -> Reply {
+        self.done = Some(done);
+        self
+    }
+}
+
+/// Calls a [`Done`] when dropped, so it runs whether the handler finishes or is cancelled.
+struct DoneGuard(Option<Done>);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        if let Some(done) = self.0.take() {
+            done();
+        }
+    }
+}
+
+/// Requests being handled right now, and the most seen at once: `enter` on arrival, and the
+/// returned [`Done`] (via [`Reply::on_done`]) when the answer goes out.
+#[derive(Default)]
+pub struct Gauge {
+    now: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl Gauge {
+    pub fn enter(self: &Arc<Self>) -> Done {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+        let gauge = self.clone();
+        Arc::new(move || {
+            gauge.now.fetch_sub(1, SeqCst);
+        })
+    }
+
+    /// Most requests in flight at once so far.
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests in flight now.
+    pub fn now(&self) -> usize {
+        self.now.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -377,6 +439,7 @@ impl Receiver {
                         hits.push(hit.clone());
                         behaviour(earlier, &hit)
                     };
+                    let _done = DoneGuard(reply.done.clone());
                     if !reply.delay.is_zero() {
                         tokio::time::sleep(reply.delay).await;
                     }

@@ -25,8 +25,12 @@ if uid ~= old then
   redis.call('HSET', KEYS[4], uid, ARGV[2])
   if old ~= '' then redis.call('HDEL', KEYS[4], old) end
 end
--- Re-enabling an endpoint (auto-disabled or not) starts its health afresh.
-if was_enabled == '0' and ARGV[6] == '1' then redis.call('DEL', KEYS[5]) end
+-- Re-enabling an endpoint (auto-disabled or not) starts its health afresh; the bumped
+-- healthEpoch tells the endpoint's actor to start its circuit breaker afresh too.
+if was_enabled == '0' and ARGV[6] == '1' then
+  redis.call('DEL', KEYS[5])
+  redis.call('HINCRBY', KEYS[2], 'healthEpoch', 1)
+end
 redis.call('HSET', KEYS[2], 'uid', uid, unpack(ARGV, 7))
 if ARGV[1] == 'create' then redis.call('ZADD', KEYS[3], 0, ARGV[3]) end
 redis.call('HINCRBY', KEYS[1], 'ep_ver', 1)

@@ -1,0 +1,186 @@
+//! Per-endpoint rate limits: a governor limiter with a burst of one in the endpoint's actor.
+//! Waiting for it is not an attempt, and a backlog beyond the actor's bounded queue spills to
+//! the retry set (not an attempt either) and still arrives, once.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::harness::{Receiver, TestServer};
+use crate::protection_support::{
+    max_in_window, max_in_window_ms, retry_backlog, send_many, stream_backlog, webhook_id,
+};
+
+/// The one long test (~25 s): 500 messages to an endpoint limited to 20/s, through a queue
+/// of 50, so most of the backlog spills to the retry set and comes back, repeatedly.
+#[actix_rt::test]
+async fn rate_limit_spreads_deliveries_and_spilled_work_arrives_once_without_attempts() {
+    const MESSAGES: usize = 500;
+    const RATE: usize = 20;
+    let server = TestServer::start_with(|c| {
+        c.endpoint.queue_capacity = 50;
+    })
+    .await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("rate-limited").await;
+    server
+        .create_endpoint(
+            &app,
+            &format!("{}/hook", receiver.url),
+            json!({ "rateLimit": RATE }),
+        )
+        .await;
+
+    let started = Instant::now();
+    let ids = send_many(&server, &app, MESSAGES, 50).await;
+    let posted_in = started.elapsed();
+
+    // Wait for every delivery, watching the retry set fill with spilled work meanwhile.
+    let mut spilled_peak = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while receiver.hits().len() < MESSAGES {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {MESSAGES} delivered",
+            receiver.hits().len()
+        );
+        spilled_peak = spilled_peak.max(retry_backlog(&server).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Anything still to come would be a duplicate.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let hits = receiver.hits_on("/hook");
+    let delivered: HashSet<&str> = hits.iter().map(webhook_id).collect();
+    let sent: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    assert_eq!(
+        hits.len(),
+        MESSAGES,
+        "one request per message, no duplicates"
+    );
+    assert_eq!(
+        delivered, sent,
+        "every message arrives, under its own webhook-id"
+    );
+
+    let per_second = max_in_window(&hits, Duration::from_secs(1));
+    let first = hits.iter().map(|h| h.at).min().expect("hits");
+    let last = hits.iter().map(|h| h.at).max().expect("hits");
+    println!(
+        "rate limit {RATE}/s: {MESSAGES} messages posted in {posted_in:?}, delivered over {:?}; \
+         max {per_second} hits in any 1 s window; retry set peaked at {spilled_peak} spilled jobs",
+        last - first
+    );
+    assert!(
+        per_second <= RATE + 1,
+        "{per_second} hits within one second (limit {RATE}/s, burst 1)"
+    );
+    // The limiter does not only cap, it spreads: 500 at 20/s take about 25 s.
+    assert!(
+        last - first >= Duration::from_millis(((MESSAGES - 1) * 1000 / RATE) as u64 - 1000),
+        "delivered too fast: {:?}",
+        last - first
+    );
+    assert!(spilled_peak > 0, "the queue of 50 never spilled");
+
+    // Neither waiting for the limiter nor spilling is an attempt: one successful attempt each.
+    let mut started: Vec<i64> = Vec::new();
+    for chunk in ids.chunks(50) {
+        let lists = join_all(chunk.iter().map(|id| server.attempts(&app, id))).await;
+        for (id, attempts) in chunk.iter().zip(lists) {
+            assert_eq!(attempts.len(), 1, "message {id}: {attempts:?}");
+            assert_eq!(
+                attempts[0]["status"], "success",
+                "message {id}: {attempts:?}"
+            );
+            assert_eq!(attempts[0]["attempt"], 1, "message {id}: {attempts:?}");
+            started.push(attempts[0]["timestamp"].as_i64().expect("timestamp"));
+        }
+    }
+    // The same measure on the sending side (attempt timestamps), free of receiver jitter.
+    let sent_per_second = max_in_window_ms(&started, 1000);
+    println!("rate limit {RATE}/s: max {sent_per_second} attempts started in any 1 s window");
+    assert!(
+        sent_per_second <= RATE + 1,
+        "{sent_per_second} attempts started within one second (limit {RATE}/s, burst 1)"
+    );
+    // Nothing left behind: no spilled work, no unacknowledged stream entries.
+    assert_eq!(retry_backlog(&server).await, 0);
+    assert_eq!(stream_backlog(&server).await, 0);
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+/// `rateLimit: null` takes `endpoint.default_rate_limit`; an endpoint's own value overrides
+/// it; and a limited endpoint does not hold up its neighbour in the same application.
+#[actix_rt::test]
+async fn null_rate_limit_takes_the_configured_default_and_own_values_override_it() {
+    const MESSAGES: usize = 20;
+    let server = TestServer::start_with(|c| {
+        c.endpoint.default_rate_limit = 10;
+    })
+    .await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("defaults").await;
+    let defaulted = server
+        .create_endpoint(&app, &format!("{}/default", receiver.url), json!({}))
+        .await;
+    assert_eq!(defaulted["rateLimit"], serde_json::Value::Null);
+    server
+        .create_endpoint(
+            &app,
+            &format!("{}/fast", receiver.url),
+            json!({ "rateLimit": 200 }),
+        )
+        .await;
+    send_many(&server, &app, MESSAGES, 20).await;
+    crate::harness::eventually(Duration::from_secs(10), "all deliveries", || async {
+        receiver.hits().len() == 2 * MESSAGES
+    })
+    .await;
+    let span = |path: &str| {
+        let hits = receiver.hits_on(path);
+        assert_eq!(hits.len(), MESSAGES, "{path}");
+        let first = hits.iter().map(|h| h.at).min().expect("hits");
+        let last = hits.iter().map(|h| h.at).max().expect("hits");
+        (last - first, max_in_window(&hits, Duration::from_secs(1)))
+    };
+    let (slow_span, slow_peak) = span("/default");
+    let (fast_span, _) = span("/fast");
+    // 10/s with a burst of one: 20 deliveries take 1.9 s.
+    assert!(
+        slow_peak <= 11,
+        "{slow_peak} in one second at the default 10/s"
+    );
+    assert!(slow_span >= Duration::from_millis(1700), "{slow_span:?}");
+    // 200/s: 20 deliveries take about 0.1 s (the default does not apply).
+    assert!(fast_span < Duration::from_millis(900), "{fast_span:?}");
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+/// `endpoint.default_rate_limit = 0` means unlimited.
+#[actix_rt::test]
+async fn a_zero_default_rate_limit_means_unlimited() {
+    const MESSAGES: usize = 60;
+    let server = TestServer::start_with(|c| {
+        c.endpoint.default_rate_limit = 0;
+    })
+    .await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("unlimited").await;
+    server
+        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await;
+    send_many(&server, &app, MESSAGES, 60).await;
+    crate::harness::eventually(Duration::from_secs(10), "all deliveries", || async {
+        receiver.hits().len() == MESSAGES
+    })
+    .await;
+    // Far more than a limiter with a burst of one would let through in one second.
+    let peak = max_in_window(&receiver.hits(), Duration::from_secs(1));
+    assert!(peak >= 30, "only {peak} in the busiest second");
+    server.shutdown().await;
+    receiver.stop().await;
+}
