@@ -112,6 +112,18 @@ impl EndpointActor {
             })
     }
 
+    /// When spilled work should come back: not before the queue ahead of it can have drained
+    /// at the endpoint's rate, so a slow endpoint's backlog does not cycle through the retry
+    /// set every second.
+    fn spill_delay(&self, job: &Job) -> Duration {
+        match self.rate_for(job) {
+            Some(rate) if rate > 0 => SPILL_DELAY.max(Duration::from_secs_f64(
+                self.queue.len() as f64 / f64::from(rate),
+            )),
+            _ => SPILL_DELAY,
+        }
+    }
+
     /// How long to wait before the next request may start under the rate limit.
     fn rate_wait(&mut self, rate: Option<u32>) -> Option<Duration> {
         let Some(rate) = rate.and_then(NonZeroU32::new) else {
@@ -295,7 +307,7 @@ impl Handler<Deliver> for EndpointActor {
             self.breaker = CircuitBreaker::new(&self.shared.config.circuit);
         }
         if self.queue.len() >= self.shared.config.endpoint.queue_capacity {
-            let due = now_ms() + SPILL_DELAY.as_millis() as i64;
+            let due = now_ms() + self.spill_delay(&job).as_millis() as i64;
             self.postpone(ctx, job, due);
             return;
         }
@@ -308,7 +320,7 @@ impl Handler<Deliver> for EndpointActor {
                 Ok(slot) => queued.slot = Some(slot),
                 Err(_) => {
                     if let Some(queued) = self.queue.pop_back() {
-                        let due = now_ms() + SPILL_DELAY.as_millis() as i64;
+                        let due = now_ms() + self.spill_delay(&queued.job).as_millis() as i64;
                         self.postpone(ctx, queued.job, due);
                     }
                 }
