@@ -7,4 +7,13 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test -- --test-threads "${TEST_THREADS:-4}"
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --lib --bins --tests -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary (cargo prints one result line per binary).
+echo
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
