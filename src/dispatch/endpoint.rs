@@ -34,6 +34,8 @@ use crate::retry::{Admission, CircuitBreaker, CircuitState};
 
 /// Delay before a job spilled from a full queue is offered again.
 const SPILL_DELAY: Duration = Duration::from_secs(1);
+/// How far ahead a fast endpoint may queue work beyond the partition's shared queue slots.
+const DRAIN_HORIZON: Duration = Duration::from_secs(10);
 /// Tries of the record script before the job is left pending for redelivery.
 const RECORD_TRIES: u32 = 5;
 
@@ -73,6 +75,12 @@ pub struct EndpointActor {
     wake_scheduled: bool,
     /// Last time work arrived or finished, for idle stop.
     last_activity: Instant,
+    /// Attempts finished since `window_start` (throughput estimate).
+    done_in_window: u32,
+    /// Start of the current one-second throughput window.
+    window_start: Instant,
+    /// Attempts per second over the last full window.
+    throughput: f64,
 }
 
 impl EndpointActor {
@@ -99,7 +107,48 @@ impl EndpointActor {
             health_epoch: 0,
             wake_scheduled: false,
             last_activity: Instant::now(),
+            done_in_window: 0,
+            window_start: Instant::now(),
+            throughput: 0.0,
         }
+    }
+
+    /// Spills queued jobs that hold no partition slot beyond what the endpoint is now known
+    /// to drain in time (its estimate fell: it became slow).
+    fn shed_excess(&mut self, ctx: &mut Context<Self>) {
+        let allowance = self.slotless_allowance();
+        while self.queue.len() > allowance && self.queue.back().is_some_and(|q| q.slot.is_none()) {
+            if let Some(queued) = self.queue.pop_back() {
+                let due = now_ms() + self.spill_delay(&queued.job).as_millis() as i64;
+                self.postpone(ctx, queued.job, due);
+            }
+        }
+    }
+
+    /// Counts a finished attempt into the throughput estimate.
+    fn count_done(&mut self) {
+        self.done_in_window += 1;
+        let elapsed = self.window_start.elapsed();
+        if elapsed >= Duration::from_secs(1) {
+            self.throughput = f64::from(self.done_in_window) / elapsed.as_secs_f64();
+            self.done_in_window = 0;
+            self.window_start = Instant::now();
+        }
+    }
+
+    /// Jobs this endpoint may keep queued without a partition queue slot: what it has shown
+    /// it drains within a few seconds. A fast endpoint working through a backlog keeps its
+    /// queue (no retry-set churn); a slow, hanging or rate-limited one gets ~0 and spills
+    /// when the slots run out, so it can never pin the partition's read-ahead window.
+    fn slotless_allowance(&self) -> usize {
+        let elapsed = self.window_start.elapsed().as_secs_f64();
+        // A window that has run long without closing means few completions: count it in.
+        let current = if elapsed >= 2.0 {
+            f64::from(self.done_in_window) / elapsed
+        } else {
+            self.throughput
+        };
+        (current * DRAIN_HORIZON.as_secs_f64()) as usize
     }
 
     /// Deliveries per second the job's endpoint allows now (`None` = unlimited).
@@ -197,6 +246,8 @@ impl EndpointActor {
                 .into_actor(self)
                 .map(move |(success, disabled), act, ctx| {
                     act.in_flight -= 1;
+                    act.count_done();
+                    act.shed_excess(ctx);
                     act.last_activity = Instant::now();
                     let before = act.breaker.state(Instant::now());
                     match success {
@@ -318,6 +369,7 @@ impl Handler<Deliver> for EndpointActor {
         if let Some(queued) = self.queue.back_mut().filter(|q| q.slot.is_none()) {
             match self.slots.clone().try_acquire_owned() {
                 Ok(slot) => queued.slot = Some(slot),
+                Err(_) if self.queue.len() <= self.slotless_allowance() => {}
                 Err(_) => {
                     if let Some(queued) = self.queue.pop_back() {
                         let due = now_ms() + self.spill_delay(&queued.job).as_millis() as i64;
