@@ -1,0 +1,96 @@
+//! Endpoint recovery: messages whose last attempt failed for good inside the window are
+//! re-sent once the endpoint is back; others are left alone.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{eventually, Receiver, Reply, TestServer};
+
+#[actix_rt::test]
+async fn recover_resends_exactly_the_messages_that_failed_in_the_window() {
+    let server = TestServer::start_with(|c| {
+        c.retry.schedule = vec![Duration::from_millis(100)];
+        c.circuit.failure_threshold = 1000;
+    })
+    .await;
+    let down = Arc::new(AtomicBool::new(true));
+    let flag = down.clone();
+    let receiver = Receiver::with(Arc::new(move |_, _| {
+        Reply::status(if flag.load(Ordering::SeqCst) { 500 } else { 200 })
+    }));
+    let app = server.create_app("recovery").await;
+    let endpoint = server
+        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await;
+    let endpoint = endpoint["id"].as_str().expect("id").to_string();
+    let before = octohooks::model::now_ms();
+    let mut failed = Vec::new();
+    for i in 0..3 {
+        failed.push(
+            server
+                .send_message(&app, json!({"eventType": "e", "payload": {"n": i}}))
+                .await,
+        );
+    }
+    for id in &failed {
+        eventually(Duration::from_secs(10), "final failure", || async {
+            server
+                .attempts(&app, id)
+                .await
+                .last()
+                .is_some_and(|a| a["status"] == "failed")
+        })
+        .await;
+    }
+    down.store(false, Ordering::SeqCst);
+    // Delivered normally once the endpoint is back: nothing to recover for it.
+    let fine = server
+        .send_message(&app, json!({"eventType": "e", "payload": {"n": 9}}))
+        .await;
+    eventually(Duration::from_secs(10), "normal delivery", || async {
+        server
+            .attempts(&app, &fine)
+            .await
+            .last()
+            .is_some_and(|a| a["status"] == "success")
+    })
+    .await;
+    let hits_before = receiver.hits_on("/hook").len();
+
+    let path = format!("/api/v1/applications/{app}/endpoints/{endpoint}/recover");
+    let bad = server.post(&path, json!({"since": "yesterday"})).await;
+    assert_eq!(bad.status, 422, "{:?}", bad.body);
+    let future = server
+        .post(&path, json!({"since": octohooks::model::now_ms() + 60_000}))
+        .await;
+    assert_eq!(future.status, 422, "{:?}", future.body);
+
+    let started = server.post(&path, json!({"since": before})).await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    let job = started.body["id"].as_str().expect("job id").to_string();
+    let status_path = format!("{path}/{job}");
+    eventually(Duration::from_secs(10), "job done", || async {
+        server.get(&status_path).await.body["status"] == "done"
+    })
+    .await;
+    let done = server.get(&status_path).await.body;
+    assert_eq!(done["resent"], 3, "{done}");
+    assert_eq!(done["scanned"], 4, "{done}");
+    eventually(Duration::from_secs(10), "re-sent deliveries", || async {
+        receiver.hits_on("/hook").len() == hits_before + 3
+    })
+    .await;
+    let resent: Vec<String> = receiver.hits_on("/hook")[hits_before..]
+        .iter()
+        .map(|h| h.headers["webhook-id"].clone())
+        .collect();
+    for id in &failed {
+        assert!(resent.contains(id), "{id} not re-sent: {resent:?}");
+    }
+    assert_eq!(server.get(&format!("{path}/{}", uuid::Uuid::new_v4())).await.status, 404);
+    server.shutdown().await;
+    receiver.stop().await;
+}
