@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::idempotency::{Claim, Finish};
 
 /// Longest accepted Idempotency-Key.
-const MAX_KEY_LEN: usize = 256;
+const MAX_KEY_LEN: usize = super::validation::MAX_IDEMPOTENCY_KEY;
 /// How long a claim survives a crashed owner before another request may run.
 const CLAIM_TTL: Duration = Duration::from_secs(60);
 /// Poll interval while waiting for a concurrent request with the same key.
