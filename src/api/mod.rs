@@ -160,11 +160,17 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::NoRoute)
 }
 
-pub(crate) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+/// A wrong method on an existing path: a JSON 405 listing the methods the path has (OPTIONS
+/// are preflights, answered everywhere).
+pub(crate) async fn method_not_allowed(req: HttpRequest, allow: String) -> HttpResponse {
     if req.method() == Method::OPTIONS {
         return preflight(req).await;
     }
-    actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed)
+    let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+    if let Ok(allow) = header::HeaderValue::try_from(allow) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
 }
 
 /// Reads a request body, refusing more than `limit` bytes with a JSON 413.

@@ -19,7 +19,7 @@
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, Handler, HttpResponse, Responder};
+use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder};
 use bytes::Bytes;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, ParameterBuilder, ParameterIn, Paths};
@@ -46,11 +46,13 @@ pub const REPLAYED_HEADER_NAME: &str = "Idempotent-Replayed";
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
 
-/// One path of the API: an actix resource whose unregistered methods answer the JSON 405
-/// (OPTIONS: the CORS preflight), and the documentation of each registered method.
+/// One path of the API: an actix resource whose unregistered methods answer the JSON 405 with
+/// an `Allow` header (OPTIONS: the CORS preflight), and the documentation of each registered
+/// method.
 pub struct Resource {
     path: &'static str,
     resource: actix_web::Resource,
+    allowed: Vec<String>,
     paths: Paths,
     schemas: Schemas,
 }
@@ -59,7 +61,8 @@ pub struct Resource {
 pub fn resource(path: &'static str) -> Resource {
     Resource {
         path,
-        resource: web::resource(path).default_service(web::to(super::method_not_allowed)),
+        resource: web::resource(path),
+        allowed: Vec::new(),
         paths: Paths::new(),
         schemas: Vec::new(),
     }
@@ -131,6 +134,7 @@ impl Resource {
         );
         self.paths.merge(doc.paths());
         doc.schemas(&mut self.schemas);
+        self.allowed.push(method.to_string());
         self.resource = self.resource.route(web::method(method).to(handler));
         self
     }
@@ -138,7 +142,12 @@ impl Resource {
 
 impl HttpServiceFactory for Resource {
     fn register(self, config: &mut AppService) {
-        self.resource.register(config);
+        let allow = self.allowed.join(", ");
+        self.resource
+            .default_service(web::to(move |req: HttpRequest| {
+                super::method_not_allowed(req, allow.clone())
+            }))
+            .register(config);
     }
 }
 
