@@ -135,9 +135,33 @@ pub struct EndpointIn {
     #[serde(default)]
     #[schema(schema_with = schema::opt_secrets)]
     pub secrets: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral_u32")]
     #[schema(schema_with = schema::opt_rate_limit)]
     pub rate_limit: Option<u32>,
+}
+
+/// An optional u32 written as any JSON integer, `5.0` included: JSON (and the OpenAPI
+/// document's `integer`) do not tell `5` from `5.0`, and some serializers write the latter.
+fn integral_u32<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let value = match (number.as_u64(), number.as_f64()) {
+        (Some(n), _) => u32::try_from(n).ok(),
+        (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+            Some(f as u32)
+        }
+        _ => None,
+    };
+    value.map(Some).ok_or_else(|| {
+        D::Error::custom(format!(
+            "invalid value: {number}, expected an integer from 0 to {}",
+            u32::MAX
+        ))
+    })
 }
 
 /// A webhook: its payload is delivered verbatim to every matching endpoint.
@@ -213,4 +237,31 @@ pub enum AttemptStatus {
     Success,
     Pending,
     Failed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EndpointIn;
+
+    fn rate_limit(json: &str) -> Result<Option<u32>, serde_json::Error> {
+        serde_json::from_str::<EndpointIn>(&format!(
+            r#"{{"name": "n", "url": "https://e.com", "rateLimit": {json}}}"#
+        ))
+        .map(|e| e.rate_limit)
+    }
+
+    #[test]
+    fn rate_limits_are_integers_however_written() {
+        assert_eq!(rate_limit("5").unwrap(), Some(5));
+        assert_eq!(rate_limit("5.0").unwrap(), Some(5));
+        assert_eq!(rate_limit("5e2").unwrap(), Some(500));
+        assert_eq!(rate_limit("null").unwrap(), None);
+        assert_eq!(rate_limit("4294967295").unwrap(), Some(u32::MAX));
+        for bad in ["1.5", "-1", "4294967296", "4294967296.0", "\"5\"", "1e300"] {
+            assert!(rate_limit(bad).is_err(), "{bad}");
+        }
+        let absent: EndpointIn =
+            serde_json::from_str(r#"{"name": "n", "url": "https://e.com"}"#).unwrap();
+        assert_eq!(absent.rate_limit, None);
+    }
 }
