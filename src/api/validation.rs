@@ -25,7 +25,9 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 256;
 /// An identifier (uid, eventType, channel).
 pub const IDENTIFIER_PATTERN: &str = "^[a-zA-Z0-9._-]{1,256}$";
 /// A name: anything with a character that is not white space (length is checked apart).
-pub const NAME_PATTERN: &str = "\\S";
+/// White space as `str::trim` sees it, which is not ECMA-262's `\s` (U+0085, U+FEFF).
+pub const NAME_PATTERN: &str =
+    r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 /// An endpoint URL: http(s), a host name whose last label starts with a letter (or an IPv4
 /// address), an optional port, and a path and query of characters that need no encoding.
 pub const URL_PATTERN: &str = "^https?://(?:(?:[a-zA-Z0-9-]+\\.)*[a-zA-Z][a-zA-Z0-9-]*|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]))(?::[0-9]{1,4})?(?:/[a-zA-Z0-9._~!$&'()*+,;=:@%/-]*)?(?:\\?[a-zA-Z0-9._~!$&'()*+,;=:@%/?-]*)?$";
@@ -198,6 +200,10 @@ mod tests {
         let name_re = re(NAME_PATTERN);
         for value in ["a", " a ", "   ", "\t\n", "é"] {
             assert_eq!(name_re.is_match(value), name(value).is_ok(), "{value:?}");
+        }
+        for c in (0..=0xffff).filter_map(char::from_u32) {
+            let value = c.to_string();
+            assert_eq!(name_re.is_match(&value), name(&value).is_ok(), "{c:?}");
         }
         let url_re = re(URL_PATTERN);
         for value in [
