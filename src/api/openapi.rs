@@ -302,13 +302,12 @@ fn idempotent(operation: &mut Operation) {
         .description(Some(
             "Makes the request safe to retry: the first successful answer for this key is \
              stored and replayed (with `Idempotent-Replayed: true`) to later requests with the \
-             same key and the same request. Any unique value, e.g. a UUID v4.",
+             same key and the same request. 1 to 256 visible ASCII characters (inner spaces \
+             allowed), unique per operation, e.g. a UUID v4.",
         ))
         .schema(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .min_length(Some(1))
-                .max_length(Some(validation::MAX_IDEMPOTENCY_KEY))
                 .pattern(Some(validation::IDEMPOTENCY_KEY_PATTERN)),
         ))
         .build();

@@ -33,8 +33,9 @@ pub const NAME_PATTERN: &str =
 pub const URL_PATTERN: &str = "^https?://(?:(?:[a-zA-Z0-9-]+\\.)*[a-zA-Z][a-zA-Z0-9-]*|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]))(?::[0-9]{1,4})?(?:/[a-zA-Z0-9._~!$&'()*+,;=:@%/-]*)?(?:\\?[a-zA-Z0-9._~!$&'()*+,;=:@%/?-]*)?$";
 /// An endpoint secret: `whsec_` and the padded standard base64 of 24 to 64 bytes.
 pub const SECRET_PATTERN: &str = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}|(?:[A-Za-z0-9+/]{4}){8,21}[A-Za-z0-9+/][AQgw]==|(?:[A-Za-z0-9+/]{4}){8,20}[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)$";
-/// An Idempotency-Key: visible ASCII, inner spaces allowed.
-pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~](?:[ -~]*[!-~])?$";
+/// An Idempotency-Key: 1 to 256 visible ASCII characters or inner spaces. HTTP drops the
+/// spaces and tabs around a header value, so the raw value may have some.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[\\t ]*[!-~](?:[ -~]{0,254}[!-~])?[\\t ]*$";
 /// A list cursor, as `x-next-iterator` hands them out (or empty: the first page).
 pub const ITERATOR_PATTERN: &str = "^(?:[0-9]{13,19}:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$";
 
@@ -137,6 +138,21 @@ pub fn secrets(values: &[String]) -> Result<(), ApiError> {
         decode_secret(secret).map_err(invalid)?;
     }
     Ok(())
+}
+
+/// An Idempotency-Key header value (as received: without surrounding white space).
+pub fn idempotency_key(value: &[u8]) -> Result<&str, ApiError> {
+    match std::str::from_utf8(value) {
+        Ok(key)
+            if (1..=MAX_IDEMPOTENCY_KEY).contains(&key.len())
+                && key.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) =>
+        {
+            Ok(key)
+        }
+        _ => Err(invalid(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        ))),
+    }
 }
 
 /// A rate limit in deliveries per second.
@@ -246,12 +262,31 @@ mod tests {
         ] {
             assert!(!secret_re.is_match(value), "{value:?}");
         }
+        // The pattern describes the raw header value; the server sees it trimmed.
         let key_re = re(IDEMPOTENCY_KEY_PATTERN);
-        for value in ["k", "a b", "550e8400-e29b-41d4-a716-446655440000", "~!"] {
-            assert!(key_re.is_match(value), "{value:?}");
-        }
-        for value in ["", " a", "a ", "é"] {
-            assert!(!key_re.is_match(value), "{value:?}");
+        let long = "k".repeat(MAX_IDEMPOTENCY_KEY);
+        let too_long = "k".repeat(MAX_IDEMPOTENCY_KEY + 1);
+        for value in [
+            "k",
+            "a b",
+            " a\t",
+            "550e8400-e29b-41d4-a716-446655440000",
+            "~!",
+            "",
+            "  ",
+            "a\tb",
+            "a\u{7f}",
+            "é",
+            long.as_str(),
+            &format!(" {long} "),
+            too_long.as_str(),
+        ] {
+            let received = value.trim_matches([' ', '\t']);
+            assert_eq!(
+                key_re.is_match(value),
+                idempotency_key(received.as_bytes()).is_ok(),
+                "{value:?}"
+            );
         }
         let iterator_re = re(ITERATOR_PATTERN);
         let cursor = crate::store::keys::ordered_member(1_668_595_667_207, uuid::Uuid::new_v4());
