@@ -22,6 +22,7 @@ use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse, Responder};
 use bytes::Bytes;
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, ParameterBuilder, ParameterIn, Paths};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::ResponseBuilder;
@@ -184,6 +185,49 @@ impl OpenApiFactory for Resource {
 )]
 struct BaseDocument;
 
+/// Links from the answer of a create to the operations on what it created (for clients and
+/// stateful fuzzers): operation, success status, target operations, their parameters.
+type LinkSpec = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+const LINKS: &[LinkSpec] = &[
+    (
+        "createApplication",
+        "201",
+        &[
+            "getApplication",
+            "updateApplication",
+            "deleteApplication",
+            "listEndpoints",
+            "createEndpoint",
+            "listMessages",
+            "createMessage",
+        ],
+        &[("app", "$response.body#/id")],
+    ),
+    (
+        "createEndpoint",
+        "201",
+        &["getEndpoint", "updateEndpoint", "deleteEndpoint"],
+        &[
+            ("app", "$request.path.app"),
+            ("endpoint", "$response.body#/id"),
+        ],
+    ),
+    (
+        "createMessage",
+        "202",
+        &["getMessage", "listAttempts"],
+        &[
+            ("app", "$request.path.app"),
+            ("message", "$response.body#/id"),
+        ],
+    ),
+];
+
 /// The document of everything [`super::routes`] registers, for this configuration (page sizes
 /// and body limits come from it).
 pub fn document(config: &Config) -> Document {
@@ -228,7 +272,49 @@ pub fn document(config: &Config) -> Document {
             page_limits(operation, config);
         }
     }
+    add_links(&mut doc);
     doc
+}
+
+fn operations(doc: &mut Document) -> impl Iterator<Item = &mut Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.delete.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+fn add_links(doc: &mut Document) {
+    let ids: Vec<String> = operations(doc)
+        .filter_map(|operation| operation.operation_id.clone())
+        .collect();
+    for (from, status, targets, parameters) in LINKS {
+        let operation = operations(doc)
+            .find(|operation| operation.operation_id.as_deref() == Some(*from))
+            .unwrap_or_else(|| panic!("link from unknown operation {from}"));
+        let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status) else {
+            panic!("link from {from}: no {status} answer");
+        };
+        for target in *targets {
+            assert!(
+                ids.iter().any(|id| id == target),
+                "link to unknown operation {target}"
+            );
+            let link = parameters
+                .iter()
+                .fold(
+                    LinkBuilder::new().operation_id(*target),
+                    |link, (name, value)| link.parameter(*name, *value),
+                )
+                .build();
+            response.links.insert(target.to_string(), link.into());
+        }
+    }
 }
 
 /// The document as served: built once per node.
