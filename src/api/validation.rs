@@ -29,8 +29,9 @@ pub const IDENTIFIER_PATTERN: &str = "^[a-zA-Z0-9._-]{1,256}$";
 pub const NAME_PATTERN: &str =
     r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 /// An endpoint URL: http(s), a host name whose last label starts with a letter (or an IPv4
-/// address), an optional port, and a path and query of characters that need no encoding.
-pub const URL_PATTERN: &str = "^https?://(?:(?:[a-zA-Z0-9-]+\\.)*[a-zA-Z][a-zA-Z0-9-]*|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]))(?::[0-9]{1,4})?(?:/[a-zA-Z0-9._~!$&'()*+,;=:@%/-]*)?(?:\\?[a-zA-Z0-9._~!$&'()*+,;=:@%/?-]*)?$";
+/// address), an optional port (0 to 65535), and a path and query of characters that need no
+/// encoding.
+pub const URL_PATTERN: &str = "^https?://(?:(?:[a-zA-Z0-9-]+\\.)*[a-zA-Z][a-zA-Z0-9-]*|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]))(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:/[a-zA-Z0-9._~!$&'()*+,;=:@%/-]*)?(?:\\?[a-zA-Z0-9._~!$&'()*+,;=:@%/?-]*)?$";
 /// An endpoint secret: `whsec_` and the padded standard base64 of 24 to 64 bytes.
 pub const SECRET_PATTERN: &str = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}|(?:[A-Za-z0-9+/]{4}){8,21}[A-Za-z0-9+/][AQgw]==|(?:[A-Za-z0-9+/]{4}){8,20}[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)$";
 /// An Idempotency-Key: 1 to 256 visible ASCII characters or inner spaces. HTTP drops the
@@ -229,6 +230,8 @@ mod tests {
             "http://A/",
             "https://x-y.z9.example/a/b;c=d/@:!$'()*+,~",
             "http://localhost:8080",
+            "http://127.0.0.1:34057/ok",
+            "http://h:65535",
         ] {
             assert!(url_re.is_match(value), "{value:?}");
             assert!(url(value).is_ok(), "{value:?}");
@@ -240,6 +243,7 @@ mod tests {
             "http://a.1",
             "http://999.1.1.1",
             "/relative",
+            "http://h:65536",
         ] {
             assert!(!url_re.is_match(value), "{value:?}");
         }
