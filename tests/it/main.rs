@@ -17,4 +17,5 @@ mod delivery_routing;
 mod delivery_signing;
 mod delivery_support;
 mod harness;
+mod openapi;
 mod smoke;
