@@ -27,8 +27,12 @@ fn validated(body: &[u8]) -> ApiResult<ApplicationIn> {
     params(PageQuery),
     responses(
         (status = 200, description = "A page of applications.", body = Vec<Application>,
-            headers(("x-next-iterator" = String, description = "Present when more items follow: the `iterator` of the next page."))),
-        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.", body = ErrorBody),
+            headers((
+                "x-next-iterator" = String,
+                description = "Present when more items follow: the `iterator` of the next page."
+            ))),
+        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.",
+            body = ErrorBody),
     )
 )]
 pub async fn list(
@@ -55,8 +59,10 @@ pub async fn list(
     responses(
         (status = 201, description = "The new application.", body = Application),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 409, description = "`conflict`: the uid is taken (or `idempotency_key_in_progress`).", body = ErrorBody),
-        (status = 422, description = "`validation_error`: the body breaks a rule of the schema (or `idempotency_key_reused`).", body = ErrorBody),
+        (status = 409, description = "`conflict`: the uid is taken (or \
+            `idempotency_key_in_progress`).", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema (or \
+            `idempotency_key_reused`).", body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -114,7 +120,8 @@ pub async fn get(
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
         (status = 409, description = "`conflict`: the uid is taken.", body = ErrorBody),
-        (status = 422, description = "`validation_error`: the body breaks a rule of the schema.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema.",
+            body = ErrorBody),
     )
 )]
 pub async fn update(

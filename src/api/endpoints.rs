@@ -54,9 +54,13 @@ fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
     params(("app" = String, Path, description = "The application's id or uid."), PageQuery),
     responses(
         (status = 200, description = "A page of endpoints.", body = Vec<Endpoint>,
-            headers(("x-next-iterator" = String, description = "Present when more items follow: the `iterator` of the next page."))),
+            headers((
+                "x-next-iterator" = String,
+                description = "Present when more items follow: the `iterator` of the next page."
+            ))),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
-        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.",
+            body = ErrorBody),
     )
 )]
 pub async fn list(
@@ -88,8 +92,11 @@ pub async fn list(
         (status = 201, description = "The new endpoint.", body = Endpoint),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
-        (status = 409, description = "`conflict`: the uid is taken (or `idempotency_key_in_progress`).", body = ErrorBody),
-        (status = 422, description = "`validation_error`: the body breaks a rule of the schema, or the application has too many endpoints (or `idempotency_key_reused`).", body = ErrorBody),
+        (status = 409, description = "`conflict`: the uid is taken (or \
+            `idempotency_key_in_progress`).", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema, or \
+            the application has too many endpoints (or `idempotency_key_reused`).",
+            body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -117,10 +124,14 @@ pub async fn create(
     operation_id = "getEndpoint",
     tag = "Endpoints",
     summary = "Get an endpoint",
-    params(("app" = String, Path, description = "The application's id or uid."), ("endpoint" = String, Path, description = "The endpoint's id or uid.")),
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+    ),
     responses(
         (status = 200, description = "The endpoint.", body = Endpoint),
-        (status = 404, description = "`not_found`: no such application or endpoint.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application or endpoint.",
+            body = ErrorBody),
     )
 )]
 pub async fn get(
@@ -142,15 +153,22 @@ pub async fn get(
     operation_id = "updateEndpoint",
     tag = "Endpoints",
     summary = "Update an endpoint",
-    description = "Replaces the endpoint's attributes. A missing `uid` keeps the current uid, missing or empty `secrets` keep the current secrets, missing `eventTypes`/`channels` mean none and a missing `enabled` means `true`. Re-enabling an endpoint resets its health.",
-    params(("app" = String, Path, description = "The application's id or uid."), ("endpoint" = String, Path, description = "The endpoint's id or uid.")),
+    description = "Replaces the endpoint's attributes. A missing `uid` keeps the current uid, \
+        missing or empty `secrets` keep the current secrets, missing `eventTypes`/`channels` mean \
+        none and a missing `enabled` means `true`. Re-enabling an endpoint resets its health.",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+    ),
     request_body = EndpointIn,
     responses(
         (status = 200, description = "The updated endpoint.", body = Endpoint),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such application or endpoint.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application or endpoint.",
+            body = ErrorBody),
         (status = 409, description = "`conflict`: the uid is taken.", body = ErrorBody),
-        (status = 422, description = "`validation_error`: the body breaks a rule of the schema.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema.",
+            body = ErrorBody),
     )
 )]
 pub async fn update(
@@ -179,10 +197,14 @@ pub async fn update(
     operation_id = "deleteEndpoint",
     tag = "Endpoints",
     summary = "Delete an endpoint",
-    params(("app" = String, Path, description = "The application's id or uid."), ("endpoint" = String, Path, description = "The endpoint's id or uid.")),
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+    ),
     responses(
         (status = 200, description = "The deleted endpoint.", body = Endpoint),
-        (status = 404, description = "`not_found`: no such application or endpoint.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application or endpoint.",
+            body = ErrorBody),
     )
 )]
 pub async fn delete(

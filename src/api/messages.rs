@@ -35,16 +35,21 @@ fn validated(body: &[u8]) -> ApiResult<MessageIn> {
     operation_id = "createMessage",
     tag = "Messages",
     summary = "Create a message",
-    description = "Accepts a message and delivers it to every enabled endpoint of the application subscribed to its `eventType` (and sharing a channel with it, when the endpoint has channels). Answers 202 once the message is durably queued.",
+    description = "Accepts a message and delivers it to every enabled endpoint of the application \
+        subscribed to its `eventType` (and sharing a channel with it, when the endpoint has \
+        channels). Answers 202 once the message is durably queued.",
     params(("app" = String, Path, description = "The application's id or uid.")),
     request_body = MessageIn,
     responses(
         (status = 202, description = "The accepted message.", body = Message),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
-        (status = 409, description = "`conflict`: the application already has a message with this uid; it is not delivered again (or `idempotency_key_in_progress`).", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`: the payload is larger than 350 KB, or the body larger than the body limit.", body = ErrorBody),
-        (status = 422, description = "`validation_error`: the body breaks a rule of the schema (or `idempotency_key_reused`).", body = ErrorBody),
+        (status = 409, description = "`conflict`: the application already has a message with this \
+            uid; it is not delivered again (or `idempotency_key_in_progress`).", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the payload is larger than 350 KB, or \
+            the body larger than the body limit.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema (or \
+            `idempotency_key_reused`).", body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -102,13 +107,18 @@ pub struct MessageQuery {
     operation_id = "listMessages",
     tag = "Messages",
     summary = "List messages",
-    description = "The application's messages, newest first, optionally only those of one event type or channel.",
+    description = "The application's messages, newest first, optionally only those of one event \
+        type or channel.",
     params(("app" = String, Path, description = "The application's id or uid."), MessageQuery),
     responses(
         (status = 200, description = "A page of messages.", body = Vec<Message>,
-            headers(("x-next-iterator" = String, description = "Present when more items follow: the `iterator` of the next page."))),
+            headers((
+                "x-next-iterator" = String,
+                description = "Present when more items follow: the `iterator` of the next page."
+            ))),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
-        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.",
+            body = ErrorBody),
     )
 )]
 pub async fn list(
@@ -142,10 +152,14 @@ pub async fn list(
     operation_id = "getMessage",
     tag = "Messages",
     summary = "Get a message",
-    params(("app" = String, Path, description = "The application's id or uid."), ("message" = String, Path, description = "The message's id or uid.")),
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("message" = String, Path, description = "The message's id or uid."),
+    ),
     responses(
         (status = 200, description = "The message.", body = Message),
-        (status = 404, description = "`not_found`: no such application or message.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application or message.",
+            body = ErrorBody),
     )
 )]
 pub async fn get(
@@ -167,10 +181,14 @@ pub async fn get(
     tag = "Messages",
     summary = "List a message's delivery attempts",
     description = "Every delivery attempt of the message to any endpoint, oldest first.",
-    params(("app" = String, Path, description = "The application's id or uid."), ("message" = String, Path, description = "The message's id or uid.")),
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("message" = String, Path, description = "The message's id or uid."),
+    ),
     responses(
         (status = 200, description = "The attempts.", body = Vec<Attempt>),
-        (status = 404, description = "`not_found`: no such application or message.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application or message.",
+            body = ErrorBody),
     )
 )]
 pub async fn attempts(
@@ -193,12 +211,19 @@ pub async fn attempts(
     operation_id = "resendMessage",
     tag = "Messages",
     summary = "Resend a message to an endpoint",
-    description = "Queues one more delivery chain (first attempt and retries) of the message to the endpoint, whatever happened before. The request body, if any, is ignored.",
-    params(("app" = String, Path, description = "The application's id or uid."), ("message" = String, Path, description = "The message's id or uid."), ("endpoint" = String, Path, description = "The endpoint's id or uid.")),
+    description = "Queues one more delivery chain (first attempt and retries) of the message to \
+        the endpoint, whatever happened before. The request body, if any, is ignored.",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("message" = String, Path, description = "The message's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+    ),
     responses(
         (status = 202, description = "The delivery is queued.", body = ResendAccepted),
-        (status = 404, description = "`not_found`: no such application, message or endpoint.", body = ErrorBody),
-        (status = 422, description = "`validation_error`: the endpoint is disabled (or `idempotency_key_reused`).", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application, message or endpoint.",
+            body = ErrorBody),
+        (status = 422, description = "`validation_error`: the endpoint is disabled (or \
+            `idempotency_key_reused`).", body = ErrorBody),
     )
 )]
 pub async fn resend(

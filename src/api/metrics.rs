@@ -19,11 +19,14 @@ use crate::telemetry::metrics;
     operation_id = "getMetrics",
     tag = "Operations",
     summary = "Prometheus metrics",
-    description = "The node's metrics in the Prometheus text format. Needs `Authorization: Bearer <metrics.token>` when `metrics.token` is configured (API tokens do not apply).",
+    description = "The node's metrics in the Prometheus text format. Needs `Authorization: Bearer \
+        <metrics.token>` when `metrics.token` is configured (API tokens do not apply).",
     security(()),
     responses(
-        (status = 200, description = "Metrics, Prometheus text format 0.0.4.", body = String, content_type = "text/plain"),
-        (status = 401, description = "`unauthorized`: `metrics.token` is configured and was not given.", body = crate::error::ErrorBody),
+        (status = 200, description = "Metrics, Prometheus text format 0.0.4.", body = String,
+            content_type = "text/plain"),
+        (status = 401, description = "`unauthorized`: `metrics.token` is configured and was not \
+            given.", body = crate::error::ErrorBody),
     )
 )]
 pub async fn metrics(

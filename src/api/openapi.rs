@@ -12,10 +12,17 @@
 //! header and idempotency errors of every POST (they all go through
 //! [`super::idempotency::idempotent`]).
 //!
-//! Adding a route: write the handler with `#[utoipa::path(method, path = "...", ...)]` (path
-//! relative to its scope), then register it in [`super::routes`] with
-//! `resource("...").post(handler, __path_handler)`; the route test in `tests/it/openapi.rs`
-//! lists the routes the router must serve.
+//! Adding a route, e.g. `POST /api/v1/applications/{app}/endpoints/{endpoint}/recover`:
+//! 1. annotate the handler with `#[utoipa::path(post, path = "/{app}/endpoints/{endpoint}/recover",
+//!    operation_id = "...", tag = "...", params(...), responses(...))]` (the path relative to
+//!    the scope it is registered in; document its success and route-specific errors, the
+//!    shared ones are added here);
+//! 2. register it in [`super::routes`]: `.service(resource("/{app}/endpoints/{endpoint}/recover")
+//!    .post(endpoints::recover, endpoints::__path_recover))` (several methods of one path go
+//!    on one `resource`);
+//! 3. give it a label in `metrics::route_label`, a link in `LINKS` when it creates
+//!    something others address, and list it in `ROUTES` (with a request in `probe`) in
+//!    `tests/it/openapi.rs`.
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::Method;
