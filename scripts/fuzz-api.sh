@@ -3,7 +3,8 @@
 #   1. installs openapi-spec-validator and schemathesis (pip) when missing,
 #   2. builds the debug binary, starts a throwaway redis-server and the API on free ports,
 #   3. checks GET /api/v1/openapi.json with openapi-spec-validator,
-#   4. runs schemathesis (every check, a bounded number of examples per operation),
+#   4. runs schemathesis (every check, a bounded number of examples per operation; settings
+#      in scripts/fuzz-api.toml, hooks in scripts/fuzz-api-hooks.py),
 #   5. stops everything. Quiet on success; prints the findings and exits 1 on failure.
 #
 # The node runs the API role only: schemathesis invents endpoint URLs (public addresses
@@ -123,14 +124,32 @@ python3 -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.u
 openapi-spec-validator "$WORK/openapi.json" >"$WORK/validator.log" 2>&1 ||
   fail "openapi-spec-validator rejects the document" "$WORK/validator.log"
 
-# 4. Fuzzing (from a scratch directory: schemathesis and hypothesis write files there).
+# 4. Fuzzing (from a scratch directory: schemathesis and hypothesis write files there), after
+#    creating the application, endpoint and message that scripts/fuzz-api.toml pins resends to.
+post() { # path, JSON body
+  python3 - "$BASE/api/v1$1" "$2" "$TOKEN" <<'PY'
+import sys, urllib.request
+url, body, token = sys.argv[1:]
+request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
+    "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+urllib.request.urlopen(request, timeout=5).read()
+PY
+}
+{
+  post /applications '{"name": "fuzz", "uid": "fuzz-app"}' &&
+    post /applications/fuzz-app/endpoints \
+      '{"name": "fuzz", "uid": "fuzz-endpoint", "url": "http://127.0.0.1:9/never"}' &&
+    post /applications/fuzz-app/messages \
+      '{"eventType": "fuzz", "uid": "fuzz-message", "payload": {}}'
+} >"$WORK/fixtures.log" 2>&1 || fail "cannot create the fuzzing fixtures" "$WORK/fixtures.log"
+
 SEED_ARGS=()
 if [ -n "${FUZZ_SEED:-}" ]; then SEED_ARGS=(--seed "$FUZZ_SEED"); fi
 set +e
 (
   cd "$WORK"
   SCHEMATHESIS_HOOKS="$ROOT/scripts/fuzz-api-hooks.py" timeout --kill-after=10 "$FUZZ_TIMEOUT" \
-    schemathesis run "$BASE/api/v1/openapi.json" \
+    schemathesis --config-file "$ROOT/scripts/fuzz-api.toml" run "$BASE/api/v1/openapi.json" \
     --url "$BASE" \
     --header "Authorization: Bearer $TOKEN" \
     --checks all \
