@@ -125,6 +125,7 @@ mod tests {
             route_label("/api/v1/applications/a/messages/m/endpoints/e/resend"),
             "/api/v1/applications/{app}/messages/{message}/endpoints/{endpoint}/resend"
         );
+        assert_eq!(route_label("/api/v1/openapi.json"), "/api/v1/openapi.json");
         assert_eq!(route_label("/nope/x"), "unmatched");
     }
 }
