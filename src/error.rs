@@ -54,9 +54,11 @@ pub enum ApiError {
 }
 
 /// The JSON body of every error answer.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Stable, machine-readable code.
+    /// Stable, machine-readable code: `invalid_json`, `validation_error`, `unauthorized`,
+    /// `not_found`, `conflict`, `idempotency_key_reused`, `idempotency_key_in_progress`,
+    /// `payload_too_large`, `method_not_allowed`, `unavailable` or `internal_error`.
     pub code: String,
     /// Human-readable explanation of what was wrong.
     pub detail: String,

@@ -6,8 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::auth::Org;
 use super::idempotency::idempotent;
 use super::{page_response, parse_json, read_body, validation, ApiState, PageQuery, Reply};
-use crate::error::ApiResult;
-use crate::model::ApplicationIn;
+use crate::error::{ApiResult, ErrorBody};
+use crate::model::{Application, ApplicationIn};
 
 fn validated(body: &[u8]) -> ApiResult<ApplicationIn> {
     let input: ApplicationIn = parse_json(body)?;
@@ -17,6 +17,24 @@ fn validated(body: &[u8]) -> ApiResult<ApplicationIn> {
 }
 
 /// `GET /applications`
+#[utoipa::path(
+    get,
+    path = "",
+    operation_id = "listApplications",
+    tag = "Applications",
+    summary = "List applications",
+    description = "The organisation's applications, oldest first.",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of applications.", body = Vec<Application>,
+            headers((
+                "x-next-iterator" = String,
+                description = "Present when more items follow: the `iterator` of the next page."
+            ))),
+        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.",
+            body = ErrorBody),
+    )
+)]
 pub async fn list(
     state: web::Data<ApiState>,
     org: Org,
@@ -31,6 +49,22 @@ pub async fn list(
 }
 
 /// `POST /applications`
+#[utoipa::path(
+    post,
+    path = "",
+    operation_id = "createApplication",
+    tag = "Applications",
+    summary = "Create an application",
+    request_body = ApplicationIn,
+    responses(
+        (status = 201, description = "The new application.", body = Application),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 409, description = "`conflict`: the uid is taken (or \
+            `idempotency_key_in_progress`).", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema (or \
+            `idempotency_key_reused`).", body = ErrorBody),
+    )
+)]
 pub async fn create(
     state: web::Data<ApiState>,
     org: Org,
@@ -50,6 +84,18 @@ pub async fn create(
 }
 
 /// `GET /applications/{app}`
+#[utoipa::path(
+    get,
+    path = "/{app}",
+    operation_id = "getApplication",
+    tag = "Applications",
+    summary = "Get an application",
+    params(("app" = String, Path, description = "The application's id or uid.")),
+    responses(
+        (status = 200, description = "The application.", body = Application),
+        (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
+    )
+)]
 pub async fn get(
     state: web::Data<ApiState>,
     org: Org,
@@ -60,6 +106,24 @@ pub async fn get(
 }
 
 /// `PUT /applications/{app}`: replaces the name; a given uid replaces the uid.
+#[utoipa::path(
+    put,
+    path = "/{app}",
+    operation_id = "updateApplication",
+    tag = "Applications",
+    summary = "Update an application",
+    description = "Replaces the name; a given uid replaces the uid, a missing one keeps it.",
+    params(("app" = String, Path, description = "The application's id or uid.")),
+    request_body = ApplicationIn,
+    responses(
+        (status = 200, description = "The updated application.", body = Application),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
+        (status = 409, description = "`conflict`: the uid is taken.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema.",
+            body = ErrorBody),
+    )
+)]
 pub async fn update(
     state: web::Data<ApiState>,
     org: Org,
@@ -78,6 +142,19 @@ pub async fn update(
 }
 
 /// `DELETE /applications/{app}`: removes it with its endpoints, messages and pending work.
+#[utoipa::path(
+    delete,
+    path = "/{app}",
+    operation_id = "deleteApplication",
+    tag = "Applications",
+    summary = "Delete an application",
+    description = "Deletes the application with its endpoints, messages and pending deliveries.",
+    params(("app" = String, Path, description = "The application's id or uid.")),
+    responses(
+        (status = 200, description = "The deleted application.", body = Application),
+        (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     state: web::Data<ApiState>,
     org: Org,

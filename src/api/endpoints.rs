@@ -7,8 +7,8 @@ use super::auth::Org;
 use super::idempotency::idempotent;
 use super::{page_response, parse_json, read_body, validation, ApiState, PageQuery, Reply};
 use crate::delivery::signature::generate_secret;
-use crate::error::ApiResult;
-use crate::model::EndpointIn;
+use crate::error::{ApiResult, ErrorBody};
+use crate::model::{Endpoint, EndpointIn};
 use crate::store::endpoints::EndpointSpec;
 
 /// Parses and validates an endpoint body. Missing or empty secrets get one generated on create
@@ -44,6 +44,25 @@ fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
 }
 
 /// `GET .../endpoints`
+#[utoipa::path(
+    get,
+    path = "/{app}/endpoints",
+    operation_id = "listEndpoints",
+    tag = "Endpoints",
+    summary = "List endpoints",
+    description = "The application's endpoints, oldest first.",
+    params(("app" = String, Path, description = "The application's id or uid."), PageQuery),
+    responses(
+        (status = 200, description = "A page of endpoints.", body = Vec<Endpoint>,
+            headers((
+                "x-next-iterator" = String,
+                description = "Present when more items follow: the `iterator` of the next page."
+            ))),
+        (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.",
+            body = ErrorBody),
+    )
+)]
 pub async fn list(
     state: web::Data<ApiState>,
     org: Org,
@@ -60,6 +79,26 @@ pub async fn list(
 }
 
 /// `POST .../endpoints`
+#[utoipa::path(
+    post,
+    path = "/{app}/endpoints",
+    operation_id = "createEndpoint",
+    tag = "Endpoints",
+    summary = "Create an endpoint",
+    description = "A `whsec_` secret is generated when none is given.",
+    params(("app" = String, Path, description = "The application's id or uid.")),
+    request_body = EndpointIn,
+    responses(
+        (status = 201, description = "The new endpoint.", body = Endpoint),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
+        (status = 409, description = "`conflict`: the uid is taken (or \
+            `idempotency_key_in_progress`).", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema, or \
+            the application has too many endpoints (or `idempotency_key_reused`).",
+            body = ErrorBody),
+    )
+)]
 pub async fn create(
     state: web::Data<ApiState>,
     org: Org,
@@ -79,6 +118,22 @@ pub async fn create(
 }
 
 /// `GET .../endpoints/{endpoint}`
+#[utoipa::path(
+    get,
+    path = "/{app}/endpoints/{endpoint}",
+    operation_id = "getEndpoint",
+    tag = "Endpoints",
+    summary = "Get an endpoint",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+    ),
+    responses(
+        (status = 200, description = "The endpoint.", body = Endpoint),
+        (status = 404, description = "`not_found`: no such application or endpoint.",
+            body = ErrorBody),
+    )
+)]
 pub async fn get(
     state: web::Data<ApiState>,
     org: Org,
@@ -92,6 +147,30 @@ pub async fn get(
 
 /// `PUT .../endpoints/{endpoint}`: replaces every attribute given; a missing uid or secrets
 /// keep the current ones.
+#[utoipa::path(
+    put,
+    path = "/{app}/endpoints/{endpoint}",
+    operation_id = "updateEndpoint",
+    tag = "Endpoints",
+    summary = "Update an endpoint",
+    description = "Replaces the endpoint's attributes. A missing `uid` keeps the current uid, \
+        missing or empty `secrets` keep the current secrets, missing `eventTypes`/`channels` mean \
+        none and a missing `enabled` means `true`. Re-enabling an endpoint resets its health.",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+    ),
+    request_body = EndpointIn,
+    responses(
+        (status = 200, description = "The updated endpoint.", body = Endpoint),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application or endpoint.",
+            body = ErrorBody),
+        (status = 409, description = "`conflict`: the uid is taken.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema.",
+            body = ErrorBody),
+    )
+)]
 pub async fn update(
     state: web::Data<ApiState>,
     org: Org,
@@ -112,6 +191,22 @@ pub async fn update(
 }
 
 /// `DELETE .../endpoints/{endpoint}`
+#[utoipa::path(
+    delete,
+    path = "/{app}/endpoints/{endpoint}",
+    operation_id = "deleteEndpoint",
+    tag = "Endpoints",
+    summary = "Delete an endpoint",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+    ),
+    responses(
+        (status = 200, description = "The deleted endpoint.", body = Endpoint),
+        (status = 404, description = "`not_found`: no such application or endpoint.",
+            body = ErrorBody),
+    )
+)]
 pub async fn delete(
     state: web::Data<ApiState>,
     org: Org,

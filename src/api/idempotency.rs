@@ -17,8 +17,6 @@ use super::{ApiState, Reply, REPLAYED_HEADER};
 use crate::error::{ApiError, ApiResult};
 use crate::store::idempotency::{Claim, Finish};
 
-/// Longest accepted Idempotency-Key.
-const MAX_KEY_LEN: usize = 256;
 /// How long a claim survives a crashed owner before another request may run.
 const CLAIM_TTL: Duration = Duration::from_secs(60);
 /// Poll interval while waiting for a concurrent request with the same key.
@@ -59,15 +57,7 @@ where
     let Some(key) = req.headers().get("idempotency-key") else {
         return Ok(operation().await?.into_response());
     };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
-        .ok_or_else(|| {
-            ApiError::Validation(format!(
-                "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
-            ))
-        })?;
+    let key = super::validation::idempotency_key(key.as_bytes())?;
     let key_hash = hex_sha256(&[key.as_bytes()]);
     let fingerprint = hex_sha256(&[
         req.method().as_str().as_bytes(),

@@ -2,13 +2,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::auth::Org;
 use super::idempotency::idempotent;
 use super::{page_response, parse_json, read_body, validation, ApiState, PageQuery, Reply};
-use crate::error::{ApiError, ApiResult};
-use crate::model::MessageIn;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::model::{Attempt, Message, MessageIn};
 use crate::store::messages::{MessageFilter, NewMessage};
 
 fn validated(body: &[u8]) -> ApiResult<MessageIn> {
@@ -29,6 +29,29 @@ fn validated(body: &[u8]) -> ApiResult<MessageIn> {
 }
 
 /// `POST .../messages`: 202 once the message is durably queued.
+#[utoipa::path(
+    post,
+    path = "/{app}/messages",
+    operation_id = "createMessage",
+    tag = "Messages",
+    summary = "Create a message",
+    description = "Accepts a message and delivers it to every enabled endpoint of the application \
+        subscribed to its `eventType` (and sharing a channel with it, when the endpoint has \
+        channels). Answers 202 once the message is durably queued.",
+    params(("app" = String, Path, description = "The application's id or uid.")),
+    request_body = MessageIn,
+    responses(
+        (status = 202, description = "The accepted message.", body = Message),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
+        (status = 409, description = "`conflict`: the application already has a message with this \
+            uid; it is not delivered again (or `idempotency_key_in_progress`).", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the payload is larger than 350 KB, or \
+            the body larger than the body limit.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema (or \
+            `idempotency_key_reused`).", body = ErrorBody),
+    )
+)]
 pub async fn create(
     state: web::Data<ApiState>,
     org: Org,
@@ -61,16 +84,43 @@ pub async fn create(
 }
 
 /// Query of the message list: paging plus optional filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct MessageQuery {
+    /// Page size (bounds in the schema: `api.max_page_size`, default `api.default_page_size`).
     pub limit: Option<usize>,
+    /// Where the page starts: the `x-next-iterator` of the previous page; absent or empty for
+    /// the first page.
+    #[param(schema_with = super::openapi::schema::iterator)]
     pub iterator: Option<String>,
+    /// Only messages of this event type.
     pub event_type: Option<String>,
+    /// Only messages with this channel.
     pub channel: Option<String>,
 }
 
 /// `GET .../messages`: newest first.
+#[utoipa::path(
+    get,
+    path = "/{app}/messages",
+    operation_id = "listMessages",
+    tag = "Messages",
+    summary = "List messages",
+    description = "The application's messages, newest first, optionally only those of one event \
+        type or channel.",
+    params(("app" = String, Path, description = "The application's id or uid."), MessageQuery),
+    responses(
+        (status = 200, description = "A page of messages.", body = Vec<Message>,
+            headers((
+                "x-next-iterator" = String,
+                description = "Present when more items follow: the `iterator` of the next page."
+            ))),
+        (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
+        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.",
+            body = ErrorBody),
+    )
+)]
 pub async fn list(
     state: web::Data<ApiState>,
     org: Org,
@@ -96,6 +146,22 @@ pub async fn list(
 }
 
 /// `GET .../messages/{message}`
+#[utoipa::path(
+    get,
+    path = "/{app}/messages/{message}",
+    operation_id = "getMessage",
+    tag = "Messages",
+    summary = "Get a message",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("message" = String, Path, description = "The message's id or uid."),
+    ),
+    responses(
+        (status = 200, description = "The message.", body = Message),
+        (status = 404, description = "`not_found`: no such application or message.",
+            body = ErrorBody),
+    )
+)]
 pub async fn get(
     state: web::Data<ApiState>,
     org: Org,
@@ -108,6 +174,23 @@ pub async fn get(
 }
 
 /// `GET .../messages/{message}/attempts`: every delivery attempt, oldest first.
+#[utoipa::path(
+    get,
+    path = "/{app}/messages/{message}/attempts",
+    operation_id = "listAttempts",
+    tag = "Messages",
+    summary = "List a message's delivery attempts",
+    description = "Every delivery attempt of the message to any endpoint, oldest first.",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("message" = String, Path, description = "The message's id or uid."),
+    ),
+    responses(
+        (status = 200, description = "The attempts.", body = Vec<Attempt>),
+        (status = 404, description = "`not_found`: no such application or message.",
+            body = ErrorBody),
+    )
+)]
 pub async fn attempts(
     state: web::Data<ApiState>,
     org: Org,
@@ -122,6 +205,27 @@ pub async fn attempts(
 
 /// `POST .../messages/{message}/endpoints/{endpoint}/resend`: one more delivery chain of
 /// the message to that endpoint, whatever happened before. 202 once queued.
+#[utoipa::path(
+    post,
+    path = "/{app}/messages/{message}/endpoints/{endpoint}/resend",
+    operation_id = "resendMessage",
+    tag = "Messages",
+    summary = "Resend a message to an endpoint",
+    description = "Queues one more delivery chain (first attempt and retries) of the message to \
+        the endpoint, whatever happened before. The request body, if any, is ignored.",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("message" = String, Path, description = "The message's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+    ),
+    responses(
+        (status = 202, description = "The delivery is queued.", body = ResendAccepted),
+        (status = 404, description = "`not_found`: no such application, message or endpoint.",
+            body = ErrorBody),
+        (status = 422, description = "`validation_error`: the endpoint is disabled (or \
+            `idempotency_key_reused`).", body = ErrorBody),
+    )
+)]
 pub async fn resend(
     state: web::Data<ApiState>,
     org: Org,
@@ -146,8 +250,19 @@ pub async fn resend(
             .await?;
         Reply::json(
             StatusCode::ACCEPTED,
-            &serde_json::json!({"messageId": message.id, "endpointId": endpoint.id}),
+            &ResendAccepted {
+                message_id: message.id,
+                endpoint_id: endpoint.id,
+            },
         )
     })
     .await
+}
+
+/// Answer of a resend: which message goes to which endpoint again.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResendAccepted {
+    pub message_id: uuid::Uuid,
+    pub endpoint_id: uuid::Uuid,
 }

@@ -14,6 +14,22 @@ use crate::error::ApiError;
 use crate::telemetry::metrics;
 
 /// The node's metrics; protected by `metrics.token` when one is set.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "getMetrics",
+    tag = "Operations",
+    summary = "Prometheus metrics",
+    description = "The node's metrics in the Prometheus text format. Needs `Authorization: Bearer \
+        <metrics.token>` when `metrics.token` is configured (API tokens do not apply).",
+    security(()),
+    responses(
+        (status = 200, description = "Metrics, Prometheus text format 0.0.4.", body = String,
+            content_type = "text/plain"),
+        (status = 401, description = "`unauthorized`: `metrics.token` is configured and was not \
+            given.", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn metrics(
     req: HttpRequest,
     state: web::Data<ApiState>,
@@ -76,11 +92,18 @@ pub fn route_label(path: &str) -> &'static str {
     match segments.as_slice() {
         ["health"] => "/health",
         ["metrics"] => "/metrics",
+        ["api", "v1", "openapi.json"] => "/api/v1/openapi.json",
         ["api", "v1", "applications"] => "/api/v1/applications",
         ["api", "v1", "applications", _] => "/api/v1/applications/{app}",
         ["api", "v1", "applications", _, "endpoints"] => "/api/v1/applications/{app}/endpoints",
         ["api", "v1", "applications", _, "endpoints", _] => {
             "/api/v1/applications/{app}/endpoints/{endpoint}"
+        }
+        ["api", "v1", "applications", _, "endpoints", _, "recover"] => {
+            "/api/v1/applications/{app}/endpoints/{endpoint}/recover"
+        }
+        ["api", "v1", "applications", _, "endpoints", _, "recover", _] => {
+            "/api/v1/applications/{app}/endpoints/{endpoint}/recover/{job}"
         }
         ["api", "v1", "applications", _, "messages"] => "/api/v1/applications/{app}/messages",
         ["api", "v1", "applications", _, "messages", _] => {
@@ -111,6 +134,7 @@ mod tests {
             route_label("/api/v1/applications/a/messages/m/endpoints/e/resend"),
             "/api/v1/applications/{app}/messages/{message}/endpoints/{endpoint}/resend"
         );
+        assert_eq!(route_label("/api/v1/openapi.json"), "/api/v1/openapi.json");
         assert_eq!(route_label("/nope/x"), "unmatched");
     }
 }

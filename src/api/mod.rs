@@ -11,10 +11,11 @@ pub mod health;
 pub mod idempotency;
 pub mod messages;
 pub mod metrics;
+pub mod openapi;
 pub mod recovery;
 pub mod validation;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{middleware, web, HttpRequest, HttpResponse};
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Page, Store};
+use openapi::resource;
 
 /// Response header carrying the cursor of the next page of a list.
 pub const NEXT_ITERATOR_HEADER: &str = "x-next-iterator";
@@ -42,6 +44,8 @@ pub struct ApiState {
     pub bootstrap_token_hash: Option<String>,
     /// Recently verified tokens, so most requests skip the token lookup in Redis.
     pub token_cache: auth::TokenCache,
+    /// The OpenAPI document, serialized on first request.
+    pub openapi: OnceLock<Bytes>,
 }
 
 impl ApiState {
@@ -54,12 +58,21 @@ impl ApiState {
             config,
             bootstrap_token_hash,
             token_cache: auth::TokenCache::default(),
+            openapi: OnceLock::new(),
         }
     }
 }
 
 /// Registers every route of the API on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    routes(&mut utoipa_actix_web::service_config::ServiceConfig::new(
+        cfg,
+    ));
+}
+
+/// Every route of the API, each with its OpenAPI documentation (see [`openapi`]): one
+/// [`resource`] per path, whose other methods answer a JSON 405.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
         ApiError::Validation(format!("invalid query string: {err}")).into()
     }))
@@ -67,64 +80,54 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default()
             .error_handler(|err, _| ApiError::Validation(format!("invalid path: {err}")).into()),
     )
+    .service(resource("/health").get(health::health, health::__path_health))
+    .service(resource("/metrics").get(metrics::metrics, metrics::__path_metrics))
+    .service(resource(openapi::DOCUMENT_PATH).get(openapi::serve, openapi::__path_serve))
     .service(
-        web::resource("/health")
-            .get(health::health)
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/metrics")
-            .get(metrics::metrics)
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::scope("/api/v1/applications")
+        utoipa_actix_web::scope("/api/v1/applications")
             .service(
-                web::resource("")
-                    .get(applications::list)
-                    .post(applications::create)
-                    .default_service(web::to(method_not_allowed)),
+                resource("")
+                    .get(applications::list, applications::__path_list)
+                    .post(applications::create, applications::__path_create),
             )
             .service(
-                web::resource("/{app}")
-                    .get(applications::get)
-                    .put(applications::update)
-                    .delete(applications::delete)
-                    .default_service(web::to(method_not_allowed)),
+                resource("/{app}")
+                    .get(applications::get, applications::__path_get)
+                    .put(applications::update, applications::__path_update)
+                    .delete(applications::delete, applications::__path_delete),
             )
             .service(
-                web::resource("/{app}/endpoints")
-                    .get(endpoints::list)
-                    .post(endpoints::create)
-                    .default_service(web::to(method_not_allowed)),
+                resource("/{app}/endpoints")
+                    .get(endpoints::list, endpoints::__path_list)
+                    .post(endpoints::create, endpoints::__path_create),
             )
             .service(
-                web::resource("/{app}/endpoints/{endpoint}")
-                    .get(endpoints::get)
-                    .put(endpoints::update)
-                    .delete(endpoints::delete)
-                    .default_service(web::to(method_not_allowed)),
+                resource("/{app}/endpoints/{endpoint}")
+                    .get(endpoints::get, endpoints::__path_get)
+                    .put(endpoints::update, endpoints::__path_update)
+                    .delete(endpoints::delete, endpoints::__path_delete),
             )
             .service(
-                web::resource("/{app}/messages")
-                    .get(messages::list)
-                    .post(messages::create)
-                    .default_service(web::to(method_not_allowed)),
+                resource("/{app}/messages")
+                    .get(messages::list, messages::__path_list)
+                    .post(messages::create, messages::__path_create),
+            )
+            .service(resource("/{app}/messages/{message}").get(messages::get, messages::__path_get))
+            .service(
+                resource("/{app}/messages/{message}/attempts")
+                    .get(messages::attempts, messages::__path_attempts),
             )
             .service(
-                web::resource("/{app}/messages/{message}")
-                    .get(messages::get)
-                    .default_service(web::to(method_not_allowed)),
+                resource("/{app}/messages/{message}/endpoints/{endpoint}/resend")
+                    .post(messages::resend, messages::__path_resend),
             )
             .service(
-                web::resource("/{app}/messages/{message}/attempts")
-                    .get(messages::attempts)
-                    .default_service(web::to(method_not_allowed)),
+                resource("/{app}/endpoints/{endpoint}/recover")
+                    .post(recovery::recover, recovery::__path_recover),
             )
             .service(
-                web::resource("/{app}/messages/{message}/endpoints/{endpoint}/resend")
-                    .post(messages::resend)
-                    .default_service(web::to(method_not_allowed)),
+                resource("/{app}/endpoints/{endpoint}/recover/{job}")
+                    .get(recovery::status, recovery::__path_status),
             ),
     );
 }
@@ -166,11 +169,17 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::NoRoute)
 }
 
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+/// A wrong method on an existing path: a JSON 405 listing the methods the path has (OPTIONS
+/// are preflights, answered everywhere).
+pub(crate) async fn method_not_allowed(req: HttpRequest, allow: String) -> HttpResponse {
     if req.method() == Method::OPTIONS {
         return preflight(req).await;
     }
-    actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed)
+    let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+    if let Ok(allow) = header::HeaderValue::try_from(allow) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
 }
 
 /// Reads a request body, refusing more than `limit` bytes with a JSON 413.
@@ -209,9 +218,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 }
 
 /// `?limit=&iterator=` of every list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page size (bounds in the schema: `api.max_page_size`, default `api.default_page_size`).
     pub limit: Option<usize>,
+    /// Where the page starts: the `x-next-iterator` of the previous page; absent or empty for
+    /// the first page.
+    #[param(schema_with = openapi::schema::iterator)]
     pub iterator: Option<String>,
 }
 

@@ -10,16 +10,22 @@ use uuid::Uuid;
 use super::auth::Org;
 use super::idempotency::idempotent;
 use super::{parse_json, read_body, ApiState, Reply};
-use crate::error::{ApiError, ApiResult};
-use crate::model::now_ms;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::store::recovery::RecoveryJob;
 use crate::store::Store;
 
 /// Body of a recovery request: the window, in epoch milliseconds.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoverIn {
+    /// Start of the window (epoch ms): messages whose last attempt failed at or after it.
+    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "crate::model::integral_ms")]
     pub since: i64,
-    #[serde(default)]
+    /// End of the window (epoch ms); absent = now. A window that ends before it starts (or
+    /// starts in the future) is empty: the job finishes at once, re-sending nothing.
+    #[serde(default, deserialize_with = "crate::model::integral_ms_opt")]
+    #[schema(minimum = 0)]
     pub until: Option<i64>,
 }
 
@@ -34,6 +40,29 @@ fn spawn_job(store: Store, app: Uuid, job: Uuid) {
 }
 
 /// `POST .../endpoints/{endpoint}/recover`: 202 with the job.
+#[utoipa::path(
+    post,
+    path = "/{app}/endpoints/{endpoint}/recover",
+    operation_id = "recoverEndpoint",
+    tag = "Endpoints",
+    summary = "Re-send failed messages to an endpoint",
+    description = "Starts a job that re-sends to the endpoint every message whose last attempt \
+        there failed for good between `since` and `until` (epoch ms). Works for any volume; \
+        follow its progress with the returned job id.",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+    ),
+    request_body = RecoverIn,
+    responses(
+        (status = 202, description = "The job is running.", body = RecoveryJob),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application or endpoint.",
+            body = ErrorBody),
+        (status = 422, description = "`validation_error`: a negative time (or \
+            `idempotency_key_reused`).", body = ErrorBody),
+    )
+)]
 pub async fn recover(
     state: web::Data<ApiState>,
     org: Org,
@@ -45,15 +74,9 @@ pub async fn recover(
     let body = read_body(&req, payload, state.config.server.body_limit).await?;
     idempotent(&state, &org.0, &req, &body, || async {
         let input: RecoverIn = parse_json(&body)?;
-        let now = now_ms();
-        if input.since < 0 || input.since > now {
+        if input.since < 0 || input.until.is_some_and(|u| u < 0) {
             return Err(ApiError::Validation(
-                "since must be a past time in epoch milliseconds".into(),
-            ));
-        }
-        if input.until.is_some_and(|u| u < input.since) {
-            return Err(ApiError::Validation(
-                "until must not be before since".into(),
+                "since and until are epoch milliseconds (0 or more)".into(),
             ));
         }
         let app = state.store.find_application(&org.0, &app).await?;
@@ -81,6 +104,23 @@ pub async fn recover(
 }
 
 /// `GET .../endpoints/{endpoint}/recover/{job}`: progress; resumes a job whose node died.
+#[utoipa::path(
+    get,
+    path = "/{app}/endpoints/{endpoint}/recover/{job}",
+    operation_id = "getRecoveryJob",
+    tag = "Endpoints",
+    summary = "Progress of a recovery job",
+    params(
+        ("app" = String, Path, description = "The application's id or uid."),
+        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+        ("job" = String, Path, description = "The job's id."),
+    ),
+    responses(
+        (status = 200, description = "The job.", body = RecoveryJob),
+        (status = 404, description = "`not_found`: no such application, endpoint or job.",
+            body = ErrorBody),
+    )
+)]
 pub async fn status(
     state: web::Data<ApiState>,
     org: Org,

@@ -16,6 +16,29 @@ pub const MAX_CHANNELS: usize = 10;
 pub const MAX_SECRETS: usize = 5;
 /// Largest message payload, serialized.
 pub const MAX_PAYLOAD: usize = 350 * 1024;
+/// Longest accepted Idempotency-Key.
+pub const MAX_IDEMPOTENCY_KEY: usize = 256;
+
+// The rules below as the OpenAPI document states them (ECMA-262 patterns; the tests check
+// that they accept exactly what the functions of this module accept).
+
+/// An identifier (uid, eventType, channel).
+pub const IDENTIFIER_PATTERN: &str = "^[a-zA-Z0-9._-]{1,256}$";
+/// A name: anything with a character that is not white space (length is checked apart).
+/// White space as `str::trim` sees it, which is not ECMA-262's `\s` (U+0085, U+FEFF).
+pub const NAME_PATTERN: &str =
+    r"[^\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+/// An endpoint URL: http(s), a host name whose last label starts with a letter (or an IPv4
+/// address), an optional port (0 to 65535), and a path and query of characters that need no
+/// encoding.
+pub const URL_PATTERN: &str = "^https?://(?:(?:[a-zA-Z0-9-]+\\.)*[a-zA-Z][a-zA-Z0-9-]*|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]))(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:/[a-zA-Z0-9._~!$&'()*+,;=:@%/-]*)?(?:\\?[a-zA-Z0-9._~!$&'()*+,;=:@%/?-]*)?$";
+/// An endpoint secret: `whsec_` and the padded standard base64 of 24 to 64 bytes.
+pub const SECRET_PATTERN: &str = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}|(?:[A-Za-z0-9+/]{4}){8,21}[A-Za-z0-9+/][AQgw]==|(?:[A-Za-z0-9+/]{4}){8,20}[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)$";
+/// An Idempotency-Key: 1 to 256 visible ASCII characters or inner spaces. HTTP drops the
+/// spaces and tabs around a header value, so the raw value may have some.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[\\t ]*[!-~](?:[ -~]{0,254}[!-~])?[\\t ]*$";
+/// A list cursor, as `x-next-iterator` hands them out (or empty: the first page).
+pub const ITERATOR_PATTERN: &str = "^(?:[0-9]{13,19}:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$";
 
 fn invalid(message: String) -> ApiError {
     ApiError::Validation(message)
@@ -118,6 +141,21 @@ pub fn secrets(values: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// An Idempotency-Key header value (as received: without surrounding white space).
+pub fn idempotency_key(value: &[u8]) -> Result<&str, ApiError> {
+    match std::str::from_utf8(value) {
+        Ok(key)
+            if (1..=MAX_IDEMPOTENCY_KEY).contains(&key.len())
+                && key.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) =>
+        {
+            Ok(key)
+        }
+        _ => Err(invalid(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        ))),
+    }
+}
+
 /// A rate limit in deliveries per second.
 pub fn rate_limit(value: Option<u32>) -> Result<(), ApiError> {
     if value == Some(0) {
@@ -154,6 +192,111 @@ mod tests {
         assert!(url("https://example.com/a b").is_err());
         assert!(url("https://example.com/\u{e9}").is_err());
         assert!(url("https://example.com/a%20b?c=%C3%A9").is_ok());
+    }
+
+    /// The patterns the OpenAPI document states accept what the functions accept.
+    #[test]
+    fn documented_patterns_agree_with_the_rules() {
+        let re = |p: &str| regex::Regex::new(p).expect("pattern");
+        let identifier_re = re(IDENTIFIER_PATTERN);
+        for value in [
+            "a",
+            "my-app.v2_x",
+            "",
+            "has space",
+            "é",
+            "a/b",
+            &"a".repeat(256),
+        ] {
+            assert_eq!(
+                identifier_re.is_match(value),
+                identifier("x", value).is_ok(),
+                "{value:?}"
+            );
+        }
+        let name_re = re(NAME_PATTERN);
+        for value in ["a", " a ", "   ", "\t\n", "é"] {
+            assert_eq!(name_re.is_match(value), name(value).is_ok(), "{value:?}");
+        }
+        for c in (0..=0xffff).filter_map(char::from_u32) {
+            let value = c.to_string();
+            assert_eq!(name_re.is_match(&value), name(&value).is_ok(), "{c:?}");
+        }
+        let url_re = re(URL_PATTERN);
+        for value in [
+            "https://example.com/hook",
+            "http://127.0.0.1:9000/x?y=1&z=%20",
+            "http://a",
+            "http://A/",
+            "https://x-y.z9.example/a/b;c=d/@:!$'()*+,~",
+            "http://localhost:8080",
+            "http://127.0.0.1:34057/ok",
+            "http://h:65535",
+        ] {
+            assert!(url_re.is_match(value), "{value:?}");
+            assert!(url(value).is_ok(), "{value:?}");
+        }
+        for value in [
+            "ftp://example.com",
+            "https://user:pw@example.com",
+            "https://example.com/a b",
+            "http://a.1",
+            "http://999.1.1.1",
+            "/relative",
+            "http://h:65536",
+        ] {
+            assert!(!url_re.is_match(value), "{value:?}");
+        }
+        let secret_re = re(SECRET_PATTERN);
+        use base64::Engine;
+        for len in 20..70 {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(vec![0xa5u8; len]);
+            let secret = format!("whsec_{encoded}");
+            assert_eq!(
+                secret_re.is_match(&secret),
+                secrets(std::slice::from_ref(&secret)).is_ok(),
+                "{len} bytes"
+            );
+        }
+        for value in [
+            "whsec_",
+            "whsec_AAAA",
+            "nope",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB===",
+        ] {
+            assert!(!secret_re.is_match(value), "{value:?}");
+        }
+        // The pattern describes the raw header value; the server sees it trimmed.
+        let key_re = re(IDEMPOTENCY_KEY_PATTERN);
+        let long = "k".repeat(MAX_IDEMPOTENCY_KEY);
+        let too_long = "k".repeat(MAX_IDEMPOTENCY_KEY + 1);
+        for value in [
+            "k",
+            "a b",
+            " a\t",
+            "550e8400-e29b-41d4-a716-446655440000",
+            "~!",
+            "",
+            "  ",
+            "a\tb",
+            "a\u{7f}",
+            "é",
+            long.as_str(),
+            &format!(" {long} "),
+            too_long.as_str(),
+        ] {
+            let received = value.trim_matches([' ', '\t']);
+            assert_eq!(
+                key_re.is_match(value),
+                idempotency_key(received.as_bytes()).is_ok(),
+                "{value:?}"
+            );
+        }
+        let iterator_re = re(ITERATOR_PATTERN);
+        let cursor = crate::store::keys::ordered_member(1_668_595_667_207, uuid::Uuid::new_v4());
+        assert!(iterator_re.is_match(&cursor), "{cursor}");
+        assert!(iterator_re.is_match(""));
+        assert!(!iterator_re.is_match("nope"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub const STALE_AFTER: Duration = Duration::from_secs(30);
 const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// A recovery job as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryJob {
     pub id: Uuid,
