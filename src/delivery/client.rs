@@ -107,7 +107,7 @@ pub fn build(connect_timeout: Duration, allow_private: bool) -> HttpClient {
         .pool_idle_timeout(Duration::from_secs(60))
         // Several endpoints often share a host (a platform's customers on one SaaS); each
         // endpoint may hold endpoint.max_in_flight connections, so keep plenty warm.
-        .pool_max_idle_per_host(1024)
+        .pool_max_idle_per_host(256)
         .build(https)
 }
 
