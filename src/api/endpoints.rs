@@ -5,7 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::Org;
 use super::idempotency::idempotent;
-use super::{page_response, parse_json, read_body, validation, ApiState, PageQuery, Reply};
+use super::{
+    app_endpoint, page_response, parse_json, read_body, validation, ApiState, PageQuery, Reply,
+};
 use crate::delivery::signature::generate_secret;
 use crate::error::{ApiResult, ErrorBody};
 use crate::model::{Endpoint, EndpointIn};
@@ -140,8 +142,7 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (app, endpoint) = path.into_inner();
-    let app = state.store.find_application(&org.0, &app).await?;
-    let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
+    let (_, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
     Ok(HttpResponse::Ok().json(endpoint))
 }
 
@@ -181,8 +182,7 @@ pub async fn update(
     let (app, endpoint) = path.into_inner();
     let body = read_body(&req, payload, state.config.server.body_limit).await?;
     let spec = validated(&body, false)?;
-    let app = state.store.find_application(&org.0, &app).await?;
-    let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
+    let (app, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
     let endpoint = state
         .store
         .update_endpoint(app.id, endpoint.id, &spec)
@@ -213,8 +213,7 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (app, endpoint) = path.into_inner();
-    let app = state.store.find_application(&org.0, &app).await?;
-    let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
+    let (app, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
     let endpoint = state.store.delete_endpoint(app.id, endpoint.id).await?;
     Ok(HttpResponse::Ok().json(endpoint))
 }

@@ -256,6 +256,19 @@ impl PageQuery {
     }
 }
 
+/// The application and endpoint a `.../{app}/endpoints/{endpoint}/...` path names, both
+/// resolved within the caller's organisation (id or uid each).
+pub async fn app_endpoint(
+    state: &ApiState,
+    org: &str,
+    app: &str,
+    endpoint: &str,
+) -> ApiResult<(crate::model::Application, crate::model::Endpoint)> {
+    let app = state.store.find_application(org, app).await?;
+    let endpoint = state.store.find_endpoint(app.id, endpoint).await?;
+    Ok((app, endpoint))
+}
+
 /// A JSON answer with its status, kept as bytes so idempotent requests can store it.
 #[derive(Debug)]
 pub struct Reply {

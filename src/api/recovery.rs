@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::auth::Org;
 use super::idempotency::idempotent;
-use super::{parse_json, read_body, ApiState, Reply};
+use super::{app_endpoint, parse_json, read_body, ApiState, Reply};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::store::recovery::RecoveryJob;
 use crate::store::Store;
@@ -79,8 +79,7 @@ pub async fn recover(
                 "since and until are epoch milliseconds (0 or more)".into(),
             ));
         }
-        let app = state.store.find_application(&org.0, &app).await?;
-        let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
+        let (app, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
         // A message's last attempt can come long after its creation: look back over the
         // whole retry schedule (with its jitter) before `since`.
         let schedule: std::time::Duration = state.config.retry.schedule.iter().sum();
@@ -127,8 +126,7 @@ pub async fn status(
     path: web::Path<(String, String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (app, endpoint, job) = path.into_inner();
-    let app = state.store.find_application(&org.0, &app).await?;
-    let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
+    let (app, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
     let job = Uuid::parse_str(&job).map_err(|_| ApiError::NotFound("recovery job"))?;
     match state.store.recovery(app.id, job).await? {
         Some((job, stale)) if job.endpoint_id == endpoint.id => {

@@ -125,8 +125,11 @@ impl Store {
         match script_fields(answer)? {
             Ok(fields) => {
                 let mut endpoint = from_fields(&fields)?;
-                let health: Fields = conn.hgetall(self.keys.endpoint_health(app, id)).await?;
-                endpoint.health = health_from_fields(&health);
+                // A new endpoint has no health yet; an updated one shows its current health.
+                if !create {
+                    let health: Fields = conn.hgetall(self.keys.endpoint_health(app, id)).await?;
+                    endpoint.health = health_from_fields(&health);
+                }
                 Ok(endpoint)
             }
             Err(-1) => Err(StoreError::Conflict(format!(
