@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use octohooks::api::types::MessageIn;
 use octohooks::config::{Config, RetryConfig};
-use octohooks::delivery::signature::{decode_secret, generate_secret, sign};
+use octohooks::delivery::signature::sign;
 use octohooks::dispatch::routing::Route;
-use octohooks::model::{Attempt, AttemptStatus, MessageIn};
+use octohooks::domain::{secret, Attempt, AttemptStatus, FailureKind, Subscription};
 use octohooks::retry::RetryPolicy;
 use uuid::Uuid;
 
@@ -26,10 +27,10 @@ fn payload_1kb() -> Vec<u8> {
 
 fn signing(c: &mut Criterion) {
     let body = payload_1kb();
-    let one = vec![decode_secret(&generate_secret()).expect("secret")];
+    let one = vec![secret::decode(&secret::generate()).expect("secret")];
     let two = vec![
         one[0].clone(),
-        decode_secret(&generate_secret()).expect("secret"),
+        secret::decode(&secret::generate()).expect("secret"),
     ];
     let mut group = c.benchmark_group("sign");
     group.throughput(Throughput::Bytes(body.len() as u64));
@@ -62,17 +63,19 @@ fn routing(c: &mut Criterion) {
             id: Uuid::new_v4(),
             url: format!("https://example.com/{i}"),
             enabled: i % 10 != 0,
-            event_types: if i % 3 == 0 {
-                vec![]
-            } else {
-                vec![format!("type.{}", i % 7)]
+            subscription: Subscription {
+                event_types: if i % 3 == 0 {
+                    vec![]
+                } else {
+                    vec![format!("type.{}", i % 7)]
+                },
+                channels: if i % 4 == 0 {
+                    vec![format!("ch{}", i % 5)]
+                } else {
+                    vec![]
+                },
             },
-            channels: if i % 4 == 0 {
-                vec![format!("ch{}", i % 5)]
-            } else {
-                vec![]
-            },
-            keys: vec![],
+            signing_keys: vec![],
             rate_limit: None,
             health_epoch: 0,
         })
@@ -82,7 +85,7 @@ fn routing(c: &mut Criterion) {
         b.iter(|| {
             routes
                 .iter()
-                .filter(|r| r.matches("type.3", &channels))
+                .filter(|r| r.wants("type.3", &channels))
                 .count()
         })
     });
@@ -102,7 +105,7 @@ fn serialization(c: &mut Criterion) {
         timestamp: 1_700_000_000_000,
         status: AttemptStatus::Pending,
         response_status_code: Some(503),
-        error: Some("http_status".into()),
+        error: Some(FailureKind::HttpStatus),
         duration_ms: 12,
         response_body: Some("x".repeat(200)),
         next_attempt: Some(1_700_000_300_000),
@@ -241,7 +244,7 @@ async fn setup(redis_url: &str, received: Arc<AtomicU64>) -> (octohooks::store::
         channels: vec![],
         event_types: vec![],
         enabled: true,
-        secrets: Some(vec![generate_secret()]),
+        secrets: Some(vec![secret::generate()]),
         rate_limit: None,
     };
     store

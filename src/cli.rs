@@ -90,7 +90,7 @@ pub fn main() -> ExitCode {
 /// Runs one async store operation on a small runtime (CLI commands, no actors needed).
 fn with_store<T>(
     config: &Config,
-    op: impl AsyncFnOnce(Store) -> Result<T, crate::error::StoreError>,
+    op: impl AsyncFnOnce(Store) -> Result<T, crate::db::StoreError>,
 ) -> Result<T, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -104,7 +104,7 @@ fn with_store<T>(
 
 fn cluster_status(config: &Config) -> ExitCode {
     match with_store(config, async |store| {
-        crate::queue::cluster::status(&store, config.worker.lease_ttl).await
+        crate::queue::status::status(&store.db, config.worker.lease_ttl).await
     }) {
         Ok(status) => {
             println!(

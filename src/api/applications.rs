@@ -4,10 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::Org;
+use super::error::{ApiResult, ErrorBody};
 use super::idempotency::idempotent;
-use super::{page_response, parse_json, read_body, validation, ApiState, PageQuery, Reply};
-use crate::error::{ApiResult, ErrorBody};
-use crate::model::{Application, ApplicationIn};
+use super::reply::{page_response, Reply};
+use super::request::{parse_json, read_body, PageQuery};
+use super::types::{ApplicationIn, ApplicationOut};
+use super::{validation, ApiState};
 
 fn validated(body: &[u8]) -> ApiResult<ApplicationIn> {
     let input: ApplicationIn = parse_json(body)?;
@@ -19,14 +21,14 @@ fn validated(body: &[u8]) -> ApiResult<ApplicationIn> {
 /// `GET /applications`
 #[utoipa::path(
     get,
-    path = "",
+    path = "/api/v1/applications",
     operation_id = "listApplications",
     tag = "Applications",
     summary = "List applications",
     description = "The organisation's applications, oldest first.",
     params(PageQuery),
     responses(
-        (status = 200, description = "A page of applications.", body = Vec<Application>,
+        (status = 200, description = "A page of applications.", body = Vec<ApplicationOut>,
             headers((
                 "x-next-iterator" = String,
                 description = "Present when more items follow: the `iterator` of the next page."
@@ -45,19 +47,19 @@ pub async fn list(
         .store
         .list_applications(&org.0, query.iterator()?, limit)
         .await?;
-    page_response(page)
+    page_response(page.map(ApplicationOut::from))
 }
 
 /// `POST /applications`
 #[utoipa::path(
     post,
-    path = "",
+    path = "/api/v1/applications",
     operation_id = "createApplication",
     tag = "Applications",
     summary = "Create an application",
     request_body = ApplicationIn,
     responses(
-        (status = 201, description = "The new application.", body = Application),
+        (status = 201, description = "The new application.", body = ApplicationOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 409, description = "`conflict`: the uid is taken (or \
             `idempotency_key_in_progress`).", body = ErrorBody),
@@ -78,21 +80,21 @@ pub async fn create(
             .store
             .create_application(&org.0, &input.name, input.uid.as_deref())
             .await?;
-        Reply::json(StatusCode::CREATED, &app)
+        Reply::json(StatusCode::CREATED, &ApplicationOut::from(app))
     })
     .await
 }
 
-/// `GET /applications/{app}`
+/// `GET /applications/{application_id}`
 #[utoipa::path(
     get,
-    path = "/{app}",
+    path = "/api/v1/applications/{application_id}",
     operation_id = "getApplication",
     tag = "Applications",
     summary = "Get an application",
-    params(("app" = String, Path, description = "The application's id or uid.")),
+    params(("application_id" = String, Path, description = "The application's id or uid.")),
     responses(
-        (status = 200, description = "The application.", body = Application),
+        (status = 200, description = "The application.", body = ApplicationOut),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
     )
 )]
@@ -102,21 +104,21 @@ pub async fn get(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let app = state.store.find_application(&org.0, &path).await?;
-    Ok(HttpResponse::Ok().json(app))
+    Ok(HttpResponse::Ok().json(ApplicationOut::from(app)))
 }
 
-/// `PUT /applications/{app}`: replaces the name; a given uid replaces the uid.
+/// `PUT /applications/{application_id}`: replaces the name; a given uid replaces the uid.
 #[utoipa::path(
     put,
-    path = "/{app}",
+    path = "/api/v1/applications/{application_id}",
     operation_id = "updateApplication",
     tag = "Applications",
     summary = "Update an application",
     description = "Replaces the name; a given uid replaces the uid, a missing one keeps it.",
-    params(("app" = String, Path, description = "The application's id or uid.")),
+    params(("application_id" = String, Path, description = "The application's id or uid.")),
     request_body = ApplicationIn,
     responses(
-        (status = 200, description = "The updated application.", body = Application),
+        (status = 200, description = "The updated application.", body = ApplicationOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
         (status = 409, description = "`conflict`: the uid is taken.", body = ErrorBody),
@@ -138,20 +140,20 @@ pub async fn update(
         .store
         .update_application(&org.0, app.id, &input.name, input.uid.as_deref())
         .await?;
-    Ok(HttpResponse::Ok().json(app))
+    Ok(HttpResponse::Ok().json(ApplicationOut::from(app)))
 }
 
-/// `DELETE /applications/{app}`: removes it with its endpoints, messages and pending work.
+/// `DELETE /applications/{application_id}`: removes it with its endpoints, messages and pending work.
 #[utoipa::path(
     delete,
-    path = "/{app}",
+    path = "/api/v1/applications/{application_id}",
     operation_id = "deleteApplication",
     tag = "Applications",
     summary = "Delete an application",
     description = "Deletes the application with its endpoints, messages and pending deliveries.",
-    params(("app" = String, Path, description = "The application's id or uid.")),
+    params(("application_id" = String, Path, description = "The application's id or uid.")),
     responses(
-        (status = 200, description = "The deleted application.", body = Application),
+        (status = 200, description = "The deleted application.", body = ApplicationOut),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
     )
 )]
@@ -161,6 +163,6 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let app = state.store.find_application(&org.0, &path).await?;
-    let app = state.store.delete_application(&org.0, app.id).await?;
-    Ok(HttpResponse::Ok().json(app))
+    let app = state.store.delete_application(&org.0, &app).await?;
+    Ok(HttpResponse::Ok().json(ApplicationOut::from(app)))
 }

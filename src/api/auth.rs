@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use super::error::ApiError;
 use super::ApiState;
-use crate::error::ApiError;
 use crate::store::tokens::token_hash;
 
 /// Name of the organisation the bootstrap token acts for.

@@ -1,16 +1,16 @@
-//! `/api/v1/applications/{app}/endpoints`: list, create, get, update, delete.
+//! `/api/v1/applications/{application_id}/endpoints`: list, create, get, update, delete.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::Org;
+use super::error::{ApiResult, ErrorBody};
 use super::idempotency::idempotent;
-use super::{
-    app_endpoint, page_response, parse_json, read_body, validation, ApiState, PageQuery, Reply,
-};
-use crate::delivery::signature::generate_secret;
-use crate::error::{ApiResult, ErrorBody};
-use crate::model::{Endpoint, EndpointIn};
+use super::reply::{page_response, Reply};
+use super::request::{app_endpoint, parse_json, read_body, PageQuery};
+use super::types::{EndpointIn, EndpointOut};
+use super::{validation, ApiState};
+use crate::domain::secret;
 use crate::store::endpoints::EndpointSpec;
 
 /// Parses and validates an endpoint body. Missing or empty secrets get one generated on create
@@ -30,7 +30,7 @@ fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
             validation::secrets(&secrets)?;
             Some(secrets)
         }
-        _ if create => Some(vec![generate_secret()]),
+        _ if create => Some(vec![secret::generate()]),
         _ => None,
     };
     Ok(EndpointSpec {
@@ -48,14 +48,14 @@ fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
 /// `GET .../endpoints`
 #[utoipa::path(
     get,
-    path = "/{app}/endpoints",
+    path = "/api/v1/applications/{application_id}/endpoints",
     operation_id = "listEndpoints",
     tag = "Endpoints",
     summary = "List endpoints",
     description = "The application's endpoints, oldest first.",
-    params(("app" = String, Path, description = "The application's id or uid."), PageQuery),
+    params(("application_id" = String, Path, description = "The application's id or uid."), PageQuery),
     responses(
-        (status = 200, description = "A page of endpoints.", body = Vec<Endpoint>,
+        (status = 200, description = "A page of endpoints.", body = Vec<EndpointOut>,
             headers((
                 "x-next-iterator" = String,
                 description = "Present when more items follow: the `iterator` of the next page."
@@ -77,21 +77,21 @@ pub async fn list(
         .store
         .list_endpoints(app.id, query.iterator()?, limit)
         .await?;
-    page_response(page)
+    page_response(page.map(EndpointOut::from))
 }
 
 /// `POST .../endpoints`
 #[utoipa::path(
     post,
-    path = "/{app}/endpoints",
+    path = "/api/v1/applications/{application_id}/endpoints",
     operation_id = "createEndpoint",
     tag = "Endpoints",
     summary = "Create an endpoint",
     description = "A `whsec_` secret is generated when none is given.",
-    params(("app" = String, Path, description = "The application's id or uid.")),
+    params(("application_id" = String, Path, description = "The application's id or uid.")),
     request_body = EndpointIn,
     responses(
-        (status = 201, description = "The new endpoint.", body = Endpoint),
+        (status = 201, description = "The new endpoint.", body = EndpointOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
         (status = 409, description = "`conflict`: the uid is taken (or \
@@ -114,24 +114,24 @@ pub async fn create(
         let app = state.store.find_application(&org.0, &path).await?;
         let max = state.config.api.max_endpoints_per_app;
         let endpoint = state.store.create_endpoint(app.id, &spec, max).await?;
-        Reply::json(StatusCode::CREATED, &endpoint)
+        Reply::json(StatusCode::CREATED, &EndpointOut::from(endpoint))
     })
     .await
 }
 
-/// `GET .../endpoints/{endpoint}`
+/// `GET .../endpoints/{endpoint_id}`
 #[utoipa::path(
     get,
-    path = "/{app}/endpoints/{endpoint}",
+    path = "/api/v1/applications/{application_id}/endpoints/{endpoint_id}",
     operation_id = "getEndpoint",
     tag = "Endpoints",
     summary = "Get an endpoint",
     params(
-        ("app" = String, Path, description = "The application's id or uid."),
-        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+        ("application_id" = String, Path, description = "The application's id or uid."),
+        ("endpoint_id" = String, Path, description = "The endpoint's id or uid."),
     ),
     responses(
-        (status = 200, description = "The endpoint.", body = Endpoint),
+        (status = 200, description = "The endpoint.", body = EndpointOut),
         (status = 404, description = "`not_found`: no such application or endpoint.",
             body = ErrorBody),
     )
@@ -143,14 +143,14 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let (app, endpoint) = path.into_inner();
     let (_, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
-    Ok(HttpResponse::Ok().json(endpoint))
+    Ok(HttpResponse::Ok().json(EndpointOut::from(endpoint)))
 }
 
-/// `PUT .../endpoints/{endpoint}`: replaces every attribute given; a missing uid or secrets
+/// `PUT .../endpoints/{endpoint_id}`: replaces every attribute given; a missing uid or secrets
 /// keep the current ones.
 #[utoipa::path(
     put,
-    path = "/{app}/endpoints/{endpoint}",
+    path = "/api/v1/applications/{application_id}/endpoints/{endpoint_id}",
     operation_id = "updateEndpoint",
     tag = "Endpoints",
     summary = "Update an endpoint",
@@ -158,12 +158,12 @@ pub async fn get(
         missing or empty `secrets` keep the current secrets, missing `eventTypes`/`channels` mean \
         none and a missing `enabled` means `true`. Re-enabling an endpoint resets its health.",
     params(
-        ("app" = String, Path, description = "The application's id or uid."),
-        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+        ("application_id" = String, Path, description = "The application's id or uid."),
+        ("endpoint_id" = String, Path, description = "The endpoint's id or uid."),
     ),
     request_body = EndpointIn,
     responses(
-        (status = 200, description = "The updated endpoint.", body = Endpoint),
+        (status = 200, description = "The updated endpoint.", body = EndpointOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application or endpoint.",
             body = ErrorBody),
@@ -185,24 +185,24 @@ pub async fn update(
     let (app, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
     let endpoint = state
         .store
-        .update_endpoint(app.id, endpoint.id, &spec)
+        .update_endpoint(app.id, endpoint.endpoint.id, &spec)
         .await?;
-    Ok(HttpResponse::Ok().json(endpoint))
+    Ok(HttpResponse::Ok().json(EndpointOut::from(endpoint)))
 }
 
-/// `DELETE .../endpoints/{endpoint}`
+/// `DELETE .../endpoints/{endpoint_id}`
 #[utoipa::path(
     delete,
-    path = "/{app}/endpoints/{endpoint}",
+    path = "/api/v1/applications/{application_id}/endpoints/{endpoint_id}",
     operation_id = "deleteEndpoint",
     tag = "Endpoints",
     summary = "Delete an endpoint",
     params(
-        ("app" = String, Path, description = "The application's id or uid."),
-        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+        ("application_id" = String, Path, description = "The application's id or uid."),
+        ("endpoint_id" = String, Path, description = "The endpoint's id or uid."),
     ),
     responses(
-        (status = 200, description = "The deleted endpoint.", body = Endpoint),
+        (status = 200, description = "The deleted endpoint.", body = EndpointOut),
         (status = 404, description = "`not_found`: no such application or endpoint.",
             body = ErrorBody),
     )
@@ -213,7 +213,12 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (app, endpoint) = path.into_inner();
-    let (app, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
-    let endpoint = state.store.delete_endpoint(app.id, endpoint.id).await?;
-    Ok(HttpResponse::Ok().json(endpoint))
+    let (_, found) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
+    let endpoint = state.store.delete_endpoint(&found.endpoint).await?;
+    Ok(HttpResponse::Ok().json(EndpointOut::from(
+        crate::store::endpoints::EndpointWithHealth {
+            endpoint,
+            health: found.health,
+        },
+    )))
 }

@@ -13,8 +13,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
-use super::{ApiState, Reply, REPLAYED_HEADER};
-use crate::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+use super::reply::Reply;
+use super::{ApiState, REPLAYED_HEADER};
 use crate::store::idempotency::{Claim, Finish};
 
 /// How long a claim survives a crashed owner before another request may run.

@@ -1,15 +1,19 @@
-//! `/api/v1/applications/{app}/messages`: accept messages, and see what became of them.
+//! `/api/v1/applications/{application_id}/messages`: accept messages, and see what became of
+//! them.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::auth::Org;
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::idempotency::idempotent;
-use super::{page_response, parse_json, read_body, validation, ApiState, PageQuery, Reply};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::model::{Attempt, Message, MessageIn};
+use super::reply::{page_response, Reply};
+use super::request::{parse_json, read_body, PageQuery};
+use super::types::{AttemptOut, MessageIn, MessageOut, ResendAccepted};
+use super::{schema, validation, ApiState};
 use crate::store::messages::{MessageFilter, NewMessage};
+use crate::telemetry::metrics;
 
 fn validated(body: &[u8]) -> ApiResult<MessageIn> {
     let input: MessageIn = parse_json(body)?;
@@ -31,17 +35,17 @@ fn validated(body: &[u8]) -> ApiResult<MessageIn> {
 /// `POST .../messages`: 202 once the message is durably queued.
 #[utoipa::path(
     post,
-    path = "/{app}/messages",
+    path = "/api/v1/applications/{application_id}/messages",
     operation_id = "createMessage",
     tag = "Messages",
     summary = "Create a message",
     description = "Accepts a message and delivers it to every enabled endpoint of the application \
         subscribed to its `eventType` (and sharing a channel with it, when the endpoint has \
         channels). Answers 202 once the message is durably queued.",
-    params(("app" = String, Path, description = "The application's id or uid.")),
+    params(("application_id" = String, Path, description = "The application's id or uid.")),
     request_body = MessageIn,
     responses(
-        (status = 202, description = "The accepted message.", body = Message),
+        (status = 202, description = "The accepted message.", body = MessageOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
         (status = 409, description = "`conflict`: the application already has a message with this \
@@ -77,8 +81,8 @@ pub async fn create(
                 },
             )
             .await?;
-        crate::telemetry::metrics::MESSAGES_ACCEPTED.inc();
-        Reply::json(StatusCode::ACCEPTED, &message)
+        metrics::MESSAGES_ACCEPTED.inc();
+        Reply::json(StatusCode::ACCEPTED, &MessageOut::from(message))
     })
     .await
 }
@@ -92,7 +96,7 @@ pub struct MessageQuery {
     pub limit: Option<usize>,
     /// Where the page starts: the `x-next-iterator` of the previous page; absent or empty for
     /// the first page.
-    #[param(schema_with = super::openapi::schema::iterator)]
+    #[param(schema_with = schema::iterator)]
     pub iterator: Option<String>,
     /// Only messages of this event type.
     pub event_type: Option<String>,
@@ -103,15 +107,15 @@ pub struct MessageQuery {
 /// `GET .../messages`: newest first.
 #[utoipa::path(
     get,
-    path = "/{app}/messages",
+    path = "/api/v1/applications/{application_id}/messages",
     operation_id = "listMessages",
     tag = "Messages",
     summary = "List messages",
     description = "The application's messages, newest first, optionally only those of one event \
         type or channel.",
-    params(("app" = String, Path, description = "The application's id or uid."), MessageQuery),
+    params(("application_id" = String, Path, description = "The application's id or uid."), MessageQuery),
     responses(
-        (status = 200, description = "A page of messages.", body = Vec<Message>,
+        (status = 200, description = "A page of messages.", body = Vec<MessageOut>,
             headers((
                 "x-next-iterator" = String,
                 description = "Present when more items follow: the `iterator` of the next page."
@@ -142,22 +146,22 @@ pub async fn list(
         .store
         .list_messages(app.id, paging.iterator()?, limit, &filter)
         .await?;
-    page_response(page)
+    page_response(page.map(MessageOut::from))
 }
 
-/// `GET .../messages/{message}`
+/// `GET .../messages/{message_id}`
 #[utoipa::path(
     get,
-    path = "/{app}/messages/{message}",
+    path = "/api/v1/applications/{application_id}/messages/{message_id}",
     operation_id = "getMessage",
     tag = "Messages",
     summary = "Get a message",
     params(
-        ("app" = String, Path, description = "The application's id or uid."),
-        ("message" = String, Path, description = "The message's id or uid."),
+        ("application_id" = String, Path, description = "The application's id or uid."),
+        ("message_id" = String, Path, description = "The message's id or uid."),
     ),
     responses(
-        (status = 200, description = "The message.", body = Message),
+        (status = 200, description = "The message.", body = MessageOut),
         (status = 404, description = "`not_found`: no such application or message.",
             body = ErrorBody),
     )
@@ -170,23 +174,23 @@ pub async fn get(
     let (app, message) = path.into_inner();
     let app = state.store.find_application(&org.0, &app).await?;
     let message = state.store.find_message(app.id, &message).await?;
-    Ok(HttpResponse::Ok().json(message))
+    Ok(HttpResponse::Ok().json(MessageOut::from(message)))
 }
 
-/// `GET .../messages/{message}/attempts`: every delivery attempt, oldest first.
+/// `GET .../messages/{message_id}/attempts`: every delivery attempt, oldest first.
 #[utoipa::path(
     get,
-    path = "/{app}/messages/{message}/attempts",
+    path = "/api/v1/applications/{application_id}/messages/{message_id}/attempts",
     operation_id = "listAttempts",
     tag = "Messages",
     summary = "List a message's delivery attempts",
     description = "Every delivery attempt of the message to any endpoint, oldest first.",
     params(
-        ("app" = String, Path, description = "The application's id or uid."),
-        ("message" = String, Path, description = "The message's id or uid."),
+        ("application_id" = String, Path, description = "The application's id or uid."),
+        ("message_id" = String, Path, description = "The message's id or uid."),
     ),
     responses(
-        (status = 200, description = "The attempts.", body = Vec<Attempt>),
+        (status = 200, description = "The attempts.", body = Vec<AttemptOut>),
         (status = 404, description = "`not_found`: no such application or message.",
             body = ErrorBody),
     )
@@ -200,23 +204,24 @@ pub async fn attempts(
     let app = state.store.find_application(&org.0, &app).await?;
     let message = state.store.find_message(app.id, &message).await?;
     let attempts = state.store.attempts(app.id, message.id).await?;
+    let attempts: Vec<AttemptOut> = attempts.into_iter().map(AttemptOut::from).collect();
     Ok(HttpResponse::Ok().json(attempts))
 }
 
-/// `POST .../messages/{message}/endpoints/{endpoint}/resend`: one more delivery chain of
+/// `POST .../messages/{message_id}/endpoints/{endpoint_id}/resend`: one more delivery chain of
 /// the message to that endpoint, whatever happened before. 202 once queued.
 #[utoipa::path(
     post,
-    path = "/{app}/messages/{message}/endpoints/{endpoint}/resend",
+    path = "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend",
     operation_id = "resendMessage",
     tag = "Messages",
     summary = "Resend a message to an endpoint",
     description = "Queues one more delivery chain (first attempt and retries) of the message to \
         the endpoint, whatever happened before. The request body, if any, is ignored.",
     params(
-        ("app" = String, Path, description = "The application's id or uid."),
-        ("message" = String, Path, description = "The message's id or uid."),
-        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+        ("application_id" = String, Path, description = "The application's id or uid."),
+        ("message_id" = String, Path, description = "The message's id or uid."),
+        ("endpoint_id" = String, Path, description = "The endpoint's id or uid."),
     ),
     responses(
         (status = 202, description = "The delivery is queued.", body = ResendAccepted),
@@ -239,6 +244,7 @@ pub async fn resend(
         let app = state.store.find_application(&org.0, &app).await?;
         let message = state.store.find_message(app.id, &message).await?;
         let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
+        let endpoint = endpoint.endpoint;
         if !endpoint.enabled {
             return Err(ApiError::Validation(
                 "the endpoint is disabled; enable it before resending".into(),
@@ -257,12 +263,4 @@ pub async fn resend(
         )
     })
     .await
-}
-
-/// Answer of a resend: which message goes to which endpoint again.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ResendAccepted {
-    pub message_id: uuid::Uuid,
-    pub endpoint_id: uuid::Uuid,
 }

@@ -6,11 +6,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use tracing::Instrument;
 
+use super::error::ApiError;
+use super::resource::RouteLabel;
 use super::ApiState;
-use crate::error::ApiError;
 use crate::telemetry::metrics;
 
 /// The node's metrics; protected by `metrics.token` when one is set.
@@ -27,7 +28,7 @@ use crate::telemetry::metrics;
         (status = 200, description = "Metrics, Prometheus text format 0.0.4.", body = String,
             content_type = "text/plain"),
         (status = 401, description = "`unauthorized`: `metrics.token` is configured and was not \
-            given.", body = crate::error::ErrorBody),
+            given.", body = super::error::ErrorBody),
     )
 )]
 pub async fn metrics(
@@ -50,8 +51,9 @@ pub async fn metrics(
         .body(metrics::render()))
 }
 
-/// Counts each request by route pattern (bounded: patterns, not paths), method and status
-/// class, and observes its latency.
+/// Counts each request by route pattern (bounded: the patterns of the route table, or
+/// `unmatched`), method and status class, and observes its latency. The pattern is the
+/// [`RouteLabel`] the matched resource put on the request.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -65,10 +67,14 @@ pub async fn track(
         "OPTIONS" => "OPTIONS",
         _ => "other",
     };
-    let route = route_label(req.path());
     // One span per request; the path names application/endpoint/message ids or uids.
     let span = tracing::info_span!("request", method, path = %req.path());
     let response = next.call(req).instrument(span).await?;
+    let route = response
+        .request()
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or("unmatched", |label| label.0);
     let class = match response.status().as_u16() {
         200..=299 => "2xx",
         300..=399 => "3xx",
@@ -82,59 +88,4 @@ pub async fn track(
         .with_label_values(&[route])
         .observe(start.elapsed().as_secs_f64());
     Ok(response)
-}
-
-/// The route pattern of a path, for metric labels. Computed from the path's shape instead of
-/// `HttpRequest::match_pattern`, which routes the request a second time (its regex matching
-/// showed in profiles of the message-create path).
-pub fn route_label(path: &str) -> &'static str {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    match segments.as_slice() {
-        ["health"] => "/health",
-        ["metrics"] => "/metrics",
-        ["api", "v1", "openapi.json"] => "/api/v1/openapi.json",
-        ["api", "v1", "applications"] => "/api/v1/applications",
-        ["api", "v1", "applications", _] => "/api/v1/applications/{app}",
-        ["api", "v1", "applications", _, "endpoints"] => "/api/v1/applications/{app}/endpoints",
-        ["api", "v1", "applications", _, "endpoints", _] => {
-            "/api/v1/applications/{app}/endpoints/{endpoint}"
-        }
-        ["api", "v1", "applications", _, "endpoints", _, "recover"] => {
-            "/api/v1/applications/{app}/endpoints/{endpoint}/recover"
-        }
-        ["api", "v1", "applications", _, "endpoints", _, "recover", _] => {
-            "/api/v1/applications/{app}/endpoints/{endpoint}/recover/{job}"
-        }
-        ["api", "v1", "applications", _, "messages"] => "/api/v1/applications/{app}/messages",
-        ["api", "v1", "applications", _, "messages", _] => {
-            "/api/v1/applications/{app}/messages/{message}"
-        }
-        ["api", "v1", "applications", _, "messages", _, "attempts"] => {
-            "/api/v1/applications/{app}/messages/{message}/attempts"
-        }
-        ["api", "v1", "applications", _, "messages", _, "endpoints", _, "resend"] => {
-            "/api/v1/applications/{app}/messages/{message}/endpoints/{endpoint}/resend"
-        }
-        _ => "unmatched",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route_label;
-
-    #[test]
-    fn labels_are_route_patterns() {
-        assert_eq!(route_label("/api/v1/applications"), "/api/v1/applications");
-        assert_eq!(
-            route_label("/api/v1/applications/my-app/messages"),
-            "/api/v1/applications/{app}/messages"
-        );
-        assert_eq!(
-            route_label("/api/v1/applications/a/messages/m/endpoints/e/resend"),
-            "/api/v1/applications/{app}/messages/{message}/endpoints/{endpoint}/resend"
-        );
-        assert_eq!(route_label("/api/v1/openapi.json"), "/api/v1/openapi.json");
-        assert_eq!(route_label("/nope/x"), "unmatched");
-    }
 }

@@ -1,33 +1,19 @@
-//! Endpoint recovery: `POST .../endpoints/{endpoint}/recover` re-sends every message whose
+//! Endpoint recovery: `POST .../endpoints/{endpoint_id}/recover` re-sends every message whose
 //! last attempt to the endpoint failed for good inside `[since, until]`, as a tracked job;
-//! `GET .../endpoints/{endpoint}/recover/{job}` shows its progress.
+//! `GET .../endpoints/{endpoint_id}/recover/{job_id}` shows its progress.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::auth::Org;
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::idempotency::idempotent;
-use super::{app_endpoint, parse_json, read_body, ApiState, Reply};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::store::recovery::RecoveryJob;
+use super::reply::Reply;
+use super::request::{app_endpoint, parse_json, read_body};
+use super::types::{RecoverIn, RecoveryJobOut};
+use super::ApiState;
 use crate::store::Store;
-
-/// Body of a recovery request: the window, in epoch milliseconds.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RecoverIn {
-    /// Start of the window (epoch ms): messages whose last attempt failed at or after it.
-    #[schema(minimum = 0)]
-    #[serde(deserialize_with = "crate::model::integral_ms")]
-    pub since: i64,
-    /// End of the window (epoch ms); absent = now. A window that ends before it starts (or
-    /// starts in the future) is empty: the job finishes at once, re-sending nothing.
-    #[serde(default, deserialize_with = "crate::model::integral_ms_opt")]
-    #[schema(minimum = 0)]
-    pub until: Option<i64>,
-}
 
 /// Runs a job in the background of this node; progress is in Redis, so another node can
 /// resume it if this one dies.
@@ -39,10 +25,10 @@ fn spawn_job(store: Store, app: Uuid, job: Uuid) {
     });
 }
 
-/// `POST .../endpoints/{endpoint}/recover`: 202 with the job.
+/// `POST .../endpoints/{endpoint_id}/recover`: 202 with the job.
 #[utoipa::path(
     post,
-    path = "/{app}/endpoints/{endpoint}/recover",
+    path = "/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover",
     operation_id = "recoverEndpoint",
     tag = "Endpoints",
     summary = "Re-send failed messages to an endpoint",
@@ -50,12 +36,12 @@ fn spawn_job(store: Store, app: Uuid, job: Uuid) {
         there failed for good between `since` and `until` (epoch ms). Works for any volume; \
         follow its progress with the returned job id.",
     params(
-        ("app" = String, Path, description = "The application's id or uid."),
-        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
+        ("application_id" = String, Path, description = "The application's id or uid."),
+        ("endpoint_id" = String, Path, description = "The endpoint's id or uid."),
     ),
     request_body = RecoverIn,
     responses(
-        (status = 202, description = "The job is running.", body = RecoveryJob),
+        (status = 202, description = "The job is running.", body = RecoveryJobOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application or endpoint.",
             body = ErrorBody),
@@ -90,32 +76,32 @@ pub async fn recover(
             .store
             .create_recovery(
                 app.id,
-                endpoint.id,
+                endpoint.endpoint.id,
                 input.since,
                 input.until,
                 input.since - lookback - 60_000,
             )
             .await?;
         spawn_job(state.store.clone(), app.id, job.id);
-        Reply::json(StatusCode::ACCEPTED, &job)
+        Reply::json(StatusCode::ACCEPTED, &RecoveryJobOut::from(job))
     })
     .await
 }
 
-/// `GET .../endpoints/{endpoint}/recover/{job}`: progress; resumes a job whose node died.
+/// `GET .../endpoints/{endpoint_id}/recover/{job_id}`: progress; resumes a job whose node died.
 #[utoipa::path(
     get,
-    path = "/{app}/endpoints/{endpoint}/recover/{job}",
+    path = "/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover/{job_id}",
     operation_id = "getRecoveryJob",
     tag = "Endpoints",
     summary = "Progress of a recovery job",
     params(
-        ("app" = String, Path, description = "The application's id or uid."),
-        ("endpoint" = String, Path, description = "The endpoint's id or uid."),
-        ("job" = String, Path, description = "The job's id."),
+        ("application_id" = String, Path, description = "The application's id or uid."),
+        ("endpoint_id" = String, Path, description = "The endpoint's id or uid."),
+        ("job_id" = String, Path, description = "The job's id."),
     ),
     responses(
-        (status = 200, description = "The job.", body = RecoveryJob),
+        (status = 200, description = "The job.", body = RecoveryJobOut),
         (status = 404, description = "`not_found`: no such application, endpoint or job.",
             body = ErrorBody),
     )
@@ -129,11 +115,11 @@ pub async fn status(
     let (app, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
     let job = Uuid::parse_str(&job).map_err(|_| ApiError::NotFound("recovery job"))?;
     match state.store.recovery(app.id, job).await? {
-        Some((job, stale)) if job.endpoint_id == endpoint.id => {
+        Some((job, stale)) if job.endpoint_id == endpoint.endpoint.id => {
             if stale {
                 spawn_job(state.store.clone(), app.id, job.id);
             }
-            Ok(HttpResponse::Ok().json(job))
+            Ok(HttpResponse::Ok().json(RecoveryJobOut::from(job)))
         }
         _ => Err(ApiError::NotFound("recovery job")),
     }

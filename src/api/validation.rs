@@ -1,8 +1,8 @@
 //! Input rules of the API, as pure functions: each returns the message a client sees in a
 //! 422 `validation_error` answer.
 
-use crate::delivery::signature::decode_secret;
-use crate::error::ApiError;
+use super::error::ApiError;
+use crate::domain::secret;
 
 /// Longest uid, name, eventType and channel.
 pub const MAX_TEXT: usize = 256;
@@ -135,8 +135,8 @@ pub fn secrets(values: &[String]) -> Result<(), ApiError> {
             "secrets must have 1 to {MAX_SECRETS} entries (omit it to get one generated)"
         )));
     }
-    for secret in values {
-        decode_secret(secret).map_err(invalid)?;
+    for value in values {
+        secret::decode(value).map_err(|e| invalid(e.to_string()))?;
     }
     Ok(())
 }
@@ -293,7 +293,7 @@ mod tests {
             );
         }
         let iterator_re = re(ITERATOR_PATTERN);
-        let cursor = crate::store::keys::ordered_member(1_668_595_667_207, uuid::Uuid::new_v4());
+        let cursor = crate::store::ordered::member(1_668_595_667_207, uuid::Uuid::new_v4());
         assert!(iterator_re.is_match(&cursor), "{cursor}");
         assert!(iterator_re.is_match(""));
         assert!(!iterator_re.is_match("nope"));

@@ -1,6 +1,7 @@
 //! One delivery attempt: a signed POST of the payload to an endpoint, classified into an
 //! [`Outcome`] (success, HTTP failure, or a failure kind when there was no usable response).
 //! No redirect is followed: a 3xx is a failure, as the Standard Webhooks spec recommends.
+//! What to do next is not decided here (see `retry::decide`).
 
 pub mod client;
 pub mod signature;
@@ -8,101 +9,30 @@ pub mod signature;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::clock::now_ms;
+use crate::config::DeliveryConfig;
+use crate::domain::{FailureKind, Outcome};
 use bytes::Bytes;
+use client::{HttpClient, ResolveError};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use hyper::{Method, Request};
-use serde::{Deserialize, Serialize};
 
-use crate::config::DeliveryConfig;
-use crate::model::now_ms;
-use client::{HttpClient, ResolveError};
-
-/// Why an attempt had no successful response; stable names, shown in the attempts API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    /// The receiver answered with a non-2xx status (see the status code).
-    HttpStatus,
-    /// The receiver answered 3xx; redirects are never followed.
-    Redirect,
-    /// No complete answer within the request timeout.
-    Timeout,
-    /// Nothing listens at the address.
-    ConnectionRefused,
-    /// The host name does not resolve.
-    Dns,
-    /// The TLS handshake failed (certificate, protocol).
-    Tls,
-    /// The target is a private, loopback or link-local address.
-    BlockedAddress,
-    /// Any other connection problem (reset, closed early).
-    Connection,
-    /// The endpoint URL cannot be requested.
-    InvalidUrl,
-}
-
-impl FailureKind {
-    /// Stable snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::HttpStatus => "http_status",
-            FailureKind::Redirect => "redirect",
-            FailureKind::Timeout => "timeout",
-            FailureKind::ConnectionRefused => "connection_refused",
-            FailureKind::Dns => "dns",
-            FailureKind::Tls => "tls",
-            FailureKind::BlockedAddress => "blocked_address",
-            FailureKind::Connection => "connection",
-            FailureKind::InvalidUrl => "invalid_url",
-        }
-    }
-}
-
-/// Result of one attempt.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// When the request started (epoch ms).
-    pub started_ms: i64,
-    /// How long it took.
-    pub duration: Duration,
-    /// HTTP status, when the receiver answered.
-    pub status: Option<u16>,
-    /// Start of the response body, when there was one.
-    pub body: Option<String>,
-    /// Failure class; `None` on success.
-    pub failure: Option<FailureKind>,
-    /// Retry-After of a 429/503 answer.
-    pub retry_after: Option<Duration>,
-}
-
-impl Outcome {
-    /// Any 2xx.
-    pub fn is_success(&self) -> bool {
-        self.failure.is_none()
-    }
-
-    /// 410 Gone: the receiver asks us to stop for good.
-    pub fn is_gone(&self) -> bool {
-        self.status == Some(410)
-    }
-}
-
-/// What to send.
+/// One webhook to send.
 #[derive(Debug)]
-pub struct Delivery<'a> {
+pub struct Webhook<'a> {
     pub url: &'a str,
     /// Message id: the stable `webhook-id`.
     pub message_id: &'a str,
     /// Payload bytes exactly as the client sent them.
     pub payload: Bytes,
-    /// Decoded signing keys of the endpoint.
-    pub keys: &'a [Vec<u8>],
+    /// Decoded signing keys of the endpoint, one signature each.
+    pub signing_keys: &'a [Vec<u8>],
 }
 
-/// Sends deliveries through the shared client.
+/// Sends webhooks through the one shared, pooled HTTP client.
 #[derive(Clone)]
-pub struct Deliverer {
+pub struct WebhookClient {
     /// Pooled keep-alive client shared by every endpoint.
     client: HttpClient,
     /// Whole-request timeout.
@@ -115,9 +45,9 @@ pub struct Deliverer {
     user_agent: HeaderValue,
 }
 
-impl Deliverer {
+impl WebhookClient {
     pub fn new(config: &DeliveryConfig) -> Self {
-        Deliverer {
+        WebhookClient {
             client: client::build(config.connect_timeout, config.allow_private_ips),
             timeout: config.timeout,
             allow_private: config.allow_private_ips,
@@ -128,7 +58,7 @@ impl Deliverer {
     }
 
     /// Performs one attempt; never fails, every problem becomes an [`Outcome`].
-    pub async fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
+    pub async fn send(&self, webhook: &Webhook<'_>) -> Outcome {
         let started_ms = now_ms();
         let start = Instant::now();
         let finish = |status, body, failure, retry_after| Outcome {
@@ -139,7 +69,7 @@ impl Deliverer {
             failure,
             retry_after,
         };
-        let request = match self.request(delivery, started_ms) {
+        let request = match self.request(webhook, started_ms) {
             Ok(request) => request,
             Err(kind) => return finish(None, None, Some(kind), None),
         };
@@ -172,7 +102,7 @@ impl Deliverer {
         }
     }
 
-    fn request(&self, d: &Delivery<'_>, now_ms: i64) -> Result<Request<Full<Bytes>>, FailureKind> {
+    fn request(&self, d: &Webhook<'_>, now_ms: i64) -> Result<Request<Full<Bytes>>, FailureKind> {
         let uri: hyper::Uri = d.url.parse().map_err(|_| FailureKind::InvalidUrl)?;
         let host = uri.host().ok_or(FailureKind::InvalidUrl)?;
         let literal = host.trim_start_matches('[').trim_end_matches(']');
@@ -182,7 +112,7 @@ impl Deliverer {
             }
         }
         let timestamp = now_ms / 1000;
-        let signature = signature::sign(d.keys, d.message_id, timestamp, &d.payload);
+        let signature = signature::sign(d.signing_keys, d.message_id, timestamp, &d.payload);
         Request::builder()
             .method(Method::POST)
             .uri(uri)

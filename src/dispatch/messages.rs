@@ -6,25 +6,56 @@ use actix::Message;
 use bytes::Bytes;
 
 use super::routing::Route;
-use crate::queue::Task;
+use crate::queue::{Target, Task};
 
-/// One delivery to perform: the task, the endpoint as routed, and the payload bytes (shared,
-/// never copied per endpoint).
+/// One delivery to perform: where it came from, what it is, and the endpoint as routed. The
+/// payload bytes are shared by every endpoint of a fan-out, never copied.
 #[derive(Debug)]
 pub struct Job {
+    /// The stream entry the job came from.
+    pub entry: String,
     pub task: Task,
     pub route: Arc<Route>,
     pub payload: Bytes,
-    /// The stream entry has this one job only, so the job's own record script acknowledges
-    /// it in the same atomic step.
-    pub ack_in_script: bool,
+    /// The entry has this one job only, so the job's own record script acknowledges it in
+    /// the same atomic step.
+    pub sole: bool,
 }
 
-/// Partition → endpoint actor: queue a job. Never blocks the partition: a full queue spills
+impl Job {
+    /// Attempts already made in this delivery chain.
+    pub fn attempts_made(&self) -> u32 {
+        match self.task.target {
+            Target::Endpoint { attempts, .. } => attempts,
+            Target::Fanout => 0,
+        }
+    }
+
+    /// The task of the next attempt of this chain, after `attempts` attempts.
+    pub fn next_task(&self, attempts: u32) -> Task {
+        Task {
+            app: self.task.app,
+            message: self.task.message,
+            created: None,
+            target: Target::Endpoint {
+                id: self.route.id,
+                attempts,
+            },
+        }
+    }
+
+    /// The stream entry to acknowledge in the job's own script, when it is the entry's only
+    /// job.
+    pub fn ack_in_script(&self) -> Option<&str> {
+        self.sole.then_some(self.entry.as_str())
+    }
+}
+
+/// Partition → endpoint actor: take a job. Never blocks the partition: a full queue spills
 /// the job to the retry set.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Deliver(pub Job);
+pub struct Enqueue(pub Job);
 
 /// Partition → endpoint actor: stop if there has been no work for the idle timeout. The
 /// answer tells the partition to forget the actor; mailbox order guarantees no job sent
@@ -39,14 +70,21 @@ pub struct StopIfIdle;
 #[rtype(result = "()")]
 pub struct Stop;
 
-/// Endpoint actor → partition: a job reached its outcome (or was durably rescheduled).
+/// How a job ended, for the partition's acknowledgement ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd {
+    /// Recorded, and the record script already acknowledged the entry (its only job).
+    Acknowledged,
+    /// Recorded (attempt or retry); the entry is acknowledged once all its jobs end.
+    Recorded,
+    /// Could not be recorded: the entry must stay pending, to be delivered again.
+    Unrecorded,
+}
+
+/// Endpoint actor → partition: a job ended.
 #[derive(Debug)]
 pub struct Completion {
     /// Stream entry the job came from.
-    pub entry_id: String,
-    /// The record script already acknowledged the entry.
-    pub acked: bool,
-    /// Recording failed; the entry must stay pending (it is redelivered on the next
-    /// acquisition of the partition).
-    pub failed: bool,
+    pub entry: String,
+    pub end: JobEnd,
 }

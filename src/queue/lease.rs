@@ -1,119 +1,130 @@
-//! Partition ownership: node heartbeats, the even assignment of partitions over live nodes,
-//! and leases with fencing epochs.
+//! Partition leases with fencing epochs, and the live-node set they are balanced over.
 //!
-//! Every node computes the same assignment from the same sorted list of live nodes
-//! (partition `p` belongs to node `p mod N`), so shares differ by at most one and no
-//! coordinator is needed. A node only reads a partition while it holds its lease; a lease is
-//! taken when free, renewed on every heartbeat, released when the assignment moves the
-//! partition away, and left to expire when its holder dies.
+//! A node only reads a partition while it holds its lease; a lease is taken when free
+//! (`scripts/lease_acquire.lua`, which bumps the partition's epoch), renewed on every
+//! heartbeat, released when the assignment moves the partition away, and left to expire when
+//! its holder dies. The token `node:epoch` fences writes: scripts that move work refuse a
+//! caller whose token is no longer the lease's.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use super::QueueScripts;
-use crate::error::StoreError;
-use crate::model::now_ms;
-use crate::store::Keys;
+use redis::Script;
 
-/// Partitions node `me` should own, given every live node (any order).
-pub fn assigned(partitions: u16, live: &[String], me: &str) -> Vec<u16> {
-    let mut nodes: Vec<&str> = live.iter().map(String::as_str).collect();
-    if !nodes.contains(&me) {
-        nodes.push(me);
+use crate::clock::now_ms;
+use crate::db::{Db, StoreError};
+
+static ACQUIRE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/lease_acquire.lua")));
+static RENEW: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/lease_renew.lua")));
+static RELEASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/lease_release.lua")));
+
+/// A held lease: its token is `node:epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    token: String,
+}
+
+impl Lease {
+    /// The token scripts compare with the stored lease.
+    pub fn token(&self) -> &str {
+        &self.token
     }
-    nodes.sort_unstable();
-    nodes.dedup();
-    let Some(index) = nodes.iter().position(|n| *n == me) else {
-        return Vec::new();
-    };
-    (0..partitions)
-        .filter(|p| usize::from(*p) % nodes.len() == index)
-        .collect()
+
+    /// The fencing epoch (bumped on every acquisition of the partition).
+    pub fn epoch(&self) -> Option<u64> {
+        parse_token(&self.token).map(|(_, epoch)| epoch)
+    }
+}
+
+/// Splits a stored lease token into its node and epoch.
+pub fn parse_token(token: &str) -> Option<(&str, u64)> {
+    let (node, epoch) = token.rsplit_once(':')?;
+    Some((node, epoch.parse().ok()?))
+}
+
+/// Whether a renewal found the lease still ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    Renewed,
+    Lost,
 }
 
 /// Announces this node and returns every live node (heartbeat newer than `ttl`).
-pub async fn heartbeat<C: redis::aio::ConnectionLike + Send>(
-    conn: &mut C,
-    keys: &Keys,
-    node: &str,
-    ttl: Duration,
-) -> Result<Vec<String>, StoreError> {
+pub async fn heartbeat(db: &Db, node: &str, ttl: Duration) -> Result<Vec<String>, StoreError> {
     let now = now_ms();
+    let key = db.keys.nodes();
+    let mut conn = db.conn().await?;
     let (live,): (Vec<String>,) = redis::pipe()
-        .zadd(keys.nodes(), node, now)
+        .zadd(&key, node, now)
         .ignore()
-        .zrembyscore(keys.nodes(), "-inf", now - ttl.as_millis() as i64)
+        .zrembyscore(&key, "-inf", now - ttl.as_millis() as i64)
         .ignore()
-        .zrange(keys.nodes(), 0, -1)
-        .query_async(conn)
+        .zrange(&key, 0, -1)
+        .query_async(&mut conn)
         .await?;
     Ok(live)
 }
 
 /// Removes this node from the live set (graceful leave).
-pub async fn leave<C: redis::aio::ConnectionLike + Send>(
-    conn: &mut C,
-    keys: &Keys,
-    node: &str,
-) -> Result<(), StoreError> {
+pub async fn leave(db: &Db, node: &str) -> Result<(), StoreError> {
+    let mut conn = db.conn().await?;
     let _: () = redis::cmd("ZREM")
-        .arg(keys.nodes())
+        .arg(db.keys.nodes())
         .arg(node)
-        .query_async(conn)
+        .query_async(&mut conn)
         .await?;
     Ok(())
 }
 
-/// Takes a free lease; returns its token ("node:epoch").
-pub async fn acquire<C: redis::aio::ConnectionLike + Send>(
-    conn: &mut C,
-    scripts: &QueueScripts,
-    keys: &Keys,
+/// Takes the partition's lease when it is free.
+pub async fn acquire(
+    db: &Db,
     partition: u16,
     node: &str,
     ttl: Duration,
-) -> Result<Option<String>, StoreError> {
-    Ok(scripts
-        .lease_acquire
-        .key(keys.lease(partition))
-        .key(keys.lease_epoch(partition))
+) -> Result<Option<Lease>, StoreError> {
+    let mut conn = db.conn().await?;
+    let token: Option<String> = ACQUIRE
+        .key(db.keys.lease(partition))
+        .key(db.keys.lease_epoch(partition))
         .arg(node)
         .arg(ttl.as_millis() as u64)
-        .invoke_async(conn)
-        .await?)
+        .invoke_async(&mut conn)
+        .await?;
+    Ok(token.map(|token| Lease { token }))
 }
 
-/// Extends a lease still held with `token`; false when it was lost.
-pub async fn renew<C: redis::aio::ConnectionLike + Send>(
-    conn: &mut C,
-    scripts: &QueueScripts,
-    keys: &Keys,
+/// Extends a lease still held.
+pub async fn renew(
+    db: &Db,
     partition: u16,
-    token: &str,
+    lease: &Lease,
     ttl: Duration,
-) -> Result<bool, StoreError> {
-    let renewed: i64 = scripts
-        .lease_renew
-        .key(keys.lease(partition))
-        .arg(token)
+) -> Result<Renewal, StoreError> {
+    let mut conn = db.conn().await?;
+    let renewed: i64 = RENEW
+        .key(db.keys.lease(partition))
+        .arg(lease.token())
         .arg(ttl.as_millis() as u64)
-        .invoke_async(conn)
+        .invoke_async(&mut conn)
         .await?;
-    Ok(renewed == 1)
+    Ok(if renewed == 1 {
+        Renewal::Renewed
+    } else {
+        Renewal::Lost
+    })
 }
 
 /// Gives a lease back so the next owner need not wait for it to expire.
-pub async fn release<C: redis::aio::ConnectionLike + Send>(
-    conn: &mut C,
-    scripts: &QueueScripts,
-    keys: &Keys,
-    partition: u16,
-    token: &str,
-) -> Result<(), StoreError> {
-    let _: i64 = scripts
-        .lease_release
-        .key(keys.lease(partition))
-        .arg(token)
-        .invoke_async(conn)
+pub async fn release(db: &Db, partition: u16, lease: &Lease) -> Result<(), StoreError> {
+    let mut conn = db.conn().await?;
+    let _: i64 = RELEASE
+        .key(db.keys.lease(partition))
+        .arg(lease.token())
+        .invoke_async(&mut conn)
         .await?;
     Ok(())
 }
@@ -123,19 +134,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shares_are_even_and_disjoint() {
-        let live: Vec<String> = ["c", "a", "b"].iter().map(|s| s.to_string()).collect();
-        let shares: Vec<Vec<u16>> = live.iter().map(|n| assigned(64, &live, n)).collect();
-        let mut all: Vec<u16> = shares.iter().flatten().copied().collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..64).collect::<Vec<_>>());
-        for share in &shares {
-            assert!(share.len() == 21 || share.len() == 22, "{}", share.len());
-        }
-    }
-
-    #[test]
-    fn a_lone_node_owns_everything() {
-        assert_eq!(assigned(8, &[], "me").len(), 8);
+    fn tokens_name_node_and_epoch() {
+        assert_eq!(parse_token("a:b:7"), Some(("a:b", 7)));
+        assert_eq!(parse_token("nope"), None);
+        let lease = Lease {
+            token: "n:12".into(),
+        };
+        assert_eq!(lease.epoch(), Some(12));
     }
 }

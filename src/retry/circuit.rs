@@ -9,24 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::CircuitConfig;
 
-/// The breaker's state, as shown in endpoint health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CircuitState {
-    Closed,
-    Open,
-    HalfOpen,
-}
-
-impl CircuitState {
-    /// Stable lowercase name for APIs, logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CircuitState::Closed => "closed",
-            CircuitState::Open => "open",
-            CircuitState::HalfOpen => "half_open",
-        }
-    }
-}
+pub use crate::domain::CircuitState;
 
 /// What the breaker says about sending one more request now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use actix_web::{web, App, HttpServer};
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::db::StoreError;
 use crate::dispatch::Worker;
-use crate::error::StoreError;
 use crate::store::Store;
 
 /// Which parts a node runs.

@@ -1,23 +1,32 @@
-//! Applications: organisation-scoped records, plus the partition-side marker that endpoints
-//! and messages are attached to.
+//! Applications: organisation-scoped hashes with a uid index and a creation-ordered list,
+//! plus a partition-side marker that endpoints and messages hang off (it holds the
+//! application's organisation and the version of its endpoint set).
 
-use redis::AsyncCommands;
+use std::sync::LazyLock;
+
+use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use super::keys::{member_id, ordered_member};
-use super::{field, int_field, opt_field, page_members, script_fields, Fields, Page, Store};
-use crate::error::StoreError;
-use crate::model::{now_ms, Application};
+use super::ordered::{self, member_id};
+use super::{field, id_field, int_field, opt_field, script_fields, Fields, Page, Store};
+use crate::clock::now_ms;
+use crate::db::StoreError;
+use crate::domain::Application;
+use crate::queue::Task;
+
+static UPSERT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/app_upsert.lua")));
+static DELETE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/app_delete.lua")));
 
 /// Entities deleted per purge batch when an application goes away.
 const PURGE_BATCH: usize = 500;
 
 fn from_fields(fields: &Fields) -> Result<Application, StoreError> {
     Ok(Application {
+        id: id_field(fields, "id")?,
         name: field(fields, "name")?.to_string(),
         uid: opt_field(fields, "uid"),
-        id: Uuid::parse_str(field(fields, "id")?)
-            .map_err(|_| StoreError::Corrupt("application id".into()))?,
         created: int_field(fields, "created")?,
         updated: int_field(fields, "updated")?,
     })
@@ -35,24 +44,23 @@ impl Store {
         name: &str,
         uid: Option<&str>,
     ) -> Result<Application, StoreError> {
+        let keys = &self.db.keys;
         let id = Uuid::new_v4();
         let now = now_ms();
         let mut conn = self.conn().await?;
         // The marker goes first: an orphan marker is harmless, an application without one
         // could not take endpoints or messages.
-        let marker = self.keys.app_marker(id);
+        let marker = keys.app_marker(id);
         let _: () = conn
             .hset_multiple(&marker, &[("org", org), ("ep_ver", "0")])
             .await?;
-        let answer = self
-            .scripts
-            .app_upsert
-            .key(self.keys.app(org, id))
-            .key(self.keys.apps(org))
-            .key(self.keys.app_uids(org))
+        let answer = UPSERT
+            .key(keys.app(org, id))
+            .key(keys.apps(org))
+            .key(keys.app_uids(org))
             .arg("create")
             .arg(id.to_string())
-            .arg(ordered_member(now, id))
+            .arg(ordered::member(now, id))
             .arg(uid.unwrap_or(""))
             .arg("id")
             .arg(id.to_string())
@@ -84,7 +92,7 @@ impl Store {
             return Ok(id);
         }
         let mut conn = self.conn().await?;
-        let id: Option<String> = conn.hget(self.keys.app_uids(org), id_or_uid).await?;
+        let id: Option<String> = conn.hget(self.db.keys.app_uids(org), id_or_uid).await?;
         id.and_then(|id| Uuid::parse_str(&id).ok())
             .ok_or(StoreError::NotFound("application"))
     }
@@ -97,7 +105,7 @@ impl Store {
     ) -> Result<Application, StoreError> {
         let id = self.resolve_application(org, id_or_uid).await?;
         let mut conn = self.conn().await?;
-        let fields: Fields = conn.hgetall(self.keys.app(org, id)).await?;
+        let fields: Fields = conn.hgetall(self.db.keys.app(org, id)).await?;
         if fields.is_empty() {
             return Err(StoreError::NotFound("application"));
         }
@@ -111,10 +119,12 @@ impl Store {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<Application>, StoreError> {
+        let keys = &self.db.keys;
         let mut conn = self.conn().await?;
         let (members, more) =
-            page_members(&mut conn, &self.keys.apps(org), cursor, limit, false).await?;
-        if members.is_empty() {
+            ordered::page(&mut conn, &keys.apps(org), cursor, limit, false).await?;
+        let ids: Vec<Uuid> = members.iter().filter_map(|m| member_id(m)).collect();
+        if ids.is_empty() {
             // An empty pipeline is not a valid request: answer without one.
             return Ok(Page {
                 items: Vec::new(),
@@ -122,10 +132,8 @@ impl Store {
             });
         }
         let mut pipe = redis::pipe();
-        for member in &members {
-            if let Some(id) = member_id(member) {
-                pipe.hgetall(self.keys.app(org, id));
-            }
+        for id in &ids {
+            pipe.hgetall(keys.app(org, *id));
         }
         let rows: Vec<Fields> = pipe.query_async(&mut conn).await?;
         let items = rows
@@ -147,13 +155,12 @@ impl Store {
         name: &str,
         uid: Option<&str>,
     ) -> Result<Application, StoreError> {
+        let keys = &self.db.keys;
         let mut conn = self.conn().await?;
-        let answer = self
-            .scripts
-            .app_upsert
-            .key(self.keys.app(org, id))
-            .key(self.keys.apps(org))
-            .key(self.keys.app_uids(org))
+        let answer = UPSERT
+            .key(keys.app(org, id))
+            .key(keys.apps(org))
+            .key(keys.app_uids(org))
             .arg("update")
             .arg(id.to_string())
             .arg("")
@@ -174,50 +181,84 @@ impl Store {
     /// Deletes an application with everything it owns: endpoints, messages, attempts and
     /// scheduled retries. The application disappears atomically first; the rest is purged in
     /// bounded batches.
-    pub async fn delete_application(&self, org: &str, id: Uuid) -> Result<Application, StoreError> {
+    pub async fn delete_application(
+        &self,
+        org: &str,
+        app: &Application,
+    ) -> Result<Application, StoreError> {
+        let keys = &self.db.keys;
         let mut conn = self.conn().await?;
-        let answer = self
-            .scripts
-            .app_delete
-            .key(self.keys.app(org, id))
-            .key(self.keys.apps(org))
-            .key(self.keys.app_uids(org))
-            .arg(id.to_string())
+        let answer = DELETE
+            .key(keys.app(org, app.id))
+            .key(keys.apps(org))
+            .key(keys.app_uids(org))
+            .arg(ordered::member(app.created, app.id))
             .invoke_async(&mut conn)
             .await?;
-        let app = match script_fields(answer)? {
+        let deleted = match script_fields(answer)? {
             Ok(fields) => from_fields(&fields)?,
             Err(_) => return Err(StoreError::NotFound("application")),
         };
+        self.purge_application(app.id).await?;
+        Ok(deleted)
+    }
+
+    /// Deletes the partition-side data of a deleted application: its marker first (workers
+    /// stop routing its messages), then its endpoints, messages and retries, batch by batch.
+    async fn purge_application(&self, app: Uuid) -> Result<(), StoreError> {
+        let keys = &self.db.keys;
+        let mut conn = self.conn().await?;
+        let _: () = conn
+            .del(&[keys.app_marker(app), keys.endpoint_uids(app)])
+            .await?;
         loop {
-            let deleted: usize = self
-                .scripts
-                .app_purge
-                .key(self.keys.app_marker(id))
-                .key(self.keys.endpoints(id))
-                .key(self.keys.endpoint_uids(id))
-                .key(self.keys.messages(id))
-                .arg(self.keys.partition_prefix(id))
-                .arg(self.keys.message_uid_prefix(id))
-                .arg(PURGE_BATCH)
-                .invoke_async(&mut conn)
+            let members: Vec<String> = conn
+                .zrange(keys.endpoints(app), 0, PURGE_BATCH as isize - 1)
                 .await?;
-            if deleted == 0 {
+            if members.is_empty() {
                 break;
             }
+            let mut pipe = redis::pipe();
+            for id in members.iter().filter_map(|m| member_id(m)) {
+                pipe.del(&[keys.endpoint(app, id), keys.endpoint_health(app, id)])
+                    .ignore();
+            }
+            pipe.zrem(keys.endpoints(app), &members).ignore();
+            let _: () = pipe.query_async(&mut conn).await?;
         }
-        self.purge_retries(&mut conn, id).await?;
-        Ok(app)
+        loop {
+            let members: Vec<String> = conn
+                .zrange(keys.messages(app), 0, PURGE_BATCH as isize - 1)
+                .await?;
+            if members.is_empty() {
+                break;
+            }
+            let ids: Vec<Uuid> = members.iter().filter_map(|m| member_id(m)).collect();
+            let mut uids = redis::pipe();
+            for id in &ids {
+                uids.hget(keys.message(app, *id), "uid");
+            }
+            let uids: Vec<Option<String>> = uids.query_async(&mut conn).await?;
+            let mut pipe = redis::pipe();
+            for (id, uid) in ids.iter().zip(uids) {
+                pipe.del(&[keys.message(app, *id), keys.attempts(app, *id)])
+                    .ignore();
+                if let Some(uid) = uid.filter(|u| !u.is_empty()) {
+                    pipe.del(keys.message_uid(app, &uid)).ignore();
+                }
+            }
+            pipe.zrem(keys.messages(app), &members).ignore();
+            let _: () = pipe.query_async(&mut conn).await?;
+        }
+        self.purge_retries(app).await
     }
 
     /// Removes an application's scheduled retries from its partition's retry set.
-    async fn purge_retries(
-        &self,
-        conn: &mut super::Connection,
-        app: Uuid,
-    ) -> Result<(), StoreError> {
-        let key = self.keys.retry(self.keys.partition_of(app));
-        let pattern = format!("{app}|*");
+    async fn purge_retries(&self, app: Uuid) -> Result<(), StoreError> {
+        let keys = &self.db.keys;
+        let key = keys.retry(keys.partition_of(app));
+        let pattern = Task::app_pattern(app);
+        let mut conn = self.conn().await?;
         let mut cursor: u64 = 0;
         loop {
             let (next, batch): (u64, Vec<String>) = redis::cmd("ZSCAN")
@@ -227,7 +268,7 @@ impl Store {
                 .arg(&pattern)
                 .arg("COUNT")
                 .arg(1000)
-                .query_async(conn)
+                .query_async(&mut conn)
                 .await?;
             // ZSCAN returns member, score pairs.
             let members: Vec<&String> = batch.iter().step_by(2).collect();

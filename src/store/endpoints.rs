@@ -1,15 +1,28 @@
-//! Endpoints: partition-scoped records of an application, with a per-application version
-//! that every change bumps (workers cache endpoint lists keyed by it).
+//! Endpoints: partition-scoped hashes of an application, with a uid index, a creation-ordered
+//! list, and a per-application version that every change bumps (workers cache endpoint lists
+//! keyed by it, so a change applies to the next message read).
 
-use redis::AsyncCommands;
+use std::sync::LazyLock;
+
+use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use super::keys::{member_id, ordered_member};
+use super::health::health_from_fields;
+use super::ordered::{self, member_id};
 use super::{
-    field, int_field, json_field, opt_field, page_members, script_fields, Fields, Page, Store,
+    field, id_field, int_field, json_field, opt_field, opt_int, script_fields, Connection, Fields,
+    Page, Store,
 };
-use crate::error::StoreError;
-use crate::model::{now_ms, Endpoint, EndpointHealth};
+use crate::clock::now_ms;
+use crate::db::StoreError;
+use crate::domain::{Endpoint, EndpointHealth};
+
+static UPSERT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/endpoint_upsert.lua")));
+static DELETE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/endpoint_delete.lua")));
+static DISABLE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/endpoint_disable.lua")));
 
 /// A validated endpoint write (create or full update).
 #[derive(Debug, Clone)]
@@ -25,39 +38,29 @@ pub struct EndpointSpec {
     pub rate_limit: Option<u32>,
 }
 
-fn from_fields(fields: &Fields) -> Result<Endpoint, StoreError> {
-    Ok(Endpoint {
-        channels: json_field(fields, "channels")?,
-        enabled: field(fields, "enabled")? == "1",
-        event_types: json_field(fields, "eventTypes")?,
-        name: field(fields, "name")?.to_string(),
-        secrets: json_field(fields, "secrets")?,
-        uid: opt_field(fields, "uid"),
-        url: field(fields, "url")?.to_string(),
-        rate_limit: opt_field(fields, "rateLimit").and_then(|v| v.parse().ok()),
-        id: Uuid::parse_str(field(fields, "id")?)
-            .map_err(|_| StoreError::Corrupt("endpoint id".into()))?,
-        created: int_field(fields, "created")?,
-        updated: int_field(fields, "updated")?,
-        health: EndpointHealth::default(),
-        health_epoch: opt_field(fields, "healthEpoch")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-    })
+/// An endpoint with its health, as reads of the API return it.
+#[derive(Debug, Clone)]
+pub struct EndpointWithHealth {
+    pub endpoint: Endpoint,
+    pub health: EndpointHealth,
 }
 
-/// Reads a health hash; absent fields are the healthy defaults.
-fn health_from_fields(fields: &Fields) -> EndpointHealth {
-    let int = |name: &str| opt_field(fields, name).and_then(|v| v.parse::<i64>().ok());
-    EndpointHealth {
-        circuit: opt_field(fields, "circuit").unwrap_or_else(|| "closed".into()),
-        consecutive_failures: int("consecutiveFailures").unwrap_or(0) as u32,
-        last_success: int("lastSuccess"),
-        last_failure: int("lastFailure"),
-        failing_since: int("failingSince"),
-        next_probe: int("nextProbe")
-            .filter(|_| opt_field(fields, "circuit").as_deref() == Some("open")),
-    }
+fn from_fields(fields: &Fields) -> Result<Endpoint, StoreError> {
+    Ok(Endpoint {
+        id: id_field(fields, "id")?,
+        app: id_field(fields, "app")?,
+        name: field(fields, "name")?.to_string(),
+        url: field(fields, "url")?.to_string(),
+        uid: opt_field(fields, "uid"),
+        event_types: json_field(fields, "eventTypes")?,
+        channels: json_field(fields, "channels")?,
+        enabled: field(fields, "enabled")? == "1",
+        secrets: json_field(fields, "secrets")?,
+        rate_limit: opt_field(fields, "rateLimit").and_then(|v| v.parse().ok()),
+        created: int_field(fields, "created")?,
+        updated: int_field(fields, "updated")?,
+        health_epoch: opt_int(fields, "healthEpoch").unwrap_or(0) as u64,
+    })
 }
 
 fn json(value: &[String]) -> String {
@@ -93,19 +96,20 @@ impl Store {
         create: bool,
         spec: &EndpointSpec,
         max_endpoints: usize,
-    ) -> Result<Endpoint, StoreError> {
+    ) -> Result<EndpointWithHealth, StoreError> {
+        let keys = &self.db.keys;
         let now = now_ms();
         let mut conn = self.conn().await?;
-        let mut invocation = self.scripts.endpoint_upsert.prepare_invoke();
+        let mut invocation = UPSERT.prepare_invoke();
         invocation
-            .key(self.keys.app_marker(app))
-            .key(self.keys.endpoint(app, id))
-            .key(self.keys.endpoints(app))
-            .key(self.keys.endpoint_uids(app))
-            .key(self.keys.endpoint_health(app, id))
+            .key(keys.app_marker(app))
+            .key(keys.endpoint(app, id))
+            .key(keys.endpoints(app))
+            .key(keys.endpoint_uids(app))
+            .key(keys.endpoint_health(app, id))
             .arg(if create { "create" } else { "update" })
             .arg(id.to_string())
-            .arg(ordered_member(now, id))
+            .arg(ordered::member(now, id))
             .arg(spec.uid.as_deref().unwrap_or(""))
             .arg(max_endpoints)
             .arg(if spec.enabled { "1" } else { "0" });
@@ -124,13 +128,15 @@ impl Store {
         let answer = invocation.invoke_async(&mut conn).await?;
         match script_fields(answer)? {
             Ok(fields) => {
-                let mut endpoint = from_fields(&fields)?;
+                let endpoint = from_fields(&fields)?;
                 // A new endpoint has no health yet; an updated one shows its current health.
-                if !create {
-                    let health: Fields = conn.hgetall(self.keys.endpoint_health(app, id)).await?;
-                    endpoint.health = health_from_fields(&health);
-                }
-                Ok(endpoint)
+                let health = if create {
+                    EndpointHealth::default()
+                } else {
+                    let health: Fields = conn.hgetall(keys.endpoint_health(app, id)).await?;
+                    health_from_fields(&health)
+                };
+                Ok(EndpointWithHealth { endpoint, health })
             }
             Err(-1) => Err(StoreError::Conflict(format!(
                 "an endpoint with uid {:?} already exists in this application",
@@ -150,7 +156,7 @@ impl Store {
         app: Uuid,
         spec: &EndpointSpec,
         max_endpoints: usize,
-    ) -> Result<Endpoint, StoreError> {
+    ) -> Result<EndpointWithHealth, StoreError> {
         self.upsert_endpoint(app, Uuid::new_v4(), true, spec, max_endpoints)
             .await
     }
@@ -161,33 +167,39 @@ impl Store {
         app: Uuid,
         id: Uuid,
         spec: &EndpointSpec,
-    ) -> Result<Endpoint, StoreError> {
+    ) -> Result<EndpointWithHealth, StoreError> {
         self.upsert_endpoint(app, id, false, spec, usize::MAX).await
     }
 
     /// Resolves an endpoint id or uid within the application.
-    pub async fn find_endpoint(&self, app: Uuid, id_or_uid: &str) -> Result<Endpoint, StoreError> {
+    pub async fn find_endpoint(
+        &self,
+        app: Uuid,
+        id_or_uid: &str,
+    ) -> Result<EndpointWithHealth, StoreError> {
+        let keys = &self.db.keys;
         let mut conn = self.conn().await?;
         let id = match Uuid::parse_str(id_or_uid) {
             Ok(id) => id,
             Err(_) => {
-                let id: Option<String> = conn.hget(self.keys.endpoint_uids(app), id_or_uid).await?;
+                let id: Option<String> = conn.hget(keys.endpoint_uids(app), id_or_uid).await?;
                 id.and_then(|id| Uuid::parse_str(&id).ok())
                     .ok_or(StoreError::NotFound("endpoint"))?
             }
         };
         let (fields, health): (Fields, Fields) = redis::pipe()
-            .hgetall(self.keys.endpoint(app, id))
-            .hgetall(self.keys.endpoint_health(app, id))
+            .hgetall(keys.endpoint(app, id))
+            .hgetall(keys.endpoint_health(app, id))
             .query_async(&mut conn)
             .await?;
         // An endpoint id of another application must not resolve through this one.
         if fields.is_empty() || fields.get("app").map(String::as_str) != Some(&app.to_string()) {
             return Err(StoreError::NotFound("endpoint"));
         }
-        let mut endpoint = from_fields(&fields)?;
-        endpoint.health = health_from_fields(&health);
-        Ok(endpoint)
+        Ok(EndpointWithHealth {
+            endpoint: from_fields(&fields)?,
+            health: health_from_fields(&health),
+        })
     }
 
     /// A page of an application's endpoints in creation order.
@@ -196,10 +208,16 @@ impl Store {
         app: Uuid,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<Page<Endpoint>, StoreError> {
+    ) -> Result<Page<EndpointWithHealth>, StoreError> {
         let mut conn = self.conn().await?;
-        let (members, more) =
-            page_members(&mut conn, &self.keys.endpoints(app), cursor, limit, false).await?;
+        let (members, more) = ordered::page(
+            &mut conn,
+            &self.db.keys.endpoints(app),
+            cursor,
+            limit,
+            false,
+        )
+        .await?;
         let items = self.endpoints_by_member(&mut conn, app, &members).await?;
         Ok(Page {
             items,
@@ -209,53 +227,60 @@ impl Store {
 
     /// Every endpoint of an application and the version they were read at (for routing).
     pub async fn all_endpoints(&self, app: Uuid) -> Result<(u64, Vec<Endpoint>), StoreError> {
+        let keys = &self.db.keys;
         let mut conn = self.conn().await?;
         let (version, members): (Option<u64>, Vec<String>) = redis::pipe()
-            .hget(self.keys.app_marker(app), "ep_ver")
-            .zrange(self.keys.endpoints(app), 0, -1)
+            .hget(keys.app_marker(app), "ep_ver")
+            .zrange(keys.endpoints(app), 0, -1)
             .query_async(&mut conn)
             .await?;
         let items = self.endpoints_by_member(&mut conn, app, &members).await?;
-        Ok((version.unwrap_or(0), items))
+        Ok((
+            version.unwrap_or(0),
+            items.into_iter().map(|e| e.endpoint).collect(),
+        ))
     }
 
     async fn endpoints_by_member(
         &self,
-        conn: &mut super::Connection,
+        conn: &mut Connection,
         app: Uuid,
         members: &[String],
-    ) -> Result<Vec<Endpoint>, StoreError> {
-        if members.is_empty() {
+    ) -> Result<Vec<EndpointWithHealth>, StoreError> {
+        let keys = &self.db.keys;
+        let ids: Vec<Uuid> = members.iter().filter_map(|m| member_id(m)).collect();
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
-        for id in members.iter().filter_map(|m| member_id(m)) {
-            pipe.hgetall(self.keys.endpoint(app, id));
-            pipe.hgetall(self.keys.endpoint_health(app, id));
+        for id in &ids {
+            pipe.hgetall(keys.endpoint(app, *id));
+            pipe.hgetall(keys.endpoint_health(app, *id));
         }
         let rows: Vec<Fields> = pipe.query_async(conn).await?;
         rows.chunks(2)
             .filter(|pair| !pair[0].is_empty())
             .map(|pair| {
-                let mut endpoint = from_fields(&pair[0])?;
-                endpoint.health = health_from_fields(pair.get(1).unwrap_or(&Fields::new()));
-                Ok(endpoint)
+                Ok(EndpointWithHealth {
+                    endpoint: from_fields(&pair[0])?,
+                    health: health_from_fields(pair.get(1).unwrap_or(&Fields::new())),
+                })
             })
             .collect()
     }
 
     /// Deletes an endpoint.
-    pub async fn delete_endpoint(&self, app: Uuid, id: Uuid) -> Result<Endpoint, StoreError> {
+    pub async fn delete_endpoint(&self, endpoint: &Endpoint) -> Result<Endpoint, StoreError> {
+        let keys = &self.db.keys;
+        let (app, id) = (endpoint.app, endpoint.id);
         let mut conn = self.conn().await?;
-        let answer = self
-            .scripts
-            .endpoint_delete
-            .key(self.keys.app_marker(app))
-            .key(self.keys.endpoint(app, id))
-            .key(self.keys.endpoints(app))
-            .key(self.keys.endpoint_uids(app))
-            .key(self.keys.endpoint_health(app, id))
-            .arg(id.to_string())
+        let answer = DELETE
+            .key(keys.app_marker(app))
+            .key(keys.endpoint(app, id))
+            .key(keys.endpoints(app))
+            .key(keys.endpoint_uids(app))
+            .key(keys.endpoint_health(app, id))
+            .arg(ordered::member(endpoint.created, id))
             .invoke_async(&mut conn)
             .await?;
         match script_fields(answer)? {
@@ -267,12 +292,11 @@ impl Store {
     /// Disables an endpoint (410 Gone, or failing for too long) and bumps the version so
     /// routing stops at once.
     pub async fn disable_endpoint(&self, app: Uuid, id: Uuid) -> Result<(), StoreError> {
+        let keys = &self.db.keys;
         let mut conn = self.conn().await?;
-        let _: i64 = self
-            .scripts
-            .endpoint_disable
-            .key(self.keys.app_marker(app))
-            .key(self.keys.endpoint(app, id))
+        let _: i64 = DISABLE
+            .key(keys.app_marker(app))
+            .key(keys.endpoint(app, id))
             .arg(now_ms())
             .invoke_async(&mut conn)
             .await?;

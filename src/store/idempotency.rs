@@ -3,8 +3,17 @@
 
 use std::time::Duration;
 
+use std::sync::LazyLock;
+
+use redis::Script;
+
 use super::Store;
-use crate::error::StoreError;
+use crate::db::StoreError;
+
+static BEGIN: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/idempotency_begin.lua")));
+static FINISH: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/idempotency_finish.lua")));
 
 /// What the store knows of an Idempotency-Key when a request arrives.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,10 +50,8 @@ impl Store {
         claim_ttl: Duration,
     ) -> Result<Claim, StoreError> {
         let mut conn = self.conn().await?;
-        let answer: Vec<Vec<u8>> = self
-            .scripts
-            .idempotency_begin
-            .key(self.keys.idempotency(org, key_hash))
+        let answer: Vec<Vec<u8>> = BEGIN
+            .key(self.db.keys.idempotency(org, key_hash))
             .arg(fingerprint)
             .arg(owner)
             .arg(claim_ttl.as_millis() as u64)
@@ -75,9 +82,9 @@ impl Store {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        let mut invocation = self.scripts.idempotency_finish.prepare_invoke();
+        let mut invocation = FINISH.prepare_invoke();
         invocation
-            .key(self.keys.idempotency(org, key_hash))
+            .key(self.db.keys.idempotency(org, key_hash))
             .arg(owner);
         match finish {
             Finish::Store { status, body } => invocation.arg("store").arg(status).arg(body),

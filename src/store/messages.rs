@@ -1,14 +1,24 @@
-//! Messages and their attempts. Accepting a message writes its hash, uid, list entry and the
-//! partition stream entry in one script, so an accepted message is always queued.
+//! Messages: partition-scoped hashes (expiring after the retention period), a newest-first
+//! list per application and a uid reservation per uid. Accepting a message writes its hash,
+//! uid, list entry and the partition stream entry in one script, so an accepted message is
+//! always queued.
 
-use redis::AsyncCommands;
+use std::sync::LazyLock;
+
+use redis::{AsyncCommands, Script};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use super::keys::{member_id, ordered_member};
-use super::{field, int_field, json_field, opt_field, page_members, Fields, Page, Store};
-use crate::error::StoreError;
-use crate::model::{now_ms, Attempt, Message};
+use super::ordered::{self, member_id};
+use super::{field, id_field, int_field, json_field, opt_field, Fields, Page, Store};
+use crate::clock::now_ms;
+use crate::db::StoreError;
+use crate::domain::Message;
+use crate::queue::stream::{self, TASK_FIELD};
+use crate::queue::Task;
+
+static CREATE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/message_create.lua")));
 
 /// Members scanned at most by one filtered list request, so a rare filter cannot make a
 /// request walk millions of messages; the cursor lets the client go on.
@@ -34,14 +44,9 @@ pub struct MessageFilter {
 }
 
 impl MessageFilter {
-    fn matches(&self, message: &Message) -> bool {
-        self.event_type
-            .as_ref()
-            .is_none_or(|t| *t == message.event_type)
-            && self
-                .channel
-                .as_ref()
-                .is_none_or(|c| message.channels.contains(c))
+    fn matches(&self, event_type: &str, channels: &[String]) -> bool {
+        self.event_type.as_ref().is_none_or(|t| t == event_type)
+            && self.channel.as_ref().is_none_or(|c| channels.contains(c))
     }
 
     fn is_empty(&self) -> bool {
@@ -53,16 +58,13 @@ impl MessageFilter {
 pub(crate) fn message_from_fields(fields: &Fields) -> Result<Message, StoreError> {
     let payload = RawValue::from_string(field(fields, "payload")?.to_string())
         .map_err(|e| StoreError::Corrupt(format!("payload: {e}")))?;
-    let created = int_field(fields, "created")?;
     Ok(Message {
-        channels: json_field(fields, "channels")?,
-        event_type: field(fields, "eventType")?.to_string(),
-        payload,
+        id: id_field(fields, "id")?,
         uid: opt_field(fields, "uid"),
-        id: Uuid::parse_str(field(fields, "id")?)
-            .map_err(|_| StoreError::Corrupt("message id".into()))?,
-        created,
-        updated: created,
+        event_type: field(fields, "eventType")?.to_string(),
+        channels: json_field(fields, "channels")?,
+        payload,
+        created: int_field(fields, "created")?,
     })
 }
 
@@ -75,37 +77,36 @@ impl Store {
         app: Uuid,
         input: &NewMessage<'_>,
     ) -> Result<Message, StoreError> {
+        let keys = &self.db.keys;
         let id = Uuid::new_v4();
         let now = now_ms();
-        let retention = self.retention.as_secs().max(1);
+        let retention = self.retention_secs();
         // Trimming the list of expired messages on one insert in TRIM_EVERY is enough to keep
         // it bounded, and saves the range deletion on the others.
         let oldest = if rand::random_ratio(1, TRIM_EVERY) {
-            ordered_member(now - retention as i64 * 1000, Uuid::nil())
+            ordered::member(now - retention as i64 * 1000, Uuid::nil())
         } else {
             String::new()
         };
         let channels = serde_json::to_string(input.channels).unwrap_or_else(|_| "[]".into());
         let uid_key = match input.uid {
-            Some(uid) => format!("{}{uid}", self.keys.message_uid_prefix(app)),
-            None => self.keys.message(app, id),
+            Some(uid) => keys.message_uid(app, uid),
+            None => keys.message(app, id),
         };
         let mut conn = self.conn().await?;
-        let code: i64 = self
-            .scripts
-            .message_create
-            .key(self.keys.app_marker(app))
-            .key(self.keys.message(app, id))
-            .key(self.keys.messages(app))
+        let code: i64 = CREATE
+            .key(keys.app_marker(app))
+            .key(keys.message(app, id))
+            .key(keys.messages(app))
             .key(uid_key)
-            .key(self.keys.stream(self.keys.partition_of(app)))
+            .key(keys.stream(keys.partition_of(app)))
             .arg(id.to_string())
-            .arg(ordered_member(now, id))
+            .arg(ordered::member(now, id))
             .arg(retention)
             .arg(oldest)
             .arg(input.uid.unwrap_or(""))
-            .arg(app.to_string())
-            .arg(now)
+            .arg(TASK_FIELD)
+            .arg(Task::fanout(app, id, now).encode())
             .arg(org)
             .arg("id")
             .arg(id.to_string())
@@ -125,13 +126,12 @@ impl Store {
             .await?;
         match code {
             1 => Ok(Message {
-                channels: input.channels.to_vec(),
-                event_type: input.event_type.to_string(),
-                payload: input.payload.to_owned(),
-                uid: input.uid.map(str::to_string),
                 id,
+                uid: input.uid.map(str::to_string),
+                event_type: input.event_type.to_string(),
+                channels: input.channels.to_vec(),
+                payload: input.payload.to_owned(),
                 created: now,
-                updated: now,
             }),
             -1 => Err(StoreError::Conflict(format!(
                 "a message with uid {:?} already exists in this application",
@@ -143,24 +143,26 @@ impl Store {
 
     /// Resolves a message id or uid within the application.
     pub async fn find_message(&self, app: Uuid, id_or_uid: &str) -> Result<Message, StoreError> {
+        let keys = &self.db.keys;
         let mut conn = self.conn().await?;
         let id = match Uuid::parse_str(id_or_uid) {
             Ok(id) => id,
             Err(_) => {
-                let key = format!("{}{id_or_uid}", self.keys.message_uid_prefix(app));
-                let id: Option<String> = conn.get(key).await?;
+                let id: Option<String> = conn.get(keys.message_uid(app, id_or_uid)).await?;
                 id.and_then(|id| Uuid::parse_str(&id).ok())
                     .ok_or(StoreError::NotFound("message"))?
             }
         };
-        let fields: Fields = conn.hgetall(self.keys.message(app, id)).await?;
+        let fields: Fields = conn.hgetall(keys.message(app, id)).await?;
         if fields.is_empty() || fields.get("app").map(String::as_str) != Some(&app.to_string()) {
             return Err(StoreError::NotFound("message"));
         }
         message_from_fields(&fields)
     }
 
-    /// A page of an application's messages, newest first, optionally filtered.
+    /// A page of an application's messages, newest first, optionally filtered. A filtered
+    /// page reads the routing fields of candidates first and whole messages only for matches,
+    /// and scans at most [`MAX_FILTER_SCAN`] members (the cursor lets the client go on).
     pub async fn list_messages(
         &self,
         app: Uuid,
@@ -168,43 +170,76 @@ impl Store {
         limit: usize,
         filter: &MessageFilter,
     ) -> Result<Page<Message>, StoreError> {
+        let keys = &self.db.keys;
         let mut conn = self.conn().await?;
-        let key = self.keys.messages(app);
+        let list = keys.messages(app);
         let chunk = if filter.is_empty() { limit } else { limit * 4 };
         let mut cursor = cursor.map(str::to_string);
         let mut items = Vec::new();
         let mut scanned = 0;
         loop {
             let (members, more) =
-                page_members(&mut conn, &key, cursor.as_deref(), chunk, true).await?;
-            let mut pipe = redis::pipe();
-            for id in members.iter().filter_map(|m| member_id(m)) {
-                pipe.hgetall(self.keys.message(app, id));
-            }
-            let rows: Vec<Fields> = if members.is_empty() {
-                Vec::new()
+                ordered::page(&mut conn, &list, cursor.as_deref(), chunk, true).await?;
+            let listed: Vec<(&String, Uuid)> = members
+                .iter()
+                .filter_map(|m| member_id(m).map(|id| (m, id)))
+                .collect();
+            let wanted: Vec<(&String, Uuid)> = if filter.is_empty() || listed.is_empty() {
+                listed
             } else {
-                pipe.query_async(&mut conn).await?
-            };
-            for (i, (member, fields)) in members.iter().zip(&rows).enumerate() {
-                if fields.is_empty() {
-                    continue; // expired between the list read and the hash read
+                let mut pipe = redis::pipe();
+                for (_, id) in &listed {
+                    pipe.cmd("HMGET")
+                        .arg(keys.message(app, *id))
+                        .arg("eventType")
+                        .arg("channels");
                 }
-                let message = message_from_fields(fields)?;
-                if filter.matches(&message) {
-                    items.push(message);
-                    if items.len() == limit {
-                        let rest = more || i + 1 < members.len();
-                        return Ok(Page {
-                            items,
-                            next: rest.then(|| member.clone()),
-                        });
-                    }
+                let routing: Vec<(Option<String>, Option<String>)> =
+                    pipe.query_async(&mut conn).await?;
+                listed
+                    .into_iter()
+                    .zip(routing)
+                    .filter(|(_, (event_type, channels))| {
+                        let channels: Vec<String> = channels
+                            .as_deref()
+                            .and_then(|c| serde_json::from_str(c).ok())
+                            .unwrap_or_default();
+                        event_type
+                            .as_deref()
+                            .is_some_and(|t| filter.matches(t, &channels))
+                    })
+                    .map(|(listed, _)| listed)
+                    .collect()
+            };
+            let truncated = wanted.len() > limit - items.len();
+            let wanted = &wanted[..wanted.len().min(limit - items.len())];
+            if !wanted.is_empty() {
+                let mut pipe = redis::pipe();
+                for (_, id) in wanted {
+                    pipe.hgetall(keys.message(app, *id));
+                }
+                let rows: Vec<Fields> = pipe.query_async(&mut conn).await?;
+                for fields in rows.iter().filter(|f| !f.is_empty()) {
+                    // An empty hash expired between the list read and the hash read.
+                    items.push(message_from_fields(fields)?);
+                }
+                if items.len() == limit {
+                    let last = wanted.last().map(|(member, _)| (*member).clone());
+                    let rest = more || members.last() != last.as_ref();
+                    return Ok(Page {
+                        items,
+                        next: last.filter(|_| rest),
+                    });
                 }
             }
             scanned += members.len();
-            match members.last() {
-                Some(last) if more => {
+            // Expired matches left the page short: go on after the last member examined.
+            let examined = match wanted.last() {
+                Some((member, _)) if truncated => Some(*member),
+                _ => members.last(),
+            };
+            match examined {
+                Some(last) if more || truncated => {
                     if scanned >= MAX_FILTER_SCAN {
                         return Ok(Page {
                             items,
@@ -218,40 +253,24 @@ impl Store {
         }
     }
 
-    /// Every attempt of a message, oldest first.
-    pub async fn attempts(&self, app: Uuid, message: Uuid) -> Result<Vec<Attempt>, StoreError> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<String> = conn.lrange(self.keys.attempts(app, message), 0, -1).await?;
-        rows.iter()
-            .map(|row| {
-                serde_json::from_str(row).map_err(|e| StoreError::Corrupt(format!("attempt: {e}")))
-            })
-            .collect()
-    }
-
-    /// Queues one more delivery of a message to one endpoint (manual resend).
+    /// Queues one more delivery chain of a message to one endpoint (manual resend).
     pub async fn enqueue_resend(
         &self,
         app: Uuid,
         message: Uuid,
         endpoint: Uuid,
     ) -> Result<(), StoreError> {
+        let keys = &self.db.keys;
+        let task = Task {
+            app,
+            message,
+            created: Some(now_ms()),
+            target: crate::queue::Target::Endpoint {
+                id: endpoint,
+                attempts: 0,
+            },
+        };
         let mut conn = self.conn().await?;
-        let _: String = redis::cmd("XADD")
-            .arg(self.keys.stream(self.keys.partition_of(app)))
-            .arg("*")
-            .arg("a")
-            .arg(app.to_string())
-            .arg("m")
-            .arg(message.to_string())
-            .arg("c")
-            .arg(now_ms())
-            .arg("e")
-            .arg(endpoint.to_string())
-            .arg("n")
-            .arg(0)
-            .query_async(&mut conn)
-            .await?;
-        Ok(())
+        stream::append(&mut conn, &keys.stream(keys.partition_of(app)), &task).await
     }
 }

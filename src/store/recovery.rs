@@ -6,16 +6,20 @@
 //! progress is older than [`STALE_AFTER`] (its node died) is resumed from the cursor by the
 //! next status request, on any node. Re-sends are ordinary single-endpoint stream entries.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::AsyncCommands;
-use serde::Serialize;
+use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use super::keys::{member_id, ordered_member};
+use super::ordered::{self, member_id};
 use super::{opt_field, Fields, Store};
-use crate::error::StoreError;
-use crate::model::{now_ms, Attempt, AttemptStatus};
+use crate::clock::now_ms;
+use crate::db::StoreError;
+use crate::domain::{Attempt, AttemptStatus};
+
+static CLAIM: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/recovery_claim.lua")));
 
 /// Messages examined per chunk (one pipeline of attempt lists each).
 const CHUNK: usize = 200;
@@ -24,9 +28,8 @@ pub const STALE_AFTER: Duration = Duration::from_secs(30);
 /// Finished jobs stay readable this long.
 const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// A recovery job as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+/// A recovery job and its progress.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecoveryJob {
     pub id: Uuid,
     pub endpoint_id: Uuid,
@@ -34,14 +37,36 @@ pub struct RecoveryJob {
     pub since: i64,
     /// End of the window (epoch ms), `None` = until the job started.
     pub until: Option<i64>,
-    /// `running` or `done`.
-    pub status: String,
+    pub status: JobStatus,
     /// Messages examined so far.
     pub scanned: u64,
     /// Messages queued for re-sending so far.
     pub resent: u64,
     pub created: i64,
     pub updated: i64,
+}
+
+/// Where a background job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Running,
+    Done,
+}
+
+impl JobStatus {
+    /// Stable lowercase name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+        }
+    }
+
+    fn parse(name: &str) -> Option<JobStatus> {
+        [JobStatus::Running, JobStatus::Done]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
 }
 
 fn job_from_fields(id: Uuid, fields: &Fields) -> Option<RecoveryJob> {
@@ -51,7 +76,7 @@ fn job_from_fields(id: Uuid, fields: &Fields) -> Option<RecoveryJob> {
         endpoint_id: Uuid::parse_str(fields.get("endpoint")?).ok()?,
         since: int("since")?,
         until: int("until"),
-        status: fields.get("status")?.clone(),
+        status: JobStatus::parse(fields.get("status")?)?,
         scanned: int("scanned").unwrap_or(0) as u64,
         resent: int("resent").unwrap_or(0) as u64,
         created: int("created")?,
@@ -82,8 +107,8 @@ impl Store {
     ) -> Result<RecoveryJob, StoreError> {
         let id = Uuid::new_v4();
         let now = now_ms();
-        let key = self.keys.recovery(app, id);
-        let cursor = ordered_member(oldest_message.max(0), Uuid::nil());
+        let key = self.db.keys.recovery(app, id);
+        let cursor = ordered::member(oldest_message.max(0), Uuid::nil());
         let until_text = until.map(|u| u.to_string()).unwrap_or_default();
         let mut conn = self.conn().await?;
         let _: () = redis::pipe()
@@ -93,8 +118,9 @@ impl Store {
                     ("endpoint", endpoint.to_string()),
                     ("since", since.to_string()),
                     ("until", until_text),
-                    ("limit", until.unwrap_or(now).to_string()),
-                    ("status", "running".to_string()),
+                    // Attempts are never later than now: a window ending in the future ends now.
+                    ("limit", until.unwrap_or(now).min(now).to_string()),
+                    ("status", JobStatus::Running.as_str().to_string()),
                     ("scanned", "0".to_string()),
                     ("resent", "0".to_string()),
                     ("cursor", cursor),
@@ -116,11 +142,9 @@ impl Store {
         app: Uuid,
         id: Uuid,
     ) -> Result<Option<(RecoveryJob, bool)>, StoreError> {
-        let key = self.keys.recovery(app, id);
+        let key = self.db.keys.recovery(app, id);
         let mut conn = self.conn().await?;
-        let claimed: i64 = self
-            .scripts
-            .recovery_claim
+        let claimed: i64 = CLAIM
             .key(&key)
             .arg(now_ms())
             .arg(STALE_AFTER.as_millis() as u64)
@@ -134,7 +158,7 @@ impl Store {
     /// cursor, reads their attempts chunk by chunk, and queues a re-send for every message
     /// whose last attempt to the endpoint failed inside the window.
     pub async fn run_recovery(&self, app: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let key = self.keys.recovery(app, id);
+        let key = self.db.keys.recovery(app, id);
         let mut conn = self.conn().await?;
         let fields: Fields = conn.hgetall(&key).await?;
         let Some(job) = job_from_fields(id, &fields) else {
@@ -144,11 +168,11 @@ impl Store {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(now_ms);
         let mut cursor = opt_field(&fields, "cursor").unwrap_or_else(|| "0".into());
-        let end = ordered_member(limit + 1, Uuid::nil());
+        let end = ordered::member(limit.saturating_add(1), Uuid::nil());
         let (mut scanned, mut resent) = (job.scanned, job.resent);
         loop {
             let members: Vec<String> = redis::cmd("ZRANGEBYLEX")
-                .arg(self.keys.messages(app))
+                .arg(self.db.keys.messages(app))
                 .arg(format!("({cursor}"))
                 .arg(format!("({end}"))
                 .arg("LIMIT")
@@ -160,13 +184,13 @@ impl Store {
             if !ids.is_empty() {
                 let mut pipe = redis::pipe();
                 for message in &ids {
-                    pipe.lrange(self.keys.attempts(app, *message), 0, -1);
+                    pipe.lrange(self.db.keys.attempts(app, *message), 0, -1);
                 }
                 let lists: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
                 for (message, rows) in ids.iter().zip(lists) {
                     let attempts: Vec<Attempt> = rows
                         .iter()
-                        .filter_map(|r| serde_json::from_str(r).ok())
+                        .filter_map(|r| super::attempts::decode(r).ok())
                         .collect();
                     if needs_resend(&attempts, job.endpoint_id, job.since, limit) {
                         self.enqueue_resend(app, *message, job.endpoint_id).await?;
@@ -187,7 +211,16 @@ impl Store {
                         ("scanned", scanned.to_string()),
                         ("resent", resent.to_string()),
                         ("updated", now_ms().to_string()),
-                        ("status", if done { "done" } else { "running" }.to_string()),
+                        (
+                            "status",
+                            if done {
+                                JobStatus::Done
+                            } else {
+                                JobStatus::Running
+                            }
+                            .as_str()
+                            .to_string(),
+                        ),
                     ],
                 )
                 .expire(&key, JOB_TTL.as_secs() as i64)

@@ -5,7 +5,7 @@ use redis::AsyncCommands;
 use sha2::{Digest, Sha256};
 
 use super::Store;
-use crate::error::StoreError;
+use crate::db::StoreError;
 
 /// Prefix of every token, so leaked tokens are easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "oh_";
@@ -26,13 +26,15 @@ impl Store {
             base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
         );
         let mut conn = self.conn().await?;
-        let _: () = conn.set(self.keys.token(&token_hash(&token)), org).await?;
+        let _: () = conn
+            .set(self.db.keys.token(&token_hash(&token)), org)
+            .await?;
         Ok(token)
     }
 
     /// The organisation a token (given by its hash) acts for, if the token exists.
     pub async fn token_org_by_hash(&self, hash: &str) -> Result<Option<String>, StoreError> {
         let mut conn = self.conn().await?;
-        Ok(conn.get(self.keys.token(hash)).await?)
+        Ok(conn.get(self.db.keys.token(hash)).await?)
     }
 }

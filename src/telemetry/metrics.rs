@@ -1,15 +1,14 @@
-//! Prometheus metrics. Names are constants here; every label value comes from a closed enum
+//! Prometheus metrics. Names are constants here; every label value comes from a closed set
 //! (route patterns, status classes, failure kinds, circuit states), so cardinality is bounded.
+//! Callers pass labels as `&'static str`: this module depends on nothing of the engine.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use prometheus::{
     exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter,
     IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-
-use crate::delivery::Outcome;
-use crate::retry::CircuitState;
 
 /// The registry `/metrics` renders.
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -157,22 +156,19 @@ pub static ACTIVE_ENDPOINTS: LazyLock<IntGauge> = LazyLock::new(|| {
     )
 });
 
-/// Counts one attempt's outcome and latency.
-pub fn delivery(outcome: &Outcome, created_ms: Option<i64>) {
-    let label = outcome.failure.map_or("success", |k| k.as_str());
-    DELIVERIES.with_label_values(&[label]).inc();
-    DELIVERY_LATENCY.observe(outcome.duration.as_secs_f64());
-    if let (true, Some(created)) = (outcome.is_success(), created_ms) {
-        let lag = (outcome.started_ms + outcome.duration.as_millis() as i64 - created).max(0);
-        DELIVERY_LAG.observe(lag as f64 / 1000.0);
+/// Counts one attempt: its outcome label (`success` or a failure kind), its duration and,
+/// for a first attempt that succeeded, the lag from the message's creation.
+pub fn delivery(outcome: &'static str, duration: Duration, lag: Option<Duration>) {
+    DELIVERIES.with_label_values(&[outcome]).inc();
+    DELIVERY_LATENCY.observe(duration.as_secs_f64());
+    if let Some(lag) = lag {
+        DELIVERY_LAG.observe(lag.as_secs_f64());
     }
 }
 
-/// Counts a circuit transition.
-pub fn circuit_transition(state: CircuitState) {
-    CIRCUIT_TRANSITIONS
-        .with_label_values(&[state.as_str()])
-        .inc();
+/// Counts a circuit transition into `state`.
+pub fn circuit_transition(state: &'static str) {
+    CIRCUIT_TRANSITIONS.with_label_values(&[state]).inc();
 }
 
 /// The registry in Prometheus text format.

@@ -28,7 +28,7 @@ async fn create(server: &TestServer, body: Value) -> Value {
 #[actix_rt::test]
 async fn create_answers_201_with_exactly_the_documented_fields() {
     let server = TestServer::start().await;
-    let before = octohooks::model::now_ms();
+    let before = octohooks::clock::now_ms();
     let answer = server
         .post(APPS, json!({"name": "My App", "uid": "my-app"}))
         .await;
@@ -40,7 +40,7 @@ async fn create_answers_201_with_exactly_the_documented_fields() {
     let id = app["id"].as_str().expect("id");
     assert!(uuid::Uuid::parse_str(id).is_ok(), "id is a UUID: {id}");
     let created = app["created"].as_i64().expect("created is a number");
-    assert!(created >= before && created <= octohooks::model::now_ms());
+    assert!(created >= before && created <= octohooks::clock::now_ms());
     assert_eq!(app["updated"], app["created"]);
     let content_type = answer.headers["content-type"].to_str().unwrap();
     assert!(content_type.starts_with("application/json"));
@@ -49,12 +49,13 @@ async fn create_answers_201_with_exactly_the_documented_fields() {
     let mut conn = redis_conn(&server).await;
     let key = server
         .store
+        .db
         .keys
         .app(&server.org, uuid::Uuid::parse_str(id).unwrap());
     let name: Option<String> = conn.hget(&key, "name").await.unwrap();
     assert_eq!(name.as_deref(), Some("My App"));
     let indexed: Option<String> = conn
-        .hget(server.store.keys.app_uids(&server.org), "my-app")
+        .hget(server.store.db.keys.app_uids(&server.org), "my-app")
         .await
         .unwrap();
     assert_eq!(indexed.as_deref(), Some(id));
@@ -435,7 +436,7 @@ async fn put_by_uid_can_change_the_uid_and_frees_the_old_one() {
 
     let mut conn = redis_conn(&server).await;
     let index: std::collections::HashMap<String, String> = conn
-        .hgetall(server.store.keys.app_uids(&server.org))
+        .hgetall(server.store.db.keys.app_uids(&server.org))
         .await
         .unwrap();
     assert_eq!(index.len(), 1, "{index:?}");
@@ -686,9 +687,10 @@ async fn delete_stops_the_retries_of_its_messages() {
     assert_eq!(answer.status, 200);
     let partition = server
         .store
+        .db
         .keys
         .partition_of(uuid::Uuid::parse_str(&app).unwrap());
-    let retry_set = server.store.keys.retry(partition);
+    let retry_set = server.store.db.keys.retry(partition);
     eventually(
         Duration::from_secs(10),
         "no retry of the app left",

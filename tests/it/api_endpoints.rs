@@ -63,7 +63,7 @@ async fn create(server: &TestServer, app: &str, body: Value) -> Value {
 async fn create_answers_201_with_the_documented_fields_and_a_generated_secret() {
     let server = TestServer::start().await;
     let app = server.create_app("a").await;
-    let before = octohooks::model::now_ms();
+    let before = octohooks::clock::now_ms();
     let answer = server
         .post(
             &eps(&app),
@@ -90,7 +90,7 @@ async fn create_answers_201_with_the_documented_fields_and_a_generated_secret() 
     assert_eq!(endpoint["rateLimit"], Value::Null);
     assert!(uuid::Uuid::parse_str(endpoint["id"].as_str().unwrap()).is_ok());
     let created = endpoint["created"].as_i64().unwrap();
-    assert!(created >= before && created <= octohooks::model::now_ms());
+    assert!(created >= before && created <= octohooks::clock::now_ms());
     assert_eq!(endpoint["updated"], endpoint["created"]);
 
     let secrets = endpoint["secrets"].as_array().expect("secrets array");
@@ -103,12 +103,12 @@ async fn create_answers_201_with_the_documented_fields_and_a_generated_secret() 
     let id = uuid::Uuid::parse_str(endpoint["id"].as_str().unwrap()).unwrap();
     let mut conn = redis_conn(&server).await;
     let url: Option<String> = conn
-        .hget(server.store.keys.endpoint(app_id, id), "url")
+        .hget(server.store.db.keys.endpoint(app_id, id), "url")
         .await
         .unwrap();
     assert_eq!(url.as_deref(), endpoint["url"].as_str());
     let indexed: Option<String> = conn
-        .hget(server.store.keys.endpoint_uids(app_id), "my-endpoint")
+        .hget(server.store.db.keys.endpoint_uids(app_id), "my-endpoint")
         .await
         .unwrap();
     assert_eq!(indexed, Some(id.to_string()));
@@ -664,7 +664,7 @@ async fn put_changing_the_uid_frees_the_old_one_and_a_taken_uid_is_409() {
     let app_id = uuid::Uuid::parse_str(&app).unwrap();
     let mut conn = redis_conn(&server).await;
     let index: std::collections::HashMap<String, String> = conn
-        .hgetall(server.store.keys.endpoint_uids(app_id))
+        .hgetall(server.store.db.keys.endpoint_uids(app_id))
         .await
         .unwrap();
     assert_eq!(index.len(), 2, "{index:?}");

@@ -188,7 +188,7 @@ async fn failed_answers_are_not_kept() {
     let key_hash = hex_sha256(&[b"retry-me"]);
     let mut conn = redis_conn(&server).await;
     let exists: bool = conn
-        .exists(server.store.keys.idempotency(&server.org, &key_hash))
+        .exists(server.store.db.keys.idempotency(&server.org, &key_hash))
         .await
         .unwrap();
     assert!(!exists, "a failed request left an idempotency record");
@@ -331,6 +331,7 @@ async fn a_request_still_running_elsewhere_is_waited_for_then_409() {
     let fingerprint = hex_sha256(&[b"POST", APPS.as_bytes(), body]);
     let record = server
         .store
+        .db
         .keys
         .idempotency(&server.org, &hex_sha256(&[b"held"]));
     let mut conn = redis_conn(&server).await;
@@ -421,6 +422,7 @@ async fn concurrent_requests_whose_operation_fails_all_fail_and_keep_nothing() {
         .exists(
             server
                 .store
+                .db
                 .keys
                 .idempotency(&server.org, &hex_sha256(&[b"doomed"])),
         )
@@ -438,6 +440,7 @@ async fn a_stored_answer_expires_after_the_configured_time() {
     assert_eq!(first.status, 201);
     let record = server
         .store
+        .db
         .keys
         .idempotency(&server.org, &hex_sha256(&[b"short-lived"]));
     let mut conn = redis_conn(&server).await;

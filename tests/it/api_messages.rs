@@ -52,7 +52,7 @@ async fn create_answers_202_with_the_documented_fields() {
         "email_verified": true,
         "user_id": "google-oauth2|102857191578298947818"
     });
-    let before = octohooks::model::now_ms();
+    let before = octohooks::clock::now_ms();
     let answer = server
         .post(
             &msgs(&app),
@@ -69,7 +69,7 @@ async fn create_answers_202_with_the_documented_fields() {
     let id = message["id"].as_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok());
     let created = message["created"].as_i64().unwrap();
-    assert!(created >= before && created <= octohooks::model::now_ms());
+    assert!(created >= before && created <= octohooks::clock::now_ms());
     assert_eq!(message["updated"], message["created"]);
 
     // Without uid and with channels.
@@ -88,6 +88,7 @@ async fn create_answers_202_with_the_documented_fields() {
     let app_id = uuid::Uuid::parse_str(&app).unwrap();
     let key = server
         .store
+        .db
         .keys
         .message(app_id, uuid::Uuid::parse_str(id).unwrap());
     let mut conn = redis_conn(&server).await;

@@ -208,7 +208,7 @@ pub fn creation_order(records: &[Value]) -> Vec<String> {
 /// entity keys live next to each other, so a lookup through the wrong application would find
 /// the hash if the store did not check ownership.
 pub async fn neighbour_apps(server: &TestServer, owner: &str) -> Vec<String> {
-    let keys = &server.store.keys;
+    let keys = &server.store.db.keys;
     let partition = keys.partition_of(uuid::Uuid::parse_str(owner).expect("uuid"));
     let (mut same, mut other) = (None, None);
     for i in 0..200 {

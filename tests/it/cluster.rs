@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use octohooks::config::Config;
-use octohooks::queue::cluster::{self, ClusterStatus};
+use octohooks::queue::status::{self as cluster, ClusterStatus};
 use octohooks::store::Store;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -190,7 +190,7 @@ impl Cluster {
 
     /// The cluster as Redis sees it (what `octohooks cluster status` prints).
     async fn status(&self) -> ClusterStatus {
-        cluster::status(&self.store, LEASE_TTL)
+        cluster::status(&self.store.db, LEASE_TTL)
             .await
             .expect("cluster status")
     }
@@ -602,6 +602,7 @@ async fn a_rate_limit_holds_cluster_wide_through_a_hand_over() {
     let (_, ownership) = cluster.wait_even(SETTLE).await;
     let partition = cluster
         .store
+        .db
         .keys
         .partition_of(Uuid::parse_str(&apps[0]).expect("uuid"));
     let owner = ownership

@@ -16,7 +16,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Creates applications until one lands in the same partition as `app`.
 async fn app_in_same_partition(server: &TestServer, app: &str) -> String {
-    let keys = &server.store.keys;
+    let keys = &server.store.db.keys;
     let partition = keys.partition_of(Uuid::parse_str(app).expect("uuid"));
     for i in 0..100 {
         let other = server.create_app(&format!("neighbour-{i}")).await;

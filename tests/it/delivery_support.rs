@@ -158,13 +158,13 @@ impl Depth {
 pub async fn depth(store: &Store) -> Depth {
     let mut conn = store.conn().await.expect("conn");
     let mut total = Depth::default();
-    for p in 0..store.keys.partitions() {
-        let stream = store.keys.stream(p);
+    for p in 0..store.db.keys.partitions() {
+        let stream = store.db.keys.stream(p);
         let (len, retry): (i64, i64) = redis::pipe()
             .cmd("XLEN")
             .arg(&stream)
             .cmd("ZCARD")
-            .arg(store.keys.retry(p))
+            .arg(store.db.keys.retry(p))
             .query_async(&mut conn)
             .await
             .expect("xlen/zcard");

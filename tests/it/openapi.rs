@@ -2,7 +2,7 @@
 //! serves (each probed on the live server), declares the bearer scheme, the idempotency and
 //! paging headers and the error answers, and live answers match its schemas.
 //!
-//! Adding a route: add it to `ROUTES` and give it a request in `probe`.
+//! Adding a route (one line in `src/api/routes.rs`): give it a request in `probe`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,50 +15,14 @@ use crate::harness::{eventually, Receiver, Reply, TestServer};
 
 const DOCUMENT: &str = "/api/v1/openapi.json";
 
-/// Every (method, path) the router serves.
-const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/health"),
-    ("GET", "/metrics"),
-    ("GET", "/api/v1/openapi.json"),
-    ("GET", "/api/v1/applications"),
-    ("POST", "/api/v1/applications"),
-    ("GET", "/api/v1/applications/{app}"),
-    ("PUT", "/api/v1/applications/{app}"),
-    ("DELETE", "/api/v1/applications/{app}"),
-    ("GET", "/api/v1/applications/{app}/endpoints"),
-    ("POST", "/api/v1/applications/{app}/endpoints"),
-    ("GET", "/api/v1/applications/{app}/endpoints/{endpoint}"),
-    ("PUT", "/api/v1/applications/{app}/endpoints/{endpoint}"),
-    ("DELETE", "/api/v1/applications/{app}/endpoints/{endpoint}"),
-    ("GET", "/api/v1/applications/{app}/messages"),
-    ("POST", "/api/v1/applications/{app}/messages"),
-    ("GET", "/api/v1/applications/{app}/messages/{message}"),
-    (
-        "GET",
-        "/api/v1/applications/{app}/messages/{message}/attempts",
-    ),
-    (
-        "POST",
-        "/api/v1/applications/{app}/messages/{message}/endpoints/{endpoint}/resend",
-    ),
-    (
-        "POST",
-        "/api/v1/applications/{app}/endpoints/{endpoint}/recover",
-    ),
-    (
-        "GET",
-        "/api/v1/applications/{app}/endpoints/{endpoint}/recover/{job}",
-    ),
-];
-
 /// Routes that need no token.
 const PUBLIC: &[&str] = &["/health", "/metrics", DOCUMENT];
 
 /// The lists (each answers a JSON array, pages with `limit`/`iterator`).
 const LISTS: &[&str] = &[
     "/api/v1/applications",
-    "/api/v1/applications/{app}/endpoints",
-    "/api/v1/applications/{app}/messages",
+    "/api/v1/applications/{application_id}/endpoints",
+    "/api/v1/applications/{application_id}/messages",
 ];
 
 async fn document(server: &TestServer) -> Value {
@@ -97,10 +61,11 @@ fn operations(doc: &Value) -> BTreeMap<(String, String), Value> {
     operations
 }
 
+/// Every (method, path) the router serves, from the route table itself.
 fn routes() -> BTreeSet<(String, String)> {
-    ROUTES
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
+    octohooks::api::routes::served()
+        .into_iter()
+        .map(|(m, p)| (m, p.to_string()))
         .collect()
 }
 
@@ -154,10 +119,10 @@ impl Fixture {
 
     fn path(&self, template: &str) -> String {
         template
-            .replace("{app}", &self.app)
-            .replace("{endpoint}", &self.endpoint)
-            .replace("{message}", &self.message)
-            .replace("{job}", &self.job)
+            .replace("{application_id}", &self.app)
+            .replace("{endpoint_id}", &self.endpoint)
+            .replace("{message_id}", &self.message)
+            .replace("{job_id}", &self.job)
     }
 
     /// A valid request for a route, and the status it must answer.
@@ -165,14 +130,16 @@ impl Fixture {
         let url = format!("{}/probed", self.receiver.url);
         match (method, template) {
             ("POST", "/api/v1/applications") => (Some(json!({"name": "probe"})), 201),
-            ("PUT", "/api/v1/applications/{app}") => (Some(json!({"name": "renamed"})), 200),
-            ("POST", "/api/v1/applications/{app}/endpoints") => {
+            ("PUT", "/api/v1/applications/{application_id}") => {
+                (Some(json!({"name": "renamed"})), 200)
+            }
+            ("POST", "/api/v1/applications/{application_id}/endpoints") => {
                 (Some(json!({"name": "probe", "url": url})), 201)
             }
-            ("PUT", "/api/v1/applications/{app}/endpoints/{endpoint}") => {
+            ("PUT", "/api/v1/applications/{application_id}/endpoints/{endpoint_id}") => {
                 (Some(json!({"name": "renamed", "url": url})), 200)
             }
-            ("POST", "/api/v1/applications/{app}/messages") => (
+            ("POST", "/api/v1/applications/{application_id}/messages") => (
                 Some(json!({"eventType": "t", "payload": {"probe": true}})),
                 202,
             ),
@@ -347,11 +314,11 @@ async fn the_document_declares_auth_idempotency_paging_and_errors() {
     // The shapes clients rely on.
     let schemas = &doc["components"]["schemas"];
     assert_eq!(
-        schemas["Application"]["properties"]["uid"]["type"],
+        schemas["ApplicationOut"]["properties"]["uid"]["type"],
         json!(["string", "null"])
     );
     assert_eq!(
-        schemas["Endpoint"]["properties"]["health"]["readOnly"],
+        schemas["EndpointOut"]["properties"]["health"]["readOnly"],
         true
     );
     assert!(schemas["EndpointIn"]["properties"].get("health").is_none());
@@ -360,7 +327,7 @@ async fn the_document_declares_auth_idempotency_paging_and_errors() {
         "object"
     );
     assert_eq!(
-        schemas["Message"]["properties"]["eventType"]["type"],
+        schemas["MessageOut"]["properties"]["eventType"]["type"],
         "string"
     );
     server.shutdown().await;
@@ -524,12 +491,12 @@ async fn live_answers_match_the_documented_schemas() {
         Reply::status(500).header("content-type", "text/plain")
     }));
     const APPS: &str = "/api/v1/applications";
-    const APP: &str = "/api/v1/applications/{app}";
-    const ENDPOINTS: &str = "/api/v1/applications/{app}/endpoints";
-    const ENDPOINT: &str = "/api/v1/applications/{app}/endpoints/{endpoint}";
-    const MESSAGES: &str = "/api/v1/applications/{app}/messages";
-    const MESSAGE: &str = "/api/v1/applications/{app}/messages/{message}";
-    const ATTEMPTS: &str = "/api/v1/applications/{app}/messages/{message}/attempts";
+    const APP: &str = "/api/v1/applications/{application_id}";
+    const ENDPOINTS: &str = "/api/v1/applications/{application_id}/endpoints";
+    const ENDPOINT: &str = "/api/v1/applications/{application_id}/endpoints/{endpoint_id}";
+    const MESSAGES: &str = "/api/v1/applications/{application_id}/messages";
+    const MESSAGE: &str = "/api/v1/applications/{application_id}/messages/{message_id}";
+    const ATTEMPTS: &str = "/api/v1/applications/{application_id}/messages/{message_id}/attempts";
 
     for route in [("GET", "/health"), ("GET", "/metrics"), ("GET", DOCUMENT)] {
         conforming(&server, &doc, route, route.1, None, &[]).await;
@@ -566,7 +533,7 @@ async fn live_answers_match_the_documented_schemas() {
     )
     .await;
     let app = app["id"].as_str().unwrap().to_string();
-    let path = |template: &str| template.replace("{app}", &app);
+    let path = |template: &str| template.replace("{application_id}", &app);
 
     let mut endpoints = Vec::new();
     for (url, extra) in [
@@ -614,7 +581,7 @@ async fn live_answers_match_the_documented_schemas() {
     }
 
     // Deliveries happen: one endpoint succeeds, the other fails and is retried.
-    let attempts_path = path(ATTEMPTS).replace("{message}", &messages[0]);
+    let attempts_path = path(ATTEMPTS).replace("{message_id}", &messages[0]);
     eventually(
         Duration::from_secs(20),
         "attempts on both endpoints",
@@ -636,7 +603,7 @@ async fn live_answers_match_the_documented_schemas() {
     .await;
     for message in &messages {
         for template in [MESSAGE, ATTEMPTS] {
-            let concrete = path(template).replace("{message}", message);
+            let concrete = path(template).replace("{message_id}", message);
             let (status, _, _) =
                 conforming(&server, &doc, ("GET", template), &concrete, None, &[]).await;
             assert_eq!(status, 200);
@@ -669,7 +636,7 @@ async fn live_answers_match_the_documented_schemas() {
         .await;
         assert_eq!(status, 200);
     }
-    let endpoint = path(ENDPOINT).replace("{endpoint}", &endpoints[1]);
+    let endpoint = path(ENDPOINT).replace("{endpoint_id}", &endpoints[1]);
     eventually(
         Duration::from_secs(20),
         "a failure in the endpoint's health",
@@ -701,7 +668,7 @@ async fn live_answers_match_the_documented_schemas() {
         &doc,
         (
             "POST",
-            "/api/v1/applications/{app}/messages/{message}/endpoints/{endpoint}/resend",
+            "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend",
         ),
         &resend,
         None,

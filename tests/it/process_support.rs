@@ -312,7 +312,7 @@ pub fn post_messages(
 
 /// The node id of each held lease (tokens are "node:epoch"), by partition.
 pub async fn lease_holders(store: &Store) -> Vec<Option<String>> {
-    let keys = &store.keys;
+    let keys = &store.db.keys;
     let mut conn = store.conn().await.expect("conn");
     let mut holders = Vec::new();
     for p in 0..keys.partitions() {
@@ -328,7 +328,7 @@ pub async fn lease_holders(store: &Store) -> Vec<Option<String>> {
 
 /// Leases and live-node entries left under a deployment's prefix.
 pub async fn ownership_keys(store: &Store) -> Vec<String> {
-    let keys = &store.keys;
+    let keys = &store.db.keys;
     let mut conn = store.conn().await.expect("conn");
     let mut left = Vec::new();
     for p in 0..keys.partitions() {

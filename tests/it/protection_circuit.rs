@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use octohooks::model::now_ms;
+use octohooks::clock::now_ms;
 use serde_json::{json, Value};
 
 use crate::harness::{eventually, Receiver, Reply, TestServer};
@@ -494,6 +494,7 @@ async fn a_probe_whose_outcome_could_not_be_recorded_does_not_block_the_endpoint
     // the wrong type makes the record script error on every try).
     let attempts_key = server
         .store
+        .db
         .keys
         .attempts(app.parse().expect("uuid"), first.parse().expect("uuid"));
     let mut conn = server.store.conn().await.expect("conn");

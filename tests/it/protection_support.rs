@@ -113,7 +113,7 @@ pub fn percentile(sample: &[Duration], p: f64) -> Duration {
 
 /// Sum of the sizes of every partition's retry set (work waiting there).
 pub async fn retry_backlog(server: &TestServer) -> usize {
-    let keys = &server.store.keys;
+    let keys = &server.store.db.keys;
     let mut pipe = redis::pipe();
     for p in 0..keys.partitions() {
         pipe.zcard(keys.retry(p));
@@ -125,7 +125,7 @@ pub async fn retry_backlog(server: &TestServer) -> usize {
 
 /// Sum of the lengths of every partition's stream (entries not yet acknowledged).
 pub async fn stream_backlog(server: &TestServer) -> usize {
-    let keys = &server.store.keys;
+    let keys = &server.store.db.keys;
     let mut pipe = redis::pipe();
     for p in 0..keys.partitions() {
         pipe.xlen(keys.stream(p));

@@ -30,7 +30,7 @@ async fn recover_resends_exactly_the_messages_that_failed_in_the_window() {
         .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
         .await;
     let endpoint = endpoint["id"].as_str().expect("id").to_string();
-    let before = octohooks::model::now_ms();
+    let before = octohooks::clock::now_ms();
     let mut failed = Vec::new();
     for i in 0..3 {
         failed.push(

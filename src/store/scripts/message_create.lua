@@ -3,9 +3,9 @@
 -- KEYS[1] application marker   KEYS[2] message hash   KEYS[3] messages sorted set
 -- KEYS[4] uid key (any key of the slot when there is no uid)   KEYS[5] partition stream
 -- ARGV[1] message id   ARGV[2] list member   ARGV[3] retention (s)
--- ARGV[4] oldest kept member ("" = do not trim the list this time)
--- ARGV[5] uid ("" = none)   ARGV[6] application id   ARGV[7] created (ms)
--- ARGV[8] organisation of the caller   ARGV[9..] field, value...
+-- ARGV[4] oldest kept member ("" = do not trim the list this time)   ARGV[5] uid ("" = none)
+-- ARGV[6] the stream entry's task field   ARGV[7] the encoded task (queue/task.rs)
+-- ARGV[8] organisation of the caller   ARGV[9..] field, value... of the message hash
 -- Returns 1; -1 uid already used by a message of this application; -2 no such application
 -- in the caller's organisation.
 if redis.call('HGET', KEYS[1], 'org') ~= ARGV[8] then return -2 end
@@ -16,5 +16,5 @@ redis.call('HSET', KEYS[2], unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], 0, ARGV[2])
 if ARGV[4] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[3], '-', '(' .. ARGV[4]) end
-redis.call('XADD', KEYS[5], '*', 'a', ARGV[6], 'm', ARGV[1], 'c', ARGV[7])
+redis.call('XADD', KEYS[5], '*', ARGV[6], ARGV[7])
 return 1

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::error::StoreError;
-use crate::model::now_ms;
-use crate::store::Store;
+use super::lease::parse_token;
+use crate::clock::now_ms;
+use crate::db::{Db, StoreError};
 
 /// One partition's owner and backlog.
 #[derive(Debug, Serialize)]
@@ -36,9 +36,9 @@ pub struct ClusterStatus {
 }
 
 /// Reads the cluster state in two round trips; `lease_ttl` is `worker.lease_ttl`.
-pub async fn status(store: &Store, lease_ttl: Duration) -> Result<ClusterStatus, StoreError> {
-    let keys = &store.keys;
-    let mut conn = store.conn().await?;
+pub async fn status(db: &Db, lease_ttl: Duration) -> Result<ClusterStatus, StoreError> {
+    let keys = &db.keys;
+    let mut conn = db.conn().await?;
     let nodes: Vec<(String, i64)> = redis::cmd("ZRANGE")
         .arg(keys.nodes())
         .arg(0)
@@ -69,8 +69,8 @@ pub async fn status(store: &Store, lease_ttl: Duration) -> Result<ClusterStatus,
     let mut partitions = Vec::new();
     for (p, (lease, stream, retry)) in rows.into_iter().enumerate() {
         let partition = p as u16;
-        let (owner, epoch) = match lease.as_deref().and_then(|l| l.rsplit_once(':')) {
-            Some((node, epoch)) => (Some(node.to_string()), epoch.parse().ok()),
+        let (owner, epoch) = match lease.as_deref().and_then(parse_token) {
+            Some((node, epoch)) => (Some(node.to_string()), Some(epoch)),
             None => (None, None),
         };
         if let Some(owner) = &owner {

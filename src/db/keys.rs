@@ -7,9 +7,6 @@
 //! - `{p.<n>}`: everything of the applications in partition `n` (endpoints, messages, attempts,
 //!   endpoint health), plus the partition's work stream, retry set and lease. Accepting a
 //!   message (message hash + uid + list + stream entry) is therefore one atomic script.
-//!
-//! Ordered lists are sorted sets whose members are `<created ms, 13 digits>:<id>` with score 0,
-//! ranged lexicographically: creation order with a stable tie-break and cheap cursors.
 
 use uuid::Uuid;
 
@@ -55,11 +52,6 @@ impl Keys {
 
     fn app_part(&self, app: Uuid) -> String {
         self.part(self.partition_of(app))
-    }
-
-    /// Common prefix of an application's partition-side keys (scripts derive keys from it).
-    pub fn partition_prefix(&self, app: Uuid) -> String {
-        format!("{}:", self.app_part(app))
     }
 
     /// Token hash → organisation name.
@@ -128,10 +120,10 @@ impl Keys {
         format!("{}:app:{app}:msgs", self.app_part(app))
     }
 
-    /// Prefix of the per-uid message keys of an application; the uid is appended.
-    /// Per-key (not a hash) so each uid reservation expires with its message.
-    pub fn message_uid_prefix(&self, app: Uuid) -> String {
-        format!("{}:app:{app}:msg_uid:", self.app_part(app))
+    /// The reservation of a message uid within an application: one key per uid (not a hash)
+    /// so each reservation expires with its message.
+    pub fn message_uid(&self, app: Uuid, uid: &str) -> String {
+        format!("{}:app:{app}:msg_uid:{uid}", self.app_part(app))
     }
 
     /// Hash of one recovery job of an endpoint (expires a day after its last progress).
@@ -165,21 +157,6 @@ impl Keys {
     }
 }
 
-/// Consumer group of every partition stream.
-pub const CONSUMER_GROUP: &str = "workers";
-
-/// Member of a creation-ordered sorted set: sorts by time, then id.
-pub fn ordered_member(created_ms: i64, id: Uuid) -> String {
-    format!("{created_ms:013}:{id}")
-}
-
-/// The id part of an `ordered_member`.
-pub fn member_id(member: &str) -> Option<Uuid> {
-    member
-        .split_once(':')
-        .and_then(|(_, id)| Uuid::parse_str(id).ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,13 +175,5 @@ mod tests {
         ] {
             assert!(key.contains(&tag), "{key} lacks {tag}");
         }
-    }
-
-    #[test]
-    fn members_sort_by_time() {
-        let a = ordered_member(5, Uuid::new_v4());
-        let b = ordered_member(1_668_595_667_207, Uuid::new_v4());
-        assert!(a < b);
-        assert!(member_id(&b).is_some());
     }
 }

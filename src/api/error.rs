@@ -1,4 +1,5 @@
-//! Errors, typed inside and mapped to HTTP in exactly one place (`ResponseError for ApiError`).
+//! API errors, mapped to HTTP in exactly one place (`ResponseError for ApiError`), and the
+//! one mapping of the data layer's errors to them.
 //!
 //! Every client-caused error is a 4xx with a stable `{"code", "detail"}` body; internal errors
 //! are logged with their cause and answered with a generic 500 that leaks nothing.
@@ -7,22 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-/// Failures of the Redis store, including the domain outcomes scripts report.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    #[error("unexpected redis reply: {0}")]
-    Parse(#[from] redis::ParsingError),
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Limit(String),
-    #[error("corrupt record: {0}")]
-    Corrupt(String),
-}
+use crate::db::StoreError;
 
 /// Everything an API request can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,41 @@
+//! Writing answers: JSON bodies kept as bytes (so idempotent requests can store them), and
+//! list pages with their next cursor.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+use super::error::{ApiError, ApiResult};
+use super::NEXT_ITERATOR_HEADER;
+use crate::store::Page;
+
+/// A JSON answer with its status, kept as bytes so idempotent requests can store it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// Serializes `value` as the body of a `status` answer.
+    pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult<Reply> {
+        let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Reply { status, body })
+    }
+
+    /// The HTTP response.
+    pub fn into_response(self) -> HttpResponse {
+        HttpResponse::build(self.status)
+            .content_type("application/json")
+            .body(self.body)
+    }
+}
+
+/// A list answer: the JSON array and, when more follow, the next cursor in a header.
+pub fn page_response<T: Serialize>(page: Page<T>) -> ApiResult<HttpResponse> {
+    let mut response = HttpResponse::Ok();
+    if let Some(next) = &page.next {
+        response.insert_header((NEXT_ITERATOR_HEADER, next.as_str()));
+    }
+    Ok(response.json(page.items))
+}

@@ -1,0 +1,70 @@
+//! The route table: every path of the API, its methods and their handlers, in one list. The
+//! router, the 405 answers, the metric labels and the OpenAPI document are all derived from
+//! it (see [`super::resource`]).
+
+use actix_web::web;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::error::ApiError;
+use super::resource::{resource, Resource};
+use super::{applications, endpoints, health, messages, metrics, openapi, recovery};
+
+/// Every resource, in document order.
+pub fn table() -> Vec<Resource> {
+    vec![
+        resource("/health").get(health::health, health::__path_health),
+        resource("/metrics").get(metrics::metrics, metrics::__path_metrics),
+        resource(openapi::DOCUMENT_PATH).get(openapi::serve, openapi::__path_serve),
+        resource("/api/v1/applications")
+            .get(applications::list, applications::__path_list)
+            .post(applications::create, applications::__path_create),
+        resource("/api/v1/applications/{application_id}")
+            .get(applications::get, applications::__path_get)
+            .put(applications::update, applications::__path_update)
+            .delete(applications::delete, applications::__path_delete),
+        resource("/api/v1/applications/{application_id}/endpoints")
+            .get(endpoints::list, endpoints::__path_list)
+            .post(endpoints::create, endpoints::__path_create),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}")
+            .get(endpoints::get, endpoints::__path_get)
+            .put(endpoints::update, endpoints::__path_update)
+            .delete(endpoints::delete, endpoints::__path_delete),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover")
+            .post(recovery::recover, recovery::__path_recover),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover/{job_id}")
+            .get(recovery::status, recovery::__path_status),
+        resource("/api/v1/applications/{application_id}/messages")
+            .get(messages::list, messages::__path_list)
+            .post(messages::create, messages::__path_create),
+        resource("/api/v1/applications/{application_id}/messages/{message_id}")
+            .get(messages::get, messages::__path_get),
+        resource("/api/v1/applications/{application_id}/messages/{message_id}/attempts")
+            .get(messages::attempts, messages::__path_attempts),
+        resource(
+            "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend",
+        )
+        .post(messages::resend, messages::__path_resend),
+    ]
+}
+
+/// Every (method, path) the router serves.
+pub fn served() -> Vec<(String, &'static str)> {
+    table()
+        .iter()
+        .flat_map(|r| r.methods().iter().map(|m| (m.clone(), r.path())))
+        .collect()
+}
+
+/// Registers the table, and the JSON errors of malformed paths and queries.
+pub fn register(cfg: &mut ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::Validation(format!("invalid query string: {err}")).into()
+    }))
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|err, _| ApiError::Validation(format!("invalid path: {err}")).into()),
+    );
+    for resource in table() {
+        cfg.service(resource);
+    }
+}

@@ -1,0 +1,209 @@
+//! OpenAPI schemas of the fields whose rules `#[schema(...)]` attributes cannot express,
+//! written from the same constants the validation uses (`validation.rs`; a unit test there
+//! checks that the patterns accept exactly what the rules accept).
+
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
+
+use super::validation;
+use crate::domain::{CircuitState, FailureKind};
+use crate::store::recovery::JobStatus;
+
+fn string(pattern: &str, max: usize) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+}
+
+/// A uid: `[a-zA-Z0-9._-]{1,256}`, never a UUID (ids are).
+pub fn uid() -> Schema {
+    string(validation::IDENTIFIER_PATTERN, validation::MAX_TEXT)
+        .description(Some(
+            "Unique within its parent: 1 to 256 characters of `a-z A-Z 0-9 . _ -`, never a \
+             UUID. Usable instead of the id in paths.",
+        ))
+        .into()
+}
+
+/// An optional uid (`null` or absent: none, or keep the current one on PUT).
+pub fn opt_uid() -> Schema {
+    string(validation::IDENTIFIER_PATTERN, validation::MAX_TEXT)
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(
+            "Unique within its parent: 1 to 256 characters of `a-z A-Z 0-9 . _ -`, never a \
+             UUID. Usable instead of the id in paths.",
+        ))
+        .into()
+}
+
+/// An event type or channel name.
+pub fn identifier() -> Schema {
+    string(validation::IDENTIFIER_PATTERN, validation::MAX_TEXT).into()
+}
+
+/// A display name.
+pub fn name() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(validation::MAX_TEXT))
+        .pattern(Some(validation::NAME_PATTERN))
+        .description(Some("1 to 256 characters, not only white space."))
+        .into()
+}
+
+fn identifier_list(max: usize, nullable: bool) -> Schema {
+    let array = ArrayBuilder::new()
+        .items(RefOr::T(identifier()))
+        .max_items(Some(max))
+        .unique_items(true);
+    if nullable {
+        array
+            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            .into()
+    } else {
+        array.into()
+    }
+}
+
+/// Channels of a message or an endpoint.
+pub fn channels() -> Schema {
+    identifier_list(validation::MAX_CHANNELS, false)
+}
+
+/// Channels on input: `null` or absent means none.
+pub fn opt_channels() -> Schema {
+    identifier_list(validation::MAX_CHANNELS, true)
+}
+
+/// Event types an endpoint subscribes to (empty: all).
+pub fn event_types() -> Schema {
+    identifier_list(validation::MAX_EVENT_TYPES, false)
+}
+
+/// Event types on input: `null` or absent means all.
+pub fn opt_event_types() -> Schema {
+    identifier_list(validation::MAX_EVENT_TYPES, true)
+}
+
+/// An endpoint URL.
+pub fn url() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(validation::MAX_URL))
+        .pattern(Some(validation::URL_PATTERN))
+        .description(Some(
+            "Absolute http:// or https:// URL without credentials, at most 2048 characters, \
+             with every character that needs it percent-encoded.",
+        ))
+        .into()
+}
+
+fn secret() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(validation::SECRET_PATTERN))
+        .description(Some(
+            "`whsec_` followed by the standard base64 (with padding) of 24 to 64 bytes.",
+        ))
+}
+
+/// The secrets of an endpoint.
+pub fn secrets() -> Schema {
+    ArrayBuilder::new()
+        .items(RefOr::T(secret().into()))
+        .min_items(Some(1))
+        .max_items(Some(validation::MAX_SECRETS))
+        .description(Some(
+            "Signing secrets: each delivery carries one signature per secret (rotation).",
+        ))
+        .into()
+}
+
+/// Secrets on input: `null`, absent or empty generates one on create and keeps the current
+/// ones on update.
+pub fn opt_secrets() -> Schema {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(RefOr::T(secret().into()))
+        .max_items(Some(validation::MAX_SECRETS))
+        .description(Some(
+            "1 to 5 signing secrets. `null`, absent or empty: one is generated on create, \
+             the current ones are kept on update.",
+        ))
+        .into()
+}
+
+/// A rate limit in deliveries per second.
+pub fn opt_rate_limit() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Int32,
+        )))
+        .minimum(Some(1))
+        .maximum(Some(u32::MAX))
+        .description(Some(
+            "Deliveries per second, at least 1; `null`: the configured default.",
+        ))
+        .into()
+}
+
+/// The state of an endpoint's circuit breaker.
+pub fn circuit() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(CircuitState::ALL.map(CircuitState::as_str)))
+        .description(Some(
+            "`closed` (delivering), `open` (paused until `nextProbe`) or `half_open` (one \
+             probe in flight).",
+        ))
+        .into()
+}
+
+/// A list cursor.
+pub fn iterator() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(63))
+        .pattern(Some(validation::ITERATOR_PATTERN))
+        .into()
+}
+
+/// A message payload: any JSON object.
+pub fn payload() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "The webhook body: any JSON object, at most 350 KB serialized, delivered byte \
+             for byte as sent.",
+        ))
+        .into()
+}
+
+/// Why an attempt had no usable response (`null` on success).
+pub fn failure_kind() -> Schema {
+    let mut names: Vec<Option<&str>> = FailureKind::ALL.iter().map(|k| Some(k.as_str())).collect();
+    names.push(None);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(names))
+        .description(Some(
+            "Why there was no usable response: `http_status` (non-2xx, see the status code), \
+             `redirect`, `timeout`, `connection_refused`, `dns`, `tls`, `blocked_address`, \
+             `connection` or `invalid_url`; `null` on success.",
+        ))
+        .into()
+}
+
+/// Where a background job stands.
+pub fn job_status() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            [JobStatus::Running, JobStatus::Done].map(JobStatus::as_str),
+        ))
+        .into()
+}

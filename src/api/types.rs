@@ -1,0 +1,416 @@
+//! The shapes clients send and receive (camelCase JSON, documented in the OpenAPI document),
+//! kept apart from what the store keeps (`domain`): an API change is not a storage migration.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::schema;
+use crate::domain::{Application, Attempt, AttemptStatus, EndpointHealth, FailureKind, Message};
+use crate::store::endpoints::EndpointWithHealth;
+use crate::store::recovery::RecoveryJob;
+
+/// Body of `POST /applications` and `PUT /applications/{application_id}`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ApplicationIn {
+    #[schema(schema_with = schema::name)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_uid)]
+    pub uid: Option<String>,
+}
+
+/// Where messages are sent to: usually one per customer of the platform.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ApplicationOut {
+    #[schema(schema_with = schema::name)]
+    pub name: String,
+    #[schema(schema_with = schema::opt_uid, required = true)]
+    pub uid: Option<String>,
+    pub id: Uuid,
+    /// Creation time, epoch ms.
+    pub created: i64,
+    /// Last change, epoch ms.
+    pub updated: i64,
+}
+
+impl From<Application> for ApplicationOut {
+    fn from(app: Application) -> Self {
+        ApplicationOut {
+            name: app.name,
+            uid: app.uid,
+            id: app.id,
+            created: app.created,
+            updated: app.updated,
+        }
+    }
+}
+
+/// Body of `POST .../endpoints` and `PUT .../endpoints/{endpoint_id}`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointIn {
+    #[schema(schema_with = schema::name)]
+    pub name: String,
+    #[schema(schema_with = schema::url)]
+    pub url: String,
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_uid)]
+    pub uid: Option<String>,
+    /// Only messages sharing a channel with the endpoint are delivered to it (`null`, absent or
+    /// empty: any).
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_channels)]
+    pub channels: Option<Vec<String>>,
+    /// Event types delivered to the endpoint (`null`, absent or empty: all).
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_event_types)]
+    pub event_types: Option<Vec<String>>,
+    /// `null` or absent: `true`.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_secrets)]
+    pub secrets: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "integral_u32")]
+    #[schema(schema_with = schema::opt_rate_limit)]
+    pub rate_limit: Option<u32>,
+}
+
+/// A URL an application's messages are delivered to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointOut {
+    /// Only messages sharing a channel with the endpoint are delivered to it (empty: any).
+    #[schema(schema_with = schema::channels)]
+    pub channels: Vec<String>,
+    pub enabled: bool,
+    /// Event types delivered to the endpoint (empty: all).
+    #[schema(schema_with = schema::event_types)]
+    pub event_types: Vec<String>,
+    #[schema(schema_with = schema::name)]
+    pub name: String,
+    #[schema(schema_with = schema::secrets)]
+    pub secrets: Vec<String>,
+    #[schema(schema_with = schema::opt_uid, required = true)]
+    pub uid: Option<String>,
+    #[schema(schema_with = schema::url)]
+    pub url: String,
+    /// Deliveries per second; `None` = the configured default.
+    #[schema(schema_with = schema::opt_rate_limit, required = true)]
+    pub rate_limit: Option<u32>,
+    pub id: Uuid,
+    /// Creation time, epoch ms.
+    pub created: i64,
+    /// Last change, epoch ms.
+    pub updated: i64,
+    /// Read-only delivery health (circuit breaker, failure streak); ignored on input.
+    #[schema(read_only)]
+    pub health: EndpointHealthOut,
+}
+
+impl From<EndpointWithHealth> for EndpointOut {
+    fn from(EndpointWithHealth { endpoint, health }: EndpointWithHealth) -> Self {
+        EndpointOut {
+            channels: endpoint.channels,
+            enabled: endpoint.enabled,
+            event_types: endpoint.event_types,
+            name: endpoint.name,
+            secrets: endpoint.secrets,
+            uid: endpoint.uid,
+            url: endpoint.url,
+            rate_limit: endpoint.rate_limit,
+            id: endpoint.id,
+            created: endpoint.created,
+            updated: endpoint.updated,
+            health: health.into(),
+        }
+    }
+}
+
+/// How deliveries to an endpoint are going, as the circuit breaker and the attempt records
+/// see them. Times are epoch ms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointHealthOut {
+    /// `closed` (delivering), `open` (paused until `nextProbe`) or `half_open` (one probe).
+    #[schema(schema_with = schema::circuit)]
+    pub circuit: String,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// Last successful delivery, epoch ms.
+    #[schema(required = true)]
+    pub last_success: Option<i64>,
+    /// Last failed attempt, epoch ms.
+    #[schema(required = true)]
+    pub last_failure: Option<i64>,
+    /// Start of the current failure streak; the endpoint is disabled when it gets too old.
+    #[schema(required = true)]
+    pub failing_since: Option<i64>,
+    /// When the open circuit lets a probe through.
+    #[schema(required = true)]
+    pub next_probe: Option<i64>,
+}
+
+impl From<EndpointHealth> for EndpointHealthOut {
+    fn from(health: EndpointHealth) -> Self {
+        EndpointHealthOut {
+            circuit: health.circuit.as_str().to_string(),
+            consecutive_failures: health.consecutive_failures,
+            last_success: health.last_success,
+            last_failure: health.last_failure,
+            failing_since: health.failing_since,
+            next_probe: health.next_probe,
+        }
+    }
+}
+
+/// Body of `POST .../messages`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageIn {
+    /// The type of the event, which endpoints subscribe to.
+    #[schema(schema_with = schema::identifier)]
+    pub event_type: String,
+    #[schema(schema_with = schema::payload)]
+    pub payload: Box<RawValue>,
+    /// Endpoints with channels only get messages sharing one (`null` or absent: none).
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_channels)]
+    pub channels: Option<Vec<String>>,
+    /// Unique per application: a second message with the same uid is refused (409).
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_uid)]
+    pub uid: Option<String>,
+}
+
+/// A webhook: its payload is delivered verbatim to every matching endpoint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageOut {
+    #[schema(schema_with = schema::channels)]
+    pub channels: Vec<String>,
+    #[schema(schema_with = schema::identifier)]
+    pub event_type: String,
+    /// The payload exactly as the client sent it (bytes preserved).
+    #[schema(schema_with = schema::payload)]
+    pub payload: Box<RawValue>,
+    #[schema(schema_with = schema::opt_uid, required = true)]
+    pub uid: Option<String>,
+    pub id: Uuid,
+    /// Creation time, epoch ms.
+    pub created: i64,
+    /// Last change, epoch ms (messages do not change: the creation time).
+    pub updated: i64,
+}
+
+impl From<Message> for MessageOut {
+    fn from(message: Message) -> Self {
+        MessageOut {
+            channels: message.channels,
+            event_type: message.event_type,
+            payload: message.payload,
+            uid: message.uid,
+            id: message.id,
+            created: message.created,
+            updated: message.created,
+        }
+    }
+}
+
+/// What happened on one delivery attempt.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptOut {
+    pub endpoint_id: Uuid,
+    /// 1 for the first attempt, counting up through retries.
+    pub attempt: u32,
+    /// When the request was sent (epoch ms).
+    pub timestamp: i64,
+    /// `success`, `pending` (a retry is scheduled) or `failed` (no more retries).
+    pub status: AttemptStatusOut,
+    /// HTTP status of the response, when there was one.
+    #[schema(required = true)]
+    pub response_status_code: Option<u16>,
+    /// Why there was no usable response, when there was none (or a redirect).
+    #[schema(schema_with = schema::failure_kind, required = true)]
+    pub error: Option<String>,
+    /// Request duration in ms.
+    pub duration_ms: u64,
+    /// The start of the response body (a few KB at most).
+    #[schema(required = true)]
+    pub response_body: Option<String>,
+    /// When the next retry is due (epoch ms), when one is scheduled.
+    #[schema(required = true)]
+    pub next_attempt: Option<i64>,
+}
+
+/// Outcome class of one attempt.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = AttemptStatus)]
+pub enum AttemptStatusOut {
+    Success,
+    Pending,
+    Failed,
+}
+
+impl From<Attempt> for AttemptOut {
+    fn from(attempt: Attempt) -> Self {
+        AttemptOut {
+            endpoint_id: attempt.endpoint_id,
+            attempt: attempt.attempt,
+            timestamp: attempt.timestamp,
+            status: match attempt.status {
+                AttemptStatus::Success => AttemptStatusOut::Success,
+                AttemptStatus::Pending => AttemptStatusOut::Pending,
+                AttemptStatus::Failed => AttemptStatusOut::Failed,
+            },
+            response_status_code: attempt.response_status_code,
+            error: attempt
+                .error
+                .map(|kind| FailureKind::as_str(kind).to_string()),
+            duration_ms: attempt.duration_ms,
+            response_body: attempt.response_body,
+            next_attempt: attempt.next_attempt,
+        }
+    }
+}
+
+/// Answer of a resend: which message goes to which endpoint again.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResendAccepted {
+    pub message_id: Uuid,
+    pub endpoint_id: Uuid,
+}
+
+/// Body of a recovery request: the window, in epoch milliseconds.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoverIn {
+    /// Start of the window (epoch ms): messages whose last attempt failed at or after it.
+    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "integral_ms")]
+    pub since: i64,
+    /// End of the window (epoch ms); absent = now. A window that ends before it starts (or
+    /// starts in the future) is empty: the job finishes at once, re-sending nothing.
+    #[serde(default, deserialize_with = "integral_ms_opt")]
+    #[schema(minimum = 0)]
+    pub until: Option<i64>,
+}
+
+/// A recovery job and its progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryJobOut {
+    pub id: Uuid,
+    pub endpoint_id: Uuid,
+    /// Start of the window (epoch ms): attempts at or after it count.
+    pub since: i64,
+    /// End of the window (epoch ms), `null` = until the job started.
+    #[schema(required = true)]
+    pub until: Option<i64>,
+    /// `running` or `done`.
+    #[schema(schema_with = schema::job_status)]
+    pub status: String,
+    /// Messages examined so far.
+    pub scanned: u64,
+    /// Messages queued for re-sending so far.
+    pub resent: u64,
+    pub created: i64,
+    pub updated: i64,
+}
+
+impl From<RecoveryJob> for RecoveryJobOut {
+    fn from(job: RecoveryJob) -> Self {
+        RecoveryJobOut {
+            id: job.id,
+            endpoint_id: job.endpoint_id,
+            since: job.since,
+            until: job.until,
+            status: job.status.as_str().to_string(),
+            scanned: job.scanned,
+            resent: job.resent,
+            created: job.created,
+            updated: job.updated,
+        }
+    }
+}
+
+/// An optional u32 written as any JSON integer, `5.0` included: JSON (and the OpenAPI
+/// document's `integer`) do not tell `5` from `5.0`, and some serializers write the latter.
+fn integral_u32<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let value = match (number.as_u64(), number.as_f64()) {
+        (Some(n), _) => u32::try_from(n).ok(),
+        (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+            Some(f as u32)
+        }
+        _ => None,
+    };
+    value.map(Some).ok_or_else(|| {
+        D::Error::custom(format!(
+            "invalid value: {number}, expected an integer from 0 to {}",
+            u32::MAX
+        ))
+    })
+}
+
+/// An epoch-ms time written as any integral JSON number (`5.0` included), as for rateLimit.
+fn integral_ms<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    use serde::de::Error;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    match (number.as_i64(), number.as_f64()) {
+        (Some(n), _) => Some(n),
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        D::Error::custom(format!(
+            "invalid value: {number}, expected epoch milliseconds"
+        ))
+    })
+}
+
+/// [`integral_ms`] for optional fields.
+fn integral_ms_opt<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "integral_ms")] i64);
+    Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(ms)| ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EndpointIn;
+
+    fn rate_limit(json: &str) -> Result<Option<u32>, serde_json::Error> {
+        serde_json::from_str::<EndpointIn>(&format!(
+            r#"{{"name": "n", "url": "https://e.com", "rateLimit": {json}}}"#
+        ))
+        .map(|e| e.rate_limit)
+    }
+
+    #[test]
+    fn rate_limits_are_integers_however_written() {
+        assert_eq!(rate_limit("5").unwrap(), Some(5));
+        assert_eq!(rate_limit("5.0").unwrap(), Some(5));
+        assert_eq!(rate_limit("5e2").unwrap(), Some(500));
+        assert_eq!(rate_limit("null").unwrap(), None);
+        assert_eq!(rate_limit("4294967295").unwrap(), Some(u32::MAX));
+        for bad in ["1.5", "-1", "4294967296", "4294967296.0", "\"5\"", "1e300"] {
+            assert!(rate_limit(bad).is_err(), "{bad}");
+        }
+        let absent: EndpointIn =
+            serde_json::from_str(r#"{"name": "n", "url": "https://e.com"}"#).unwrap();
+        assert_eq!(absent.rate_limit, None);
+    }
+}

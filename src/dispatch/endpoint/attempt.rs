@@ -1,0 +1,207 @@
+//! One delivery attempt with its bookkeeping: send the webhook, decide what follows, and
+//! record the attempt, the endpoint's health, the retry and (for an entry's only job) the
+//! acknowledgement in one script call, retried a few times on Redis errors.
+
+use std::time::Duration;
+
+use crate::clock::now_ms;
+use crate::db::StoreError;
+use crate::delivery::Webhook;
+use crate::dispatch::messages::{Job, JobEnd};
+use crate::dispatch::WorkerContext;
+use crate::domain::{Attempt, AttemptStatus, Outcome};
+use crate::queue::record::{self, AttemptRecord, HealthUpdate, Recorded};
+use crate::retry::{decide, Decision};
+use crate::store::attempts;
+use crate::telemetry::metrics;
+
+use super::gate::AttemptResult;
+
+/// Tries of the record script before the job is left pending for redelivery.
+const RECORD_TRIES: u32 = 5;
+
+/// How an attempt ended, for the actor and the partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptEnd {
+    /// For the circuit breaker.
+    pub result: AttemptResult,
+    /// For the partition's acknowledgement ledger.
+    pub job: JobEnd,
+    /// The endpoint was disabled because of it (410 Gone, or failing too long).
+    pub disabled: bool,
+}
+
+/// Runs one attempt of `job` to its end.
+pub async fn run(context: &WorkerContext, partition: u16, job: &Job) -> AttemptEnd {
+    let message_id = job.task.message.to_string();
+    // The node-wide cap: waits (without blocking the actor) when the node is saturated.
+    let permit = context.node_permits.acquire().await;
+    let outcome = context
+        .client
+        .send(&Webhook {
+            url: &job.route.url,
+            message_id: &message_id,
+            payload: job.payload.clone(),
+            signing_keys: &job.route.signing_keys,
+        })
+        .await;
+    drop(permit);
+    observe(&outcome, job.task.created);
+    let attempts_made = job.attempts_made() + 1;
+    let decision = decide(
+        &outcome,
+        attempts_made,
+        &context.policy,
+        rand::random::<f64>(),
+    );
+    let retry_at = match decision {
+        Decision::RetryIn(delay) => {
+            metrics::RETRIES_SCHEDULED.inc();
+            Some(now_ms() + delay.as_millis() as i64)
+        }
+        _ => None,
+    };
+    let status = match decision {
+        Decision::Delivered => AttemptStatus::Success,
+        Decision::RetryIn(_) => AttemptStatus::Pending,
+        Decision::Exhausted | Decision::Gone => AttemptStatus::Failed,
+    };
+    let stored = attempts::encode(&attempt(job, &outcome, attempts_made, status, retry_at));
+    // What the attempt says if this failure turns out to disable the endpoint (the record
+    // script decides): final, since a disabled endpoint gets no retry.
+    let stored_if_disabled = (status == AttemptStatus::Pending).then(|| {
+        attempts::encode(&attempt(
+            job,
+            &outcome,
+            attempts_made,
+            AttemptStatus::Failed,
+            None,
+        ))
+    });
+    let next_task = job.next_task(attempts_made);
+    let recorded = record(
+        context,
+        job,
+        &AttemptRecord {
+            partition,
+            app: job.task.app,
+            message: job.task.message,
+            endpoint: job.route.id,
+            attempt: &stored,
+            attempt_if_disabled: stored_if_disabled.as_deref(),
+            health: if decision.is_success() {
+                HealthUpdate::Success
+            } else {
+                HealthUpdate::Failure
+            },
+            retry: retry_at.map(|due| (&next_task, due)),
+            ack: job.ack_in_script(),
+            now: now_ms(),
+            retention_secs: context.store.retention_secs(),
+            disable_after_ms: context.config.endpoint.disable_after.as_millis() as u64,
+        },
+    )
+    .await;
+    let disable = decision == Decision::Gone || recorded == Ok(Recorded::Disable);
+    let mut disabled = false;
+    if disable {
+        tracing::info!(endpoint = %job.route.id, gone = decision == Decision::Gone, "disabling endpoint");
+        match context
+            .store
+            .disable_endpoint(job.task.app, job.route.id)
+            .await
+        {
+            Ok(()) => disabled = true,
+            Err(e) => tracing::warn!(error = %e, "could not disable endpoint"),
+        }
+    }
+    let result = match (&recorded, decision.is_success()) {
+        (Err(_), _) => AttemptResult::Unrecorded,
+        (Ok(_), true) => AttemptResult::Succeeded,
+        (Ok(_), false) => AttemptResult::Failed,
+    };
+    AttemptEnd {
+        result,
+        job: job_end(job, recorded.is_ok()),
+        disabled,
+    }
+}
+
+/// How a job that was recorded (or not) ends for its stream entry.
+pub fn job_end(job: &Job, recorded: bool) -> JobEnd {
+    match (recorded, job.sole) {
+        (false, _) => JobEnd::Unrecorded,
+        (true, true) => JobEnd::Acknowledged,
+        (true, false) => JobEnd::Recorded,
+    }
+}
+
+/// Metrics and the log line of one attempt (ids only: never the payload or secrets).
+fn observe(outcome: &Outcome, created: Option<i64>) {
+    let lag = created.filter(|_| outcome.is_success()).map(|created| {
+        let ms = outcome.started_ms + outcome.duration.as_millis() as i64 - created;
+        Duration::from_millis(ms.max(0) as u64)
+    });
+    metrics::delivery(outcome.label(), outcome.duration, lag);
+    let ms = outcome.duration.as_millis() as u64;
+    match outcome.failure {
+        None => tracing::debug!(status = outcome.status, ms, "delivered"),
+        Some(kind) => tracing::info!(
+            status = outcome.status,
+            error = kind.as_str(),
+            ms,
+            "delivery failed"
+        ),
+    }
+}
+
+fn attempt(
+    job: &Job,
+    outcome: &Outcome,
+    attempts_made: u32,
+    status: AttemptStatus,
+    next_attempt: Option<i64>,
+) -> Attempt {
+    Attempt {
+        endpoint_id: job.route.id,
+        attempt: attempts_made,
+        timestamp: outcome.started_ms,
+        status,
+        response_status_code: outcome.status,
+        error: outcome.failure,
+        duration_ms: outcome.duration.as_millis() as u64,
+        response_body: outcome.body.clone(),
+        next_attempt,
+    }
+}
+
+/// Runs the record script with a few tries.
+async fn record(
+    context: &WorkerContext,
+    job: &Job,
+    record: &AttemptRecord<'_>,
+) -> Result<Recorded, ()> {
+    retrying(job, || record::record_attempt(&context.store.db, record)).await
+}
+
+/// Runs a bookkeeping write up to [`RECORD_TRIES`] times with a growing pause.
+pub async fn retrying<T, F, Fut>(job: &Job, mut write: F) -> Result<T, ()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_millis(50);
+    for tries in 1..=RECORD_TRIES {
+        match write().await {
+            Ok(value) => return Ok(value),
+            Err(e) if tries == RECORD_TRIES => {
+                tracing::error!(error = %e, entry = %job.entry, "could not record; entry stays pending");
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
+    Err(())
+}

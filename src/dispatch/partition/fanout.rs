@@ -1,0 +1,182 @@
+//! Fan-out: which endpoints of its application each task goes to. The partition caches each
+//! application's endpoints with the version they were read at, and reads the versions of a
+//! batch's applications together with the batch's messages, so an endpoint change applies to
+//! the next message read, at no extra round trip.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use redis::Value;
+use uuid::Uuid;
+
+use crate::db::{Db, StoreError};
+use crate::dispatch::routing::Route;
+use crate::domain::Endpoint;
+use crate::queue::stream::Entry;
+use crate::queue::{Target, Task};
+
+/// Message fields the fan-out and the delivery need.
+#[derive(Debug, Clone)]
+pub struct MessageData {
+    pub event_type: String,
+    pub channels: Vec<String>,
+    /// Shared by every endpoint's job, never copied.
+    pub payload: Bytes,
+}
+
+/// An application's endpoints as last read, with the version they were read at.
+struct AppRoutes {
+    version: u64,
+    routes: Vec<Arc<Route>>,
+}
+
+/// The partition's cached routes, per application.
+#[derive(Default)]
+pub struct RouteCache {
+    apps: HashMap<Uuid, AppRoutes>,
+}
+
+impl RouteCache {
+    /// Whether the cached routes of `app` are those of endpoint-set `version`.
+    pub fn is_current(&self, app: Uuid, version: u64) -> bool {
+        self.apps.get(&app).is_some_and(|r| r.version == version)
+    }
+
+    /// Caches the endpoints of `app` read at `version`.
+    pub fn insert(&mut self, app: Uuid, version: u64, endpoints: &[Endpoint]) {
+        let routes = endpoints
+            .iter()
+            .map(|e| Arc::new(Route::from_endpoint(e)))
+            .collect();
+        self.apps.insert(app, AppRoutes { version, routes });
+    }
+
+    /// Forgets everything (cheap to reload; done when the partition has no live actor).
+    pub fn clear(&mut self) {
+        self.apps.clear();
+    }
+
+    /// The endpoints `task` goes to: every enabled, subscribed endpoint for a fan-out; the
+    /// one endpoint, while enabled, for a retry or resend. Empty when the application is not
+    /// cached (deleted).
+    pub fn targets(&self, task: &Task, message: &MessageData) -> Vec<Arc<Route>> {
+        let Some(app) = self.apps.get(&task.app) else {
+            return Vec::new();
+        };
+        let wanted = |route: &&Arc<Route>| match task.target {
+            Target::Fanout => route.wants(&message.event_type, &message.channels),
+            Target::Endpoint { id, .. } => route.id == id && route.enabled,
+        };
+        app.routes.iter().filter(wanted).cloned().collect()
+    }
+}
+
+/// What one round trip read for a batch: each application's endpoint-set version (`None`:
+/// the application is gone) and each entry's message (`None`: expired or deleted).
+pub struct Loaded {
+    pub versions: Vec<(Uuid, Option<u64>)>,
+    pub messages: Vec<Option<MessageData>>,
+}
+
+/// Reads the endpoint versions of the batch's applications and the messages of its entries
+/// in one pipeline.
+pub async fn load(db: &Db, entries: &[Entry]) -> Result<Loaded, StoreError> {
+    let mut apps: Vec<Uuid> = entries.iter().map(|e| e.task.app).collect();
+    apps.sort_unstable();
+    apps.dedup();
+    let keys = &db.keys;
+    let mut pipe = redis::pipe();
+    for app in &apps {
+        pipe.hget(keys.app_marker(*app), "ep_ver");
+    }
+    for entry in entries {
+        pipe.cmd("HMGET")
+            .arg(keys.message(entry.task.app, entry.task.message))
+            .arg("eventType")
+            .arg("channels")
+            .arg("payload");
+    }
+    let mut conn = db.conn().await?;
+    let values: Vec<Value> = pipe.query_async(&mut conn).await?;
+    let (versions, messages) = values.split_at(apps.len().min(values.len()));
+    Ok(Loaded {
+        versions: apps
+            .into_iter()
+            .zip(versions)
+            .map(|(app, v)| {
+                (
+                    app,
+                    redis::from_redis_value_ref::<Option<u64>>(v).ok().flatten(),
+                )
+            })
+            .collect(),
+        messages: messages.iter().map(parse_message).collect(),
+    })
+}
+
+fn parse_message(value: &Value) -> Option<MessageData> {
+    let (event_type, channels, payload): (Option<String>, Option<String>, Option<Vec<u8>>) =
+        redis::from_redis_value_ref(value).ok()?;
+    Some(MessageData {
+        event_type: event_type?,
+        channels: serde_json::from_str(&channels?).ok()?,
+        payload: Bytes::from(payload?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(app: Uuid, enabled: bool, event_types: &[&str]) -> Endpoint {
+        Endpoint {
+            id: Uuid::new_v4(),
+            app,
+            name: "e".into(),
+            url: "http://x".into(),
+            uid: None,
+            event_types: event_types.iter().map(|s| s.to_string()).collect(),
+            channels: vec![],
+            enabled,
+            secrets: vec![],
+            rate_limit: None,
+            created: 0,
+            updated: 0,
+            health_epoch: 0,
+        }
+    }
+
+    #[test]
+    fn fanouts_match_subscriptions_and_retries_their_one_enabled_endpoint() {
+        let app = Uuid::new_v4();
+        let a = endpoint(app, true, &["a"]);
+        let b = endpoint(app, true, &[]);
+        let off = endpoint(app, false, &[]);
+        let mut cache = RouteCache::default();
+        cache.insert(app, 3, &[a.clone(), b.clone(), off.clone()]);
+        assert!(cache.is_current(app, 3) && !cache.is_current(app, 4));
+        let message = MessageData {
+            event_type: "b".into(),
+            channels: vec![],
+            payload: Bytes::new(),
+        };
+        let ids = |task: &Task| -> Vec<Uuid> {
+            cache.targets(task, &message).iter().map(|r| r.id).collect()
+        };
+        let fanout = Task::fanout(app, Uuid::new_v4(), 0);
+        assert_eq!(ids(&fanout), vec![b.id]);
+        let retry = |id| Task {
+            target: Target::Endpoint { id, attempts: 1 },
+            ..fanout.clone()
+        };
+        assert_eq!(
+            ids(&retry(a.id)),
+            vec![a.id],
+            "a retry ignores the event type"
+        );
+        assert!(ids(&retry(off.id)).is_empty(), "disabled");
+        let other_app = Task::fanout(Uuid::new_v4(), Uuid::new_v4(), 0);
+        assert!(ids(&other_app).is_empty());
+    }
+}

@@ -1,0 +1,80 @@
+//! The partition's stream reader: pending entries of an earlier owner first (from id `0`),
+//! then new ones, in batches, never more than the partition's window of entries in flight.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::dispatch::WorkerContext;
+use crate::queue::stream::{self, Cursor, Read};
+
+/// Reads the stream into `out` until the partition stops listening.
+pub async fn run(
+    context: Arc<WorkerContext>,
+    number: u16,
+    window: Arc<Semaphore>,
+    out: mpsc::Sender<Read>,
+) {
+    let config = &context.config;
+    let db = &context.store.db;
+    let stream = db.keys.stream(number);
+    let consumer = stream::consumer_name(number);
+    let batch = config.queue.batch_size;
+    let mut cursor = Cursor::Pending("0".into());
+    let mut backoff = Duration::from_millis(100);
+    'connect: loop {
+        let mut conn = match stream::blocking_connection(db.client(), config.queue.block).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(partition = number, error = %e, "stream connection failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if let Err(e) = stream::ensure_group(&mut conn, &stream).await {
+            tracing::warn!(partition = number, error = %e, "could not create consumer group");
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        loop {
+            let Ok(permit) = window.acquire_many(batch as u32).await else {
+                return;
+            };
+            permit.forget();
+            match stream::read(
+                &mut conn,
+                &stream,
+                &consumer,
+                &cursor,
+                batch,
+                config.queue.block,
+            )
+            .await
+            {
+                Ok(read) => {
+                    backoff = Duration::from_millis(100);
+                    window.add_permits(batch - read.len());
+                    if let Cursor::Pending(_) = cursor {
+                        // Pending entries of an earlier owner: walk them by id, then go live.
+                        cursor = match read.last_id() {
+                            Some(last) => Cursor::Pending(last.to_string()),
+                            None => Cursor::New,
+                        };
+                    }
+                    if !read.is_empty() && out.send(read).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    window.add_permits(batch);
+                    tracing::warn!(partition = number, error = %e, "stream read failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue 'connect;
+                }
+            }
+        }
+    }
+}

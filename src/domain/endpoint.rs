@@ -1,0 +1,153 @@
+//! Endpoints: the URLs an application's messages are delivered to, their subscription rule
+//! and their delivery health.
+
+use uuid::Uuid;
+
+/// An endpoint of an application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub id: Uuid,
+    /// The application it belongs to.
+    pub app: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// The client's own unique name for it within the application.
+    pub uid: Option<String>,
+    /// Event types it receives (empty: all).
+    pub event_types: Vec<String>,
+    /// Channels it receives (empty: any); when set, a message must share one.
+    pub channels: Vec<String>,
+    /// Disabled endpoints get no deliveries (set by hand, by 410 Gone, or by failing too long).
+    pub enabled: bool,
+    /// `whsec_` signing secrets, one signature each.
+    pub secrets: Vec<String>,
+    /// Deliveries per second; `None` = the node's default.
+    pub rate_limit: Option<u32>,
+    /// Creation time, epoch ms.
+    pub created: i64,
+    /// Last change, epoch ms.
+    pub updated: i64,
+    /// Bumped each time re-enabling resets the health, so the worker's breaker resets too.
+    pub health_epoch: u64,
+}
+
+impl Endpoint {
+    /// Which messages it wants.
+    pub fn subscription(&self) -> Subscription {
+        Subscription {
+            event_types: self.event_types.clone(),
+            channels: self.channels.clone(),
+        }
+    }
+}
+
+/// The routing rule of an endpoint: subscribed to the event type (or to all, when its list is
+/// empty) and, when it has channels, sharing at least one with the message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Subscription {
+    pub event_types: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+impl Subscription {
+    /// Whether a message of `event_type` on `channels` is for this endpoint.
+    pub fn matches(&self, event_type: &str, channels: &[String]) -> bool {
+        (self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type))
+            && (self.channels.is_empty() || self.channels.iter().any(|c| channels.contains(c)))
+    }
+}
+
+/// How deliveries to an endpoint are going, as the circuit breaker and the attempt records
+/// left it. Times are epoch ms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EndpointHealth {
+    pub circuit: CircuitState,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// Last successful delivery.
+    pub last_success: Option<i64>,
+    /// Last failed attempt.
+    pub last_failure: Option<i64>,
+    /// Start of the current failure streak; the endpoint is disabled when it gets too old.
+    pub failing_since: Option<i64>,
+    /// When an open circuit lets a probe through.
+    pub next_probe: Option<i64>,
+}
+
+/// State of an endpoint's circuit breaker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CircuitState {
+    /// Delivering normally.
+    #[default]
+    Closed,
+    /// Not delivering until the next probe.
+    Open,
+    /// One probe request decides whether it closes again.
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// Every state, for documentation and tests.
+    pub const ALL: [CircuitState; 3] = [
+        CircuitState::Closed,
+        CircuitState::Open,
+        CircuitState::HalfOpen,
+    ];
+
+    /// Stable lowercase name, for the API, logs, metrics and the stored health.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+
+    /// The state a stored name stands for (unknown names read as closed).
+    pub fn parse(name: &str) -> CircuitState {
+        CircuitState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn sub(event_types: &[&str], channels: &[&str]) -> Subscription {
+        Subscription {
+            event_types: strings(event_types),
+            channels: strings(channels),
+        }
+    }
+
+    #[test]
+    fn routing_matrix() {
+        let none: Vec<String> = vec![];
+        assert!(sub(&[], &[]).matches("a", &none));
+        assert!(sub(&[], &[]).matches("a", &strings(&["x"])));
+        assert!(sub(&["a", "b"], &[]).matches("b", &none));
+        assert!(!sub(&["a"], &[]).matches("c", &none));
+        assert!(sub(&[], &["x"]).matches("a", &strings(&["y", "x"])));
+        assert!(!sub(&[], &["x"]).matches("a", &strings(&["y"])));
+        assert!(!sub(&[], &["x"]).matches("a", &none));
+        assert!(sub(&["a"], &["x"]).matches("a", &strings(&["x"])));
+        assert!(!sub(&["a"], &["x"]).matches("b", &strings(&["x"])));
+    }
+
+    #[test]
+    fn circuit_names_round_trip() {
+        for state in CircuitState::ALL {
+            assert_eq!(CircuitState::parse(state.as_str()), state);
+        }
+        assert_eq!(CircuitState::parse(""), CircuitState::Closed);
+    }
+}

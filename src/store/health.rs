@@ -1,0 +1,50 @@
+//! Endpoint health: a hash per endpoint written by the delivery path (the record script
+//! updates the failure streak, the endpoint's actor publishes its circuit state) and shown by
+//! the API.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+use uuid::Uuid;
+
+use super::{opt_field, opt_int, Fields, Store};
+use crate::db::StoreError;
+use crate::domain::{CircuitState, EndpointHealth};
+
+static CIRCUIT_PUBLISH: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/circuit_publish.lua")));
+
+/// Reads a health hash; absent fields are the healthy defaults.
+pub(crate) fn health_from_fields(fields: &Fields) -> EndpointHealth {
+    let circuit = CircuitState::parse(&opt_field(fields, "circuit").unwrap_or_default());
+    EndpointHealth {
+        circuit,
+        consecutive_failures: opt_int(fields, "consecutiveFailures").unwrap_or(0) as u32,
+        last_success: opt_int(fields, "lastSuccess"),
+        last_failure: opt_int(fields, "lastFailure"),
+        failing_since: opt_int(fields, "failingSince"),
+        next_probe: opt_int(fields, "nextProbe").filter(|_| circuit == CircuitState::Open),
+    }
+}
+
+impl Store {
+    /// Publishes an endpoint's circuit state (not when the endpoint was deleted meanwhile).
+    pub async fn publish_circuit(
+        &self,
+        app: Uuid,
+        endpoint: Uuid,
+        state: CircuitState,
+        next_probe_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let keys = &self.db.keys;
+        let mut conn = self.conn().await?;
+        let _: i64 = CIRCUIT_PUBLISH
+            .key(keys.endpoint(app, endpoint))
+            .key(keys.endpoint_health(app, endpoint))
+            .arg(state.as_str())
+            .arg(next_probe_ms.map(|ms| ms.to_string()).unwrap_or_default())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+}
