@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix::Message;
 use bytes::Bytes;
 
+use super::activity::Ticket;
 use super::routing::Route;
 use crate::queue::{Target, Task};
 
@@ -20,6 +21,8 @@ pub struct Job {
     /// The entry has this one job only, so the job's own record script acknowledges it in
     /// the same atomic step.
     pub sole: bool,
+    /// Counts the job as open on the node until it is dropped.
+    pub ticket: Ticket,
 }
 
 impl Job {

@@ -12,6 +12,7 @@
 //! [`endpoint::gate`], the partition's [`partition::ledger`] and `retry::decide`. The modules
 //! around them are thin shells doing I/O.
 
+pub mod activity;
 pub mod coordinator;
 pub mod endpoint;
 pub mod messages;
@@ -40,12 +41,15 @@ pub struct WorkerContext {
     pub policy: RetryPolicy,
     /// Node-wide cap on requests in flight (`worker.max_in_flight`).
     pub node_permits: tokio::sync::Semaphore,
+    /// What the node is doing right now.
+    pub activity: Arc<activity::Activity>,
 }
 
 /// Handle of a running worker.
 pub struct Worker {
     /// Id of this node in the live set.
     pub node_id: String,
+    context: Arc<WorkerContext>,
     stop: watch::Sender<bool>,
     done: oneshot::Receiver<()>,
 }
@@ -57,18 +61,30 @@ impl Worker {
             client: WebhookClient::new(&config.delivery),
             policy: RetryPolicy::new(&config.retry),
             node_permits: tokio::sync::Semaphore::new(config.worker.max_in_flight),
+            activity: Arc::default(),
             store,
             config,
         });
         let node_id = uuid::Uuid::new_v4().to_string();
         let (stop, stop_rx) = watch::channel(false);
         let (done_tx, done) = oneshot::channel();
-        actix_rt::spawn(coordinator::run(context, node_id.clone(), stop_rx, done_tx));
+        actix_rt::spawn(coordinator::run(
+            context.clone(),
+            node_id.clone(),
+            stop_rx,
+            done_tx,
+        ));
         Worker {
             node_id,
+            context,
             stop,
             done,
         }
+    }
+
+    /// What the node is doing right now.
+    pub fn activity(&self) -> activity::ActivitySnapshot {
+        self.context.activity.snapshot()
     }
 
     /// Graceful stop: drain partitions, release leases, leave the live set.

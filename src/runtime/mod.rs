@@ -128,6 +128,11 @@ impl Node {
         Ok(node)
     }
 
+    /// What the node's worker is doing right now (`None` without the worker role).
+    pub fn activity(&self) -> Option<crate::dispatch::activity::ActivitySnapshot> {
+        self.worker.as_ref().map(Worker::activity)
+    }
+
     /// Graceful stop: API first (no new messages), then the worker.
     pub async fn shutdown(self) {
         if let Some(server) = self.server {

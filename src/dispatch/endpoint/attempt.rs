@@ -36,6 +36,7 @@ pub async fn run(context: &WorkerContext, partition: u16, job: &Job) -> AttemptE
     let message_id = job.task.message.to_string();
     // The node-wide cap: waits (without blocking the actor) when the node is saturated.
     let permit = context.node_permits.acquire().await;
+    let request = context.activity.request();
     let outcome = context
         .client
         .send(&Webhook {
@@ -45,6 +46,7 @@ pub async fn run(context: &WorkerContext, partition: u16, job: &Job) -> AttemptE
             signing_keys: &job.route.signing_keys,
         })
         .await;
+    drop(request);
     drop(permit);
     observe(&outcome, job.task.created);
     let attempts_made = job.attempts_made() + 1;

@@ -201,10 +201,12 @@ impl Actor for EndpointActor {
 
     fn started(&mut self, _: &mut Self::Context) {
         metrics::ACTIVE_ENDPOINTS.inc();
+        self.context.activity.actor_started();
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics::ACTIVE_ENDPOINTS.dec();
+        self.context.activity.actor_stopped();
     }
 }
 

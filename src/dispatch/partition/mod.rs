@@ -231,6 +231,7 @@ impl Partition {
                 route,
                 payload: message.payload.clone(),
                 sole,
+                ticket: self.context.activity.job(),
             }));
         }
     }
