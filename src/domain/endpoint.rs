@@ -150,4 +150,24 @@ mod tests {
         }
         assert_eq!(CircuitState::parse(""), CircuitState::Closed);
     }
+
+    proptest::proptest! {
+        /// The rule, stated apart: an empty list filters nothing; a message passes a
+        /// non-empty list only through a shared entry.
+        #[test]
+        fn subscriptions_match_exactly_by_the_rule(
+            event_types in proptest::collection::vec("[a-c]", 0..3),
+            channels in proptest::collection::vec("[x-z]", 0..3),
+            event_type in "[a-d]",
+            message_channels in proptest::collection::vec("[w-z]", 0..3),
+        ) {
+            let subscription = Subscription { event_types: event_types.clone(), channels: channels.clone() };
+            let by_type = event_types.is_empty() || event_types.contains(&event_type);
+            let by_channel = channels.is_empty() || channels.iter().any(|c| message_channels.contains(c));
+            proptest::prop_assert_eq!(
+                subscription.matches(&event_type, &message_channels),
+                by_type && by_channel
+            );
+        }
+    }
 }

@@ -211,4 +211,74 @@ mod tests {
         assert!(b.on_failure(t2));
         assert_eq!(b.open_until(), Some(t2 + Duration::from_secs(25)), "capped");
     }
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Admit,
+        Success,
+        Failure,
+        Abandon,
+        Wait(u64),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Step::Admit),
+            Just(Step::Success),
+            Just(Step::Failure),
+            Just(Step::Abandon),
+            (1u64..40_000).prop_map(Step::Wait),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the sequence: nothing is let through while the circuit is open, one probe
+        /// at a time while half-open, open periods stay within [cooldown, max_cooldown], and
+        /// a success always closes it.
+        #[test]
+        fn the_breaker_keeps_its_promises(steps in proptest::collection::vec(step(), 1..200)) {
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut b = breaker();
+            let mut probe_in_flight = false;
+            for step in steps {
+                match step {
+                    Step::Admit => {
+                        let state = b.state(now);
+                        match b.admit(now) {
+                            Admission::Allow => proptest::prop_assert_eq!(state, CircuitState::Closed),
+                            Admission::Probe => {
+                                proptest::prop_assert_eq!(state, CircuitState::HalfOpen);
+                                proptest::prop_assert!(!probe_in_flight);
+                                probe_in_flight = true;
+                            }
+                            Admission::WaitUntil(until) => {
+                                proptest::prop_assert!(state != CircuitState::Closed);
+                                proptest::prop_assert!(until >= now);
+                            }
+                        }
+                    }
+                    Step::Success => {
+                        b.on_success();
+                        probe_in_flight = false;
+                        proptest::prop_assert_eq!(b.state(now), CircuitState::Closed);
+                    }
+                    Step::Failure => {
+                        if b.on_failure(now) {
+                            probe_in_flight = false;
+                            let open = b.open_until().expect("opened") - now;
+                            proptest::prop_assert!(open >= Duration::from_secs(10));
+                            proptest::prop_assert!(open <= Duration::from_secs(25));
+                        }
+                    }
+                    Step::Abandon => {
+                        b.probe_abandoned();
+                        probe_in_flight = false;
+                    }
+                    Step::Wait(ms) => now += Duration::from_millis(ms),
+                }
+            }
+        }
+    }
 }

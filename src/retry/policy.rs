@@ -97,4 +97,40 @@ mod tests {
         let huge = Some(Duration::from_secs(86400 * 10));
         assert_eq!(p.next_delay(1, huge, 0.5), Some(Duration::from_secs(3600)));
     }
+
+    proptest::proptest! {
+        /// Every delay stays within the jitter band of its schedule entry, a Retry-After
+        /// only lengthens it and never past the cap, and the chain ends after the schedule.
+        #[test]
+        fn delays_stay_in_their_band(
+            schedule in proptest::collection::vec(1u64..100_000, 1..10),
+            jitter in 0.0f64..0.99,
+            attempts_made in 0u32..15,
+            retry_after in proptest::option::of(0u64..10_000_000),
+            unit in 0.0f64..1.0,
+        ) {
+            let p = RetryPolicy {
+                schedule: schedule.iter().map(|ms| Duration::from_millis(*ms)).collect(),
+                jitter,
+                retry_after_max: Duration::from_secs(3600),
+            };
+            let retry_after = retry_after.map(Duration::from_millis);
+            let delay = p.next_delay(attempts_made, retry_after, unit);
+            let index = attempts_made as usize;
+            if attempts_made == 0 || index > schedule.len() {
+                proptest::prop_assert_eq!(delay, None);
+                return Ok(());
+            }
+            let delay = delay.expect("within the schedule");
+            let base = Duration::from_millis(schedule[index - 1]);
+            let low = base.mul_f64(1.0 - jitter);
+            let high = base.mul_f64(1.0 + jitter);
+            let capped = retry_after.map(|r| r.min(p.retry_after_max));
+            proptest::prop_assert!(delay + Duration::from_micros(1) >= low);
+            proptest::prop_assert!(delay <= high.max(capped.unwrap_or_default()) + Duration::from_micros(1));
+            if let Some(wait) = capped {
+                proptest::prop_assert!(delay >= wait);
+            }
+        }
+    }
 }
