@@ -49,6 +49,12 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest accepted request body in bytes.
     pub body_limit: usize,
+    /// Longest a client may take to send a request's head.
+    #[serde(deserialize_with = "duration")]
+    pub request_timeout: Duration,
+    /// Longest a client may take to send a request's body.
+    #[serde(deserialize_with = "duration")]
+    pub body_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +105,16 @@ pub struct QueueConfig {
     /// Period of the due-retry mover.
     #[serde(deserialize_with = "duration")]
     pub retry_poll: Duration,
+    /// Most due retries moved per tick.
+    pub move_limit: usize,
+    /// Parked deliveries released per tick and endpoint once its circuit closes.
+    pub release_batch: usize,
+    /// Period of the pending-entry reclaim.
+    #[serde(deserialize_with = "duration")]
+    pub reclaim_interval: Duration,
+    /// Pending time after which an entry not in hand is reclaimed.
+    #[serde(deserialize_with = "duration")]
+    pub reclaim_idle: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +139,9 @@ pub struct DeliveryConfig {
     /// Connect timeout.
     #[serde(deserialize_with = "duration")]
     pub connect_timeout: Duration,
+    /// DNS resolution timeout.
+    #[serde(deserialize_with = "duration")]
+    pub dns_timeout: Duration,
     /// Whether private, loopback and link-local targets are allowed.
     pub allow_private_ips: bool,
     /// Bytes of response body kept per attempt.
@@ -275,6 +294,12 @@ impl Config {
         }
         if self.queue.batch_size == 0 {
             return fail("queue.batch_size must be at least 1");
+        }
+        if self.queue.move_limit == 0 || self.queue.release_batch == 0 {
+            return fail("queue.move_limit and queue.release_batch must be at least 1");
+        }
+        if self.queue.reclaim_idle <= self.delivery.timeout {
+            return fail("queue.reclaim_idle must be longer than delivery.timeout");
         }
         if self.worker.heartbeat * 2 > self.worker.lease_ttl {
             return fail("worker.heartbeat must be at most half of worker.lease_ttl");

@@ -73,7 +73,7 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = read_body(&req, payload, state.config.server.body_limit).await?;
+    let body = read_body(&state.config.server, &req, payload).await?;
     idempotent(&state, &org.0, &req, &body, || async {
         let input = validated(&body)?;
         let app = state
@@ -133,7 +133,7 @@ pub async fn update(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = read_body(&req, payload, state.config.server.body_limit).await?;
+    let body = read_body(&state.config.server, &req, payload).await?;
     let input = validated(&body)?;
     let app = state.store.find_application(&org.0, &path).await?;
     let app = state

@@ -108,7 +108,7 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = read_body(&req, payload, state.config.server.body_limit).await?;
+    let body = read_body(&state.config.server, &req, payload).await?;
     idempotent(&state, &org.0, &req, &body, || async {
         let spec = validated(&body, true)?;
         let app = state.store.find_application(&org.0, &path).await?;
@@ -180,7 +180,7 @@ pub async fn update(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let (app, endpoint) = path.into_inner();
-    let body = read_body(&req, payload, state.config.server.body_limit).await?;
+    let body = read_body(&state.config.server, &req, payload).await?;
     let spec = validated(&body, false)?;
     let (app, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
     let endpoint = state

@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use crate::db::StoreError;
 
+/// What a 503 asks clients to wait before retrying, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
 /// Everything an API request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -35,6 +38,8 @@ pub enum ApiError {
     NoRoute,
     #[error("the store is unavailable, retry later")]
     Unavailable,
+    #[error("the request took too long to arrive")]
+    RequestTimeout,
     #[error("internal error")]
     Internal(String),
 }
@@ -44,7 +49,8 @@ pub enum ApiError {
 pub struct ErrorBody {
     /// Stable, machine-readable code: `invalid_json`, `validation_error`, `unauthorized`,
     /// `not_found`, `conflict`, `idempotency_key_reused`, `idempotency_key_in_progress`,
-    /// `payload_too_large`, `method_not_allowed`, `unavailable` or `internal_error`.
+    /// `payload_too_large`, `method_not_allowed`, `request_timeout`, `unavailable` or
+    /// `internal_error`.
     pub code: String,
     /// Human-readable explanation of what was wrong.
     pub detail: String,
@@ -65,6 +71,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NoRoute => "not_found",
             ApiError::Unavailable => "unavailable",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -76,10 +83,8 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(detail) => ApiError::Conflict(detail),
             StoreError::Limit(detail) => ApiError::Validation(detail),
-            StoreError::Redis(e)
-                if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() =>
-            {
-                tracing::error!(error = %e, "redis unreachable");
+            err if err.is_unavailable() => {
+                tracing::warn!(error = %err, "redis unavailable");
                 ApiError::Unavailable
             }
             other => ApiError::Internal(other.to_string()),
@@ -100,6 +105,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,7 +114,11 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             tracing::error!(%cause, "internal error");
         }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::Unavailable = self {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
+        }
+        response.json(ErrorBody {
             code: self.code().to_string(),
             detail: self.to_string(),
         })

@@ -63,7 +63,7 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = read_body(&req, payload, state.config.server.body_limit).await?;
+    let body = read_body(&state.config.server, &req, payload).await?;
     idempotent(&state, &org.0, &req, &body, || async {
         let input = validated(&body)?;
         let app = state.store.resolve_application(&org.0, &path).await?;
@@ -239,7 +239,7 @@ pub async fn resend(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let (app, message, endpoint) = path.into_inner();
-    let body = read_body(&req, payload, state.config.server.body_limit).await?;
+    let body = read_body(&state.config.server, &req, payload).await?;
     idempotent(&state, &org.0, &req, &body, || async {
         let app = state.store.find_application(&org.0, &app).await?;
         let message = state.store.find_message(app.id, &message).await?;

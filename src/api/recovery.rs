@@ -57,7 +57,7 @@ pub async fn recover(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let (app, endpoint) = path.into_inner();
-    let body = read_body(&req, payload, state.config.server.body_limit).await?;
+    let body = read_body(&state.config.server, &req, payload).await?;
     idempotent(&state, &org.0, &req, &body, || async {
         let input: RecoverIn = parse_json(&body)?;
         if input.since < 0 || input.until.is_some_and(|u| u < 0) {

@@ -10,13 +10,27 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::{schema, ApiState};
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::domain::Application;
 use crate::store::endpoints::EndpointWithHealth;
 use crate::store::ordered;
 
-/// Reads a request body, refusing more than `limit` bytes with a JSON 413.
+/// Reads a request body, refusing more than `server.body_limit` bytes with a JSON 413 and a
+/// body that takes longer than `server.body_timeout` to arrive with a JSON 408.
 pub async fn read_body(
+    server: &ServerConfig,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<Bytes> {
+    tokio::time::timeout(
+        server.body_timeout,
+        read_limited(req, payload, server.body_limit),
+    )
+    .await
+    .map_err(|_| ApiError::RequestTimeout)?
+}
+
+async fn read_limited(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

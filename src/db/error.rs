@@ -1,5 +1,5 @@
 //! Failures of the data layer: Redis errors, and the domain outcomes scripts report
-//! (`NotFound`, `Conflict`, `Limit`). Mapped to HTTP once, in `api::error`.
+//! (`NotFound`, `Conflict`, `Limit`, `LeaseLost`). Mapped to HTTP once, in `api::error`.
 
 /// Everything a store or queue operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -16,4 +16,41 @@ pub enum StoreError {
     Limit(String),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A fenced write was refused: the partition's lease is no longer the caller's.
+    #[error("the partition's lease is held by another owner")]
+    LeaseLost,
+}
+
+/// Error codes of a Redis that is up but cannot serve now: loading its data, out of memory
+/// (noeviction), a replica or a master without its replicas, a cluster reconfiguring, a slow
+/// script running.
+const UNAVAILABLE_CODES: &[&str] = &[
+    "LOADING",
+    "OOM",
+    "READONLY",
+    "MASTERDOWN",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "BUSY",
+    "NOREPLICAS",
+];
+
+impl StoreError {
+    /// Redis cannot serve right now (unreachable, or one of [`UNAVAILABLE_CODES`]): the
+    /// request may succeed later, so clients get 503 with Retry-After and workers back off.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Redis(e) = self else {
+            return false;
+        };
+        e.is_io_error()
+            || e.is_connection_refusal()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.kind() == redis::ErrorKind::ClusterConnectionNotFound
+            || e.code().is_some_and(|code| UNAVAILABLE_CODES.contains(&code))
+            // A script that hit one of these reports it inside its own error text.
+            || UNAVAILABLE_CODES
+                .iter()
+                .any(|code| e.detail().is_some_and(|d| d.starts_with(code)))
+    }
 }

@@ -48,7 +48,11 @@ pub struct WebhookClient {
 impl WebhookClient {
     pub fn new(config: &DeliveryConfig) -> Self {
         WebhookClient {
-            client: client::build(config.connect_timeout, config.allow_private_ips),
+            client: client::build(
+                config.connect_timeout,
+                config.dns_timeout,
+                config.allow_private_ips,
+            ),
             timeout: config.timeout,
             allow_private: config.allow_private_ips,
             max_body: config.max_response_body,

@@ -118,6 +118,7 @@ impl Node {
                     .default_service(web::to(api::no_route))
             })
             .workers(workers)
+            .client_request_timeout(config.server.request_timeout)
             .disable_signals()
             .shutdown_timeout(config.shutdown.timeout.as_secs().max(1))
             .listen(listener)?
