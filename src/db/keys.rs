@@ -141,6 +141,22 @@ impl Keys {
         format!("{}:retry", self.part(partition))
     }
 
+    /// Endpoints already done with a stream entry that fanned out to several, so a
+    /// redelivered entry skips them (deleted when the entry is acknowledged).
+    pub fn done(&self, partition: u16, entry: &str) -> String {
+        format!("{}:done:{entry}", self.part(partition))
+    }
+
+    /// Deliveries of one endpoint held while its circuit is open, in arrival order.
+    pub fn parked(&self, app: Uuid, endpoint: Uuid) -> String {
+        format!("{}:park:{endpoint}", self.app_part(app))
+    }
+
+    /// Endpoints of a partition with parked deliveries, scored by when to look at them next.
+    pub fn parked_index(&self, partition: u16) -> String {
+        format!("{}:parked", self.part(partition))
+    }
+
     /// Ownership lease of a partition.
     pub fn lease(&self, partition: u16) -> String {
         format!("{}:lease", self.part(partition))

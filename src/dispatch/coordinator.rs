@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use actix_rt::Arbiter;
 use tokio::sync::{oneshot, watch};
 
+use super::fence::Fence;
 use super::partition::{self, Mode};
 use super::plan::{plan, Held, LeaseAction, Timing};
 use super::WorkerContext;
@@ -19,7 +20,8 @@ use crate::telemetry::metrics;
 
 /// A partition this node holds: its lease and its running task.
 struct HeldPartition {
-    lease: Lease,
+    /// The lease, shared with the partition task and its actors.
+    fence: Arc<Fence>,
     /// Tells the partition task to drain or abort.
     mode: watch::Sender<Mode>,
     /// Resolves when the partition task has ended.
@@ -96,8 +98,12 @@ impl Coordinator {
         let wanted: BTreeSet<u16> = match lease::heartbeat(db, &self.node_id, ttl).await {
             Ok(live) => {
                 for (p, held) in self.held.iter_mut() {
-                    match lease::renew(db, *p, &held.lease, ttl).await {
-                        Ok(Renewal::Renewed) => held.renewed = Instant::now(),
+                    let asked = Instant::now();
+                    match lease::renew(db, *p, held.fence.lease(), ttl).await {
+                        Ok(Renewal::Renewed) => {
+                            held.renewed = asked;
+                            held.fence.renewed(asked);
+                        }
                         Ok(Renewal::Lost) => {
                             lost.insert(*p);
                         }
@@ -155,15 +161,16 @@ impl Coordinator {
             }
             LeaseAction::Release(p) => {
                 if let Some(held) = self.held.remove(&p) {
-                    if let Err(e) = lease::release(db, p, &held.lease).await {
+                    if let Err(e) = lease::release(db, p, held.fence.lease()).await {
                         tracing::warn!(partition = p, error = %e, "lease release failed");
                     }
                 }
             }
             LeaseAction::Acquire(p) => {
                 let ttl = self.context.config.worker.lease_ttl;
+                let asked = Instant::now();
                 match lease::acquire(db, p, &self.node_id, ttl).await {
-                    Ok(Some(lease)) => self.start_partition(p, lease),
+                    Ok(Some(lease)) => self.start_partition(p, lease, asked),
                     Ok(None) => {} // still held by its previous owner; try again next heartbeat
                     Err(e) => tracing::warn!(partition = p, error = %e, "lease acquisition failed"),
                 }
@@ -171,25 +178,29 @@ impl Coordinator {
         }
     }
 
-    fn start_partition(&mut self, number: u16, lease: Lease) {
+    fn start_partition(&mut self, number: u16, lease: Lease, acquired: Instant) {
         let (mode, mode_rx) = watch::channel(Mode::Active);
         let (done_tx, done) = oneshot::channel();
         let context = self.context.clone();
-        let task_lease = lease.clone();
+        let timing = self.timing();
+        // Surely ours until the plan would fence it for want of a renewal.
+        let margin = timing.lease_ttl.saturating_sub(timing.heartbeat);
+        let fence = Arc::new(Fence::new(lease, acquired, margin));
+        let task_fence = fence.clone();
         let arbiter = &self.arbiters[usize::from(number) % self.arbiters.len()];
         arbiter.spawn_fn(move || {
             actix_rt::spawn(async move {
-                partition::run(context, number, task_lease, mode_rx).await;
+                partition::run(context, number, task_fence, mode_rx).await;
                 let _ = done_tx.send(());
             });
         });
         self.held.insert(
             number,
             HeldPartition {
-                lease,
+                fence,
                 mode,
                 done,
-                renewed: Instant::now(),
+                renewed: acquired,
                 draining_since: None,
             },
         );
@@ -210,7 +221,7 @@ impl Coordinator {
         let mut pending = Vec::new();
         for (p, partition) in self.held.drain() {
             let _ = partition.mode.send(Mode::Drain);
-            held.push((p, partition.lease, partition.mode));
+            held.push((p, partition.fence, partition.mode));
             pending.push(partition.done);
         }
         let limit = config.shutdown.timeout;
@@ -249,8 +260,8 @@ impl Coordinator {
             // Partitions still draining stop now; their unfinished entries stay pending.
             let _ = mode.send(Mode::Abort);
         }
-        for (p, lease, _) in &held {
-            let _ = lease::release(db, *p, lease).await;
+        for (p, fence, _) in &held {
+            let _ = lease::release(db, *p, fence.lease()).await;
         }
         let _ = lease::leave(db, &self.node_id).await;
         for arbiter in self.arbiters.drain(..) {
@@ -264,16 +275,17 @@ impl Coordinator {
     /// One heartbeat of a stopping node: stays in the live set and renews the leases of the
     /// partitions still draining; a partition whose lease was lost stops at once (fencing).
     /// False when Redis could not be reached.
-    async fn renew_while_draining(&self, held: &[(u16, Lease, watch::Sender<Mode>)]) -> bool {
+    async fn renew_while_draining(&self, held: &[(u16, Arc<Fence>, watch::Sender<Mode>)]) -> bool {
         let db = &self.context.store.db;
         let ttl = self.context.config.worker.lease_ttl;
         if let Err(e) = lease::heartbeat(db, &self.node_id, ttl).await {
             tracing::warn!(error = %e, "heartbeat failed while draining");
             return false;
         }
-        for (p, lease, mode) in held {
-            match lease::renew(db, *p, lease, ttl).await {
-                Ok(Renewal::Renewed) => {}
+        for (p, fence, mode) in held {
+            let asked = Instant::now();
+            match lease::renew(db, *p, fence.lease(), ttl).await {
+                Ok(Renewal::Renewed) => fence.renewed(asked),
                 Ok(Renewal::Lost) => {
                     tracing::warn!(
                         partition = p,

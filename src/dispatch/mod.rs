@@ -15,6 +15,7 @@
 pub mod activity;
 pub mod coordinator;
 pub mod endpoint;
+pub mod fence;
 pub mod messages;
 pub mod partition;
 pub mod plan;

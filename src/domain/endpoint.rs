@@ -74,6 +74,8 @@ pub struct EndpointHealth {
     pub failing_since: Option<i64>,
     /// When an open circuit lets a probe through.
     pub next_probe: Option<i64>,
+    /// Consecutive circuit trips without a success (each doubles the open period).
+    pub circuit_trips: u32,
 }
 
 /// State of an endpoint's circuit breaker.

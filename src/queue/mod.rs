@@ -10,6 +10,7 @@
 
 pub mod assignment;
 pub mod lease;
+pub mod park;
 pub mod record;
 pub mod retry;
 pub mod status;

@@ -1,11 +1,15 @@
 //! Typed calls of the delivery path's bookkeeping scripts: recording an attempt
-//! (`scripts/record_attempt.lua`) and postponing a delivery (`scripts/postpone.lua`).
+//! (`scripts/record_attempt.lua`) and rescheduling a delivery without an attempt
+//! (`scripts/postpone.lua`: into the retry set, or into the endpoint's parked backlog). Every
+//! one is fenced by the partition's lease and ends the job for its stream entry in the same
+//! atomic step.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 use uuid::Uuid;
 
+use super::park::index_member;
 use super::stream::GROUP;
 use super::task::Task;
 use crate::db::{Db, StoreError};
@@ -14,6 +18,33 @@ static RECORD_ATTEMPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/record_attempt.lua")));
 static POSTPONE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/postpone.lua")));
+
+/// A job's place in the queue: which stream entry it came from and under which lease.
+#[derive(Debug, Clone, Copy)]
+pub struct JobRef<'a> {
+    pub partition: u16,
+    pub app: Uuid,
+    pub endpoint: Uuid,
+    /// The stream entry the job came from.
+    pub entry: &'a str,
+    /// The entry has this one job only: its end acknowledges the entry; otherwise it marks
+    /// the endpoint done in the entry's done set.
+    pub sole: bool,
+    /// The caller's lease token (fencing).
+    pub lease: &'a str,
+    /// Lifetime of the entry's done set, seconds.
+    pub done_ttl_secs: u64,
+}
+
+impl JobRef<'_> {
+    fn end_arg(&self) -> &'static str {
+        if self.sole {
+            "ack"
+        } else {
+            "mark"
+        }
+    }
+}
 
 /// What an attempt did to the endpoint's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +67,8 @@ impl HealthUpdate {
 /// One attempt's bookkeeping, for [`record_attempt`].
 #[derive(Debug)]
 pub struct AttemptRecord<'a> {
-    pub partition: u16,
-    pub app: Uuid,
+    pub job: JobRef<'a>,
     pub message: Uuid,
-    pub endpoint: Uuid,
     /// The attempt as stored (JSON).
     pub attempt: &'a str,
     /// The attempt as stored if this failure disables the endpoint (final, no retry).
@@ -47,8 +76,6 @@ pub struct AttemptRecord<'a> {
     pub health: HealthUpdate,
     /// The retry to schedule and its due time (ms).
     pub retry: Option<(&'a Task, i64)>,
-    /// The stream entry to acknowledge in the same step (entries with this one job).
-    pub ack: Option<&'a str>,
     /// Now, epoch ms.
     pub now: i64,
     /// How long attempts are kept.
@@ -67,58 +94,94 @@ pub enum Recorded {
     Disable,
 }
 
-/// Records an attempt, its health, its retry and its acknowledgement atomically.
+/// Records an attempt, its health, its retry and its job's end atomically.
 pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<Recorded, StoreError> {
     let keys = &db.keys;
+    let job = &r.job;
     let member = r.retry.map(|(task, _)| task.retry_member());
     let mut conn = db.conn().await?;
     let code: i64 = RECORD_ATTEMPT
-        .key(keys.attempts(r.app, r.message))
-        .key(keys.message(r.app, r.message))
-        .key(keys.endpoint_health(r.app, r.endpoint))
-        .key(keys.retry(r.partition))
-        .key(keys.stream(r.partition))
-        .key(keys.endpoint(r.app, r.endpoint))
+        .key(keys.attempts(job.app, r.message))
+        .key(keys.message(job.app, r.message))
+        .key(keys.endpoint_health(job.app, job.endpoint))
+        .key(keys.retry(job.partition))
+        .key(keys.stream(job.partition))
+        .key(keys.endpoint(job.app, job.endpoint))
+        .key(keys.lease(job.partition))
+        .key(keys.done(job.partition, job.entry))
         .arg(r.attempt)
         .arg(r.retention_secs.max(1))
         .arg(r.health.as_arg())
         .arg(r.now)
         .arg(member.as_deref().unwrap_or(""))
         .arg(r.retry.map_or(0, |(_, due)| due))
-        .arg(r.ack.unwrap_or(""))
+        .arg(job.entry)
+        .arg(job.end_arg())
         .arg(r.disable_after_ms)
         .arg(r.attempt_if_disabled.unwrap_or(""))
         .arg(GROUP)
+        .arg(job.lease)
+        .arg(job.endpoint.to_string())
+        .arg(job.done_ttl_secs)
         .invoke_async(&mut conn)
         .await?;
     match code {
         1 => Ok(Recorded::Recorded),
         2 => Ok(Recorded::Disable),
+        -1 => Err(StoreError::LeaseLost),
         other => Err(StoreError::Corrupt(format!(
             "record_attempt answered {other}"
         ))),
     }
 }
 
-/// Sends `task` to the retry set, due at `due_ms`, without counting an attempt; acknowledges
-/// `ack` in the same step.
+/// Where a delivery goes when it is rescheduled without an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reschedule {
+    /// Into the retry set, due at this time (ms): a full queue, a slow endpoint.
+    RetryAt(i64),
+    /// Into the endpoint's parked backlog (its circuit is open); the mover looks at it again
+    /// at `probe_at` (ms).
+    Park { now: i64, probe_at: i64 },
+}
+
+/// Reschedules `task` without counting an attempt, ending its job in the same step.
 pub async fn postpone(
     db: &Db,
-    partition: u16,
+    job: &JobRef<'_>,
     task: &Task,
-    due_ms: i64,
-    ack: Option<&str>,
+    to: Reschedule,
 ) -> Result<(), StoreError> {
     let keys = &db.keys;
+    let (set, score, mode, look_at) = match to {
+        Reschedule::RetryAt(due) => (keys.retry(job.partition), due, "retry", 0),
+        Reschedule::Park { now, probe_at } => {
+            (keys.parked(job.app, job.endpoint), now, "park", probe_at)
+        }
+    };
     let mut conn = db.conn().await?;
-    let _: i64 = POSTPONE
-        .key(keys.retry(partition))
-        .key(keys.stream(partition))
+    let code: i64 = POSTPONE
+        .key(set)
+        .key(keys.stream(job.partition))
+        .key(keys.lease(job.partition))
+        .key(keys.done(job.partition, job.entry))
+        .key(keys.parked_index(job.partition))
         .arg(task.retry_member())
-        .arg(due_ms)
-        .arg(ack.unwrap_or(""))
+        .arg(score)
+        .arg(job.entry)
+        .arg(job.end_arg())
         .arg(GROUP)
+        .arg(job.lease)
+        .arg(job.endpoint.to_string())
+        .arg(job.done_ttl_secs)
+        .arg(mode)
+        .arg(look_at)
+        .arg(index_member(job.app, job.endpoint))
         .invoke_async(&mut conn)
         .await?;
-    Ok(())
+    match code {
+        1 => Ok(()),
+        -1 => Err(StoreError::LeaseLost),
+        other => Err(StoreError::Corrupt(format!("postpone answered {other}"))),
+    }
 }

@@ -9,8 +9,16 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Value};
 
+use std::sync::LazyLock;
+
+use redis::Script;
+
 use super::task::Task;
-use crate::db::StoreError;
+use crate::db::{Db, StoreError};
+
+static ACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/ack.lua")));
+static RECLAIM: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/reclaim.lua")));
 
 /// Consumer group of every partition stream.
 pub const GROUP: &str = "workers";
@@ -37,6 +45,9 @@ pub struct Entry {
 pub struct Read {
     pub entries: Vec<Entry>,
     pub broken: Vec<String>,
+    /// The entries were pending already (read again after a hand-over, or reclaimed): some of
+    /// their endpoints may be done with them.
+    pub pending: bool,
 }
 
 impl Read {
@@ -121,7 +132,10 @@ pub async fn read(
         }
     };
     let reply: Option<StreamReadReply> = conn.xread_options(&[stream], &[from], &options).await?;
-    let mut read = Read::default();
+    let mut read = Read {
+        pending: matches!(cursor, Cursor::Pending(_)),
+        ..Read::default()
+    };
     for key in reply.map(|r| r.keys).unwrap_or_default() {
         for entry in key.ids {
             let task = match entry.map.get(TASK_FIELD) {
@@ -139,23 +153,92 @@ pub async fn read(
     Ok(read)
 }
 
-/// Acknowledges and deletes finished entries (so the stream does not grow).
-pub async fn ack<C: redis::aio::ConnectionLike + Send>(
-    conn: &mut C,
-    stream: &str,
+/// Acknowledges and deletes finished entries (so the stream does not grow), and the done
+/// sets of `fanned` ones (entries that went to several endpoints), under `lease`.
+pub async fn ack(
+    db: &Db,
+    partition: u16,
+    lease: &str,
     ids: &[String],
+    fanned: &[String],
 ) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
     }
-    let _: () = redis::pipe()
-        .xack(stream, GROUP, ids)
-        .ignore()
-        .xdel(stream, ids)
-        .ignore()
-        .query_async(conn)
-        .await?;
+    let keys = &db.keys;
+    let mut invocation = ACK.prepare_invoke();
+    invocation
+        .key(keys.stream(partition))
+        .key(keys.lease(partition));
+    for entry in fanned {
+        invocation.key(keys.done(partition, entry));
+    }
+    invocation.arg(lease).arg(GROUP).arg(ids);
+    let mut conn = db.conn().await?;
+    let acked: i64 = invocation.invoke_async(&mut conn).await?;
+    if acked < 0 {
+        return Err(StoreError::LeaseLost);
+    }
     Ok(())
+}
+
+/// Claims up to `count` entries pending for at least `min_idle`, walking the pending list
+/// from `cursor`; returns them with the cursor to continue from (`0-0`: the walk is over).
+pub async fn reclaim(
+    db: &Db,
+    partition: u16,
+    lease: &str,
+    min_idle: Duration,
+    cursor: &str,
+    count: usize,
+) -> Result<(String, Read), StoreError> {
+    let keys = &db.keys;
+    let mut conn = db.conn().await?;
+    let reply: Value = RECLAIM
+        .key(keys.stream(partition))
+        .key(keys.lease(partition))
+        .arg(lease)
+        .arg(GROUP)
+        .arg(consumer_name(partition))
+        .arg(min_idle.as_millis() as u64)
+        .arg(cursor)
+        .arg(count)
+        .invoke_async(&mut conn)
+        .await?;
+    let Value::Array(parts) = reply else {
+        return Err(StoreError::LeaseLost);
+    };
+    let next: String = match parts.first() {
+        Some(v) => redis::from_redis_value_ref(v)?,
+        None => "0-0".to_string(),
+    };
+    let mut read = Read {
+        pending: true,
+        ..Read::default()
+    };
+    if let Some(Value::Array(entries)) = parts.get(1) {
+        for entry in entries {
+            let Value::Array(pair) = entry else { continue };
+            let (Some(id), fields) = (pair.first(), pair.get(1)) else {
+                continue;
+            };
+            let id: String = redis::from_redis_value_ref(id)?;
+            let task = match fields {
+                Some(Value::Array(fields)) => fields
+                    .chunks(2)
+                    .find(|kv| matches!(&kv[0], Value::BulkString(k) if k == TASK_FIELD.as_bytes()))
+                    .and_then(|kv| kv.get(1))
+                    .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+                    .and_then(|text| Task::decode(&text)),
+                _ => None,
+            };
+            match task {
+                Some(task) => read.entries.push(Entry { id, task }),
+                None => read.broken.push(id),
+            }
+        }
+    }
+    Ok((next, read))
 }
 
 /// Appends a task (a resend) to a partition stream.

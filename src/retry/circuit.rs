@@ -56,6 +56,31 @@ impl CircuitBreaker {
         }
     }
 
+    /// The breaker as a previous owner of the endpoint left it (its published health): an
+    /// open circuit stays open until the same probe time, and the next trip keeps doubling.
+    pub fn restore(
+        config: &CircuitConfig,
+        state: CircuitState,
+        open_until: Option<Instant>,
+        consecutive_failures: u32,
+        trips: u32,
+        now: Instant,
+    ) -> Self {
+        let mut breaker = CircuitBreaker::new(config);
+        breaker.consecutive_failures = consecutive_failures;
+        breaker.trips = trips;
+        if state != CircuitState::Closed {
+            breaker.state = CircuitState::Open;
+            breaker.open_until = Some(open_until.unwrap_or(now));
+        }
+        breaker
+    }
+
+    /// Consecutive trips without a success (published, so a new owner keeps doubling).
+    pub fn trips(&self) -> u32 {
+        self.trips
+    }
+
     /// The state at `now` (an expired open period reads as half-open).
     pub fn state(&self, now: Instant) -> CircuitState {
         match (self.state, self.open_until) {
@@ -193,6 +218,29 @@ mod tests {
         b.probe_abandoned();
         assert_eq!(b.state(later), CircuitState::HalfOpen);
         assert_eq!(b.admit(later), Admission::Probe);
+    }
+
+    #[test]
+    fn a_restored_open_circuit_stays_open_until_its_probe_time() {
+        let t0 = Instant::now();
+        let until = t0 + Duration::from_secs(7);
+        let config = CircuitConfig {
+            failure_threshold: 3,
+            cooldown: Duration::from_secs(10),
+            max_cooldown: Duration::from_secs(25),
+        };
+        let mut b = CircuitBreaker::restore(&config, CircuitState::Open, Some(until), 4, 1, t0);
+        assert_eq!(b.admit(t0), Admission::WaitUntil(until));
+        assert_eq!(b.admit(until), Admission::Probe);
+        assert!(b.on_failure(until));
+        assert_eq!(
+            b.open_until(),
+            Some(until + Duration::from_secs(20)),
+            "trips kept"
+        );
+        let closed = CircuitBreaker::restore(&config, CircuitState::Closed, None, 2, 0, t0);
+        assert_eq!(closed.consecutive_failures(), 2);
+        assert_eq!(closed.state(t0), CircuitState::Closed);
     }
 
     #[test]

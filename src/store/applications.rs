@@ -12,7 +12,7 @@ use super::{field, id_field, int_field, opt_field, script_fields, Fields, Page, 
 use crate::clock::now_ms;
 use crate::db::StoreError;
 use crate::domain::Application;
-use crate::queue::Task;
+use crate::queue::{park, Task};
 
 static UPSERT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/app_upsert.lua")));
@@ -220,8 +220,17 @@ impl Store {
             }
             let mut pipe = redis::pipe();
             for id in members.iter().filter_map(|m| member_id(m)) {
-                pipe.del(&[keys.endpoint(app, id), keys.endpoint_health(app, id)])
-                    .ignore();
+                pipe.del(&[
+                    keys.endpoint(app, id),
+                    keys.endpoint_health(app, id),
+                    keys.parked(app, id),
+                ])
+                .ignore()
+                .zrem(
+                    keys.parked_index(keys.partition_of(app)),
+                    park::index_member(app, id),
+                )
+                .ignore();
             }
             pipe.zrem(keys.endpoints(app), &members).ignore();
             let _: () = pipe.query_async(&mut conn).await?;

@@ -16,6 +16,7 @@ use super::{
 use crate::clock::now_ms;
 use crate::db::StoreError;
 use crate::domain::{Endpoint, EndpointHealth};
+use crate::queue::park;
 
 static UPSERT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/endpoint_upsert.lua")));
@@ -280,7 +281,10 @@ impl Store {
             .key(keys.endpoints(app))
             .key(keys.endpoint_uids(app))
             .key(keys.endpoint_health(app, id))
+            .key(keys.parked(app, id))
+            .key(keys.parked_index(keys.partition_of(app)))
             .arg(ordered::member(endpoint.created, id))
+            .arg(park::index_member(app, id))
             .invoke_async(&mut conn)
             .await?;
         match script_fields(answer)? {

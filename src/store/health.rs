@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
 use super::{opt_field, opt_int, Fields, Store};
@@ -24,17 +24,34 @@ pub(crate) fn health_from_fields(fields: &Fields) -> EndpointHealth {
         last_failure: opt_int(fields, "lastFailure"),
         failing_since: opt_int(fields, "failingSince"),
         next_probe: opt_int(fields, "nextProbe").filter(|_| circuit == CircuitState::Open),
+        circuit_trips: opt_int(fields, "trips").unwrap_or(0) as u32,
     }
 }
 
 impl Store {
-    /// Publishes an endpoint's circuit state (not when the endpoint was deleted meanwhile).
+    /// An endpoint's health (the healthy defaults when it has none yet).
+    pub async fn endpoint_health(
+        &self,
+        app: Uuid,
+        endpoint: Uuid,
+    ) -> Result<EndpointHealth, StoreError> {
+        let mut conn = self.conn().await?;
+        let fields: Fields = conn
+            .hgetall(self.db.keys.endpoint_health(app, endpoint))
+            .await?;
+        Ok(health_from_fields(&fields))
+    }
+
+    /// Publishes an endpoint's circuit state (not when the endpoint was deleted meanwhile):
+    /// shown by the API, read back by the next owner's actor, and followed by the release of
+    /// the endpoint's parked backlog.
     pub async fn publish_circuit(
         &self,
         app: Uuid,
         endpoint: Uuid,
         state: CircuitState,
         next_probe_ms: Option<i64>,
+        trips: u32,
     ) -> Result<(), StoreError> {
         let keys = &self.db.keys;
         let mut conn = self.conn().await?;
@@ -43,6 +60,7 @@ impl Store {
             .key(keys.endpoint_health(app, endpoint))
             .arg(state.as_str())
             .arg(next_probe_ms.map(|ms| ms.to_string()).unwrap_or_default())
+            .arg(trips)
             .invoke_async(&mut conn)
             .await?;
         Ok(())

@@ -86,11 +86,44 @@ pub static DELIVERY_LAG: LazyLock<Histogram> = LazyLock::new(|| {
     )
 });
 
-/// Jobs sent to the retry set without an attempt (full queue, open circuit).
+/// Jobs sent to the retry set without an attempt (full queue, slow endpoint).
 pub static POSTPONED: LazyLock<IntCounter> = LazyLock::new(|| {
     counter(
         "octohooks_deliveries_postponed_total",
         "Jobs postponed to the retry set without an attempt",
+    )
+});
+
+/// Jobs parked without an attempt behind an open circuit.
+pub static PARKED: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter(
+        "octohooks_deliveries_parked_total",
+        "Jobs parked behind an open circuit without an attempt",
+    )
+});
+
+/// Writes of the delivery path refused because the partition's lease had passed to another
+/// node (a stale owner, fenced).
+pub static FENCED_WRITES: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter(
+        "octohooks_fenced_writes_total",
+        "Delivery-path writes refused because the lease had passed to another node",
+    )
+});
+
+/// Pending stream entries reclaimed and delivered again.
+pub static RECLAIMED: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter(
+        "octohooks_reclaimed_entries_total",
+        "Stream entries pending too long, reclaimed and delivered again",
+    )
+});
+
+/// Parked deliveries released back into the stream.
+pub static RELEASED: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter(
+        "octohooks_parked_released_total",
+        "Deliveries released from parked backlogs",
     )
 });
 

@@ -20,3 +20,4 @@ pub fn init(config: &LogConfig) {
 }
 
 pub mod metrics;
+pub mod throttle;

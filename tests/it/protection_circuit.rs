@@ -10,7 +10,9 @@ use octohooks::clock::now_ms;
 use serde_json::{json, Value};
 
 use crate::harness::{eventually, Receiver, Reply, TestServer};
-use crate::protection_support::{endpoint, endpoint_when, epoch_ms_of, retry_backlog, webhook_id};
+use crate::protection_support::{
+    endpoint, endpoint_when, epoch_ms_of, parked_backlog, retry_backlog, webhook_id,
+};
 
 /// A receiver that answers 500 until `healthy` is set, then 200.
 fn switchable_receiver(healthy: Arc<AtomicBool>) -> Receiver {
@@ -76,7 +78,7 @@ async fn circuit_opens_probes_reopens_longer_and_closes_without_losing_messages(
         "first open period {cooldown} ms"
     );
 
-    // Messages sent while open wait in the retry set, with the first message's retries.
+    // Messages sent while open are parked, with the first message's retries.
     for _ in 0..4 {
         ids.push(
             server
@@ -86,8 +88,8 @@ async fn circuit_opens_probes_reopens_longer_and_closes_without_losing_messages(
     }
     eventually(
         Duration::from_secs(2),
-        "open circuit parks work in the retry set",
-        || async { retry_backlog(&server).await == ids.len() },
+        "open circuit parks work",
+        || async { retry_backlog(&server).await + parked_backlog(&server).await == ids.len() },
     )
     .await;
 

@@ -123,6 +123,36 @@ pub async fn retry_backlog(server: &TestServer) -> usize {
     sizes.into_iter().sum()
 }
 
+/// Deliveries parked behind open circuits, over every partition.
+pub async fn parked_backlog(server: &TestServer) -> usize {
+    let keys = &server.store.db.keys;
+    let mut conn = server.store.conn().await.expect("conn");
+    let mut total = 0;
+    for p in 0..keys.partitions() {
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(keys.parked_index(p))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .expect("parked index");
+        for member in members {
+            let (app, endpoint) = member.split_once('|').expect("app|endpoint");
+            let key = keys.parked(
+                app.parse().expect("app id"),
+                endpoint.parse().expect("endpoint id"),
+            );
+            let size: usize = redis::cmd("ZCARD")
+                .arg(key)
+                .query_async(&mut conn)
+                .await
+                .expect("zcard");
+            total += size;
+        }
+    }
+    total
+}
+
 /// Sum of the lengths of every partition's stream (entries not yet acknowledged).
 pub async fn stream_backlog(server: &TestServer) -> usize {
     let keys = &server.store.db.keys;

@@ -1,24 +1,30 @@
 //! One delivery attempt with its bookkeeping: send the webhook, decide what follows, and
-//! record the attempt, the endpoint's health, the retry and (for an entry's only job) the
-//! acknowledgement in one script call, retried a few times on Redis errors.
+//! record the attempt, the endpoint's health, the retry and the job's end for its stream
+//! entry in one fenced script call. A write that fails because Redis cannot serve is retried
+//! for as long as the lease is surely ours (the outcome is known: recording it later beats
+//! delivering again); one refused by the fence is abandoned at once.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::clock::now_ms;
 use crate::db::StoreError;
 use crate::delivery::Webhook;
+use crate::dispatch::fence::Fence;
 use crate::dispatch::messages::{Job, JobEnd};
 use crate::dispatch::WorkerContext;
 use crate::domain::{Attempt, AttemptStatus, Outcome};
-use crate::queue::record::{self, AttemptRecord, HealthUpdate, Recorded};
+use crate::queue::record::{self, AttemptRecord, HealthUpdate, JobRef, Recorded};
 use crate::retry::{decide, Decision};
 use crate::store::attempts;
 use crate::telemetry::metrics;
 
 use super::gate::AttemptResult;
 
-/// Tries of the record script before the job is left pending for redelivery.
-const RECORD_TRIES: u32 = 5;
+/// Tries of a bookkeeping write that fails for another reason than Redis being unable to
+/// serve (the job is then left pending, and reclaimed later).
+const WRITE_TRIES: u32 = 3;
+/// Longest pause between two tries of a bookkeeping write.
+const WRITE_PAUSE_MAX: Duration = Duration::from_secs(1);
 
 /// How an attempt ended, for the actor and the partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +37,26 @@ pub struct AttemptEnd {
     pub disabled: bool,
 }
 
+/// The job's place in the queue, for the fenced scripts.
+pub fn job_ref<'a>(
+    context: &WorkerContext,
+    partition: u16,
+    fence: &'a Fence,
+    job: &'a Job,
+) -> JobRef<'a> {
+    JobRef {
+        partition,
+        app: job.task.app,
+        endpoint: job.route.id,
+        entry: &job.entry,
+        sole: job.sole,
+        lease: fence.token(),
+        done_ttl_secs: context.store.retention_secs(),
+    }
+}
+
 /// Runs one attempt of `job` to its end.
-pub async fn run(context: &WorkerContext, partition: u16, job: &Job) -> AttemptEnd {
+pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &Job) -> AttemptEnd {
     let message_id = job.task.message.to_string();
     // The node-wide cap: waits (without blocking the actor) when the node is saturated.
     let permit = context.node_permits.acquire().await;
@@ -81,28 +105,24 @@ pub async fn run(context: &WorkerContext, partition: u16, job: &Job) -> AttemptE
         ))
     });
     let next_task = job.next_task(attempts_made);
-    let recorded = record(
-        context,
-        job,
-        &AttemptRecord {
-            partition,
-            app: job.task.app,
-            message: job.task.message,
-            endpoint: job.route.id,
-            attempt: &stored,
-            attempt_if_disabled: stored_if_disabled.as_deref(),
-            health: if decision.is_success() {
-                HealthUpdate::Success
-            } else {
-                HealthUpdate::Failure
-            },
-            retry: retry_at.map(|due| (&next_task, due)),
-            ack: job.ack_in_script(),
-            now: now_ms(),
-            retention_secs: context.store.retention_secs(),
-            disable_after_ms: context.config.endpoint.disable_after.as_millis() as u64,
+    let record = AttemptRecord {
+        job: job_ref(context, partition, fence, job),
+        message: job.task.message,
+        attempt: &stored,
+        attempt_if_disabled: stored_if_disabled.as_deref(),
+        health: if decision.is_success() {
+            HealthUpdate::Success
+        } else {
+            HealthUpdate::Failure
         },
-    )
+        retry: retry_at.map(|due| (&next_task, due)),
+        now: now_ms(),
+        retention_secs: context.store.retention_secs(),
+        disable_after_ms: context.config.endpoint.disable_after.as_millis() as u64,
+    };
+    let recorded = retrying(fence, job, || {
+        record::record_attempt(&context.store.db, &record)
+    })
     .await;
     let disable = decision == Decision::Gone || recorded == Ok(Recorded::Disable);
     let mut disabled = false;
@@ -177,33 +197,33 @@ fn attempt(
     }
 }
 
-/// Runs the record script with a few tries.
-async fn record(
-    context: &WorkerContext,
-    job: &Job,
-    record: &AttemptRecord<'_>,
-) -> Result<Recorded, ()> {
-    retrying(job, || record::record_attempt(&context.store.db, record)).await
-}
-
-/// Runs a bookkeeping write up to [`RECORD_TRIES`] times with a growing pause.
-pub async fn retrying<T, F, Fut>(job: &Job, mut write: F) -> Result<T, ()>
+/// Runs a bookkeeping write of `job` until it succeeds: while Redis cannot serve and the
+/// lease is surely ours, with a growing pause; a few times for any other error; never again
+/// once the fence refused it.
+pub async fn retrying<T, F, Fut>(fence: &Fence, job: &Job, mut write: F) -> Result<T, ()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
-    let mut delay = Duration::from_millis(50);
-    for tries in 1..=RECORD_TRIES {
-        match write().await {
+    let mut pause = Duration::from_millis(50);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let error = match write().await {
             Ok(value) => return Ok(value),
-            Err(e) if tries == RECORD_TRIES => {
-                tracing::error!(error = %e, entry = %job.entry, "could not record; entry stays pending");
+            Err(StoreError::LeaseLost) => {
+                metrics::FENCED_WRITES.inc();
+                tracing::warn!(entry = %job.entry, "write refused: the lease has passed to another node");
+                return Err(());
             }
-            Err(_) => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
+            Err(e) => e,
+        };
+        let waiting_for_redis = error.is_unavailable() && fence.is_valid(Instant::now());
+        if !waiting_for_redis && tries >= WRITE_TRIES {
+            tracing::error!(error = %error, entry = %job.entry, "could not record; the entry stays pending and is reclaimed later");
+            return Err(());
         }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(WRITE_PAUSE_MAX);
     }
-    Err(())
 }

@@ -216,6 +216,11 @@ impl<J, S> Gate<J, S> {
         self.breaker.open_until()
     }
 
+    /// Consecutive circuit trips without a success.
+    pub fn trips(&self) -> u32 {
+        self.breaker.trips()
+    }
+
     /// Nothing queued or in flight, no activity for `idle_timeout`, and a closed circuit (an
     /// open one must remember when to probe).
     pub fn is_idle(&self, now: Instant, idle_timeout: Duration) -> bool {

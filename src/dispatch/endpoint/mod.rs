@@ -1,14 +1,19 @@
 //! One actor per endpoint: the only place deliveries to that endpoint are started, so its
 //! rate limit, concurrency cap and circuit breaker hold for the whole cluster (one node owns
 //! the endpoint's partition). The decisions are the [`gate`]'s; the actor carries them out:
-//! it starts attempts ([`attempt`]), sends spilled and postponed jobs to the retry set,
-//! publishes circuit changes, and reports every job's end to its partition.
+//! it starts attempts ([`attempt`]), reschedules spilled jobs (retry set) and jobs held by an
+//! open circuit (the endpoint's parked backlog), publishes circuit changes, and reports every
+//! job's end to its partition.
+//!
+//! On start it restores the breaker the endpoint's previous actor published (possibly on
+//! another node): an open circuit stays open across a hand-over. While its partition's lease
+//! is not surely held ([`Fence`]), it starts nothing.
 
 pub mod attempt;
 pub mod gate;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
@@ -16,45 +21,51 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::fence::Fence;
 use super::messages::{Completion, Enqueue, Job, JobEnd, Stop, StopIfIdle};
 use super::WorkerContext;
 use crate::clock::now_ms;
-use crate::domain::CircuitState;
-use crate::queue::record;
+use crate::domain::{CircuitState, EndpointHealth};
+use crate::queue::record::{self, Reschedule};
 use crate::retry::CircuitBreaker;
 use crate::telemetry::metrics;
 use gate::{Admit, Gate, Limits, Next};
+
+/// How often an actor whose lease is in doubt looks again.
+const FENCE_RECHECK: Duration = Duration::from_millis(200);
+/// Longest pause between two tries of publishing a circuit change.
+const PUBLISH_PAUSE_MAX: Duration = Duration::from_secs(5);
+
+/// Where the actor lives and what it reports to.
+pub struct Placement {
+    pub partition: u16,
+    pub app: Uuid,
+    pub endpoint: Uuid,
+    /// The partition's lease.
+    pub fence: Arc<Fence>,
+    /// Where job ends are reported to the partition.
+    pub completions: UnboundedSender<Completion>,
+    /// The partition's queue slots, shared by its endpoint actors (see [`gate`]).
+    pub slots: Arc<Semaphore>,
+    /// Health epoch of the route the actor starts with.
+    pub health_epoch: u64,
+}
 
 /// The per-endpoint actor.
 pub struct EndpointActor {
     /// Node-wide services (store, client, policy, config).
     context: Arc<WorkerContext>,
-    /// Partition the endpoint's application lives in.
-    partition: u16,
-    /// The endpoint's application, and the endpoint.
-    app: Uuid,
-    endpoint: Uuid,
-    /// Where job ends are reported to the partition.
-    completions: UnboundedSender<Completion>,
-    /// The partition's queue slots, shared by its endpoint actors (see [`gate`]).
-    slots: Arc<Semaphore>,
+    placement: Placement,
     /// Queue, caps, limiter and breaker.
     gate: Gate<Job, OwnedSemaphorePermit>,
     /// Health epoch of the newest route seen (re-enabling the endpoint bumps it).
     health_epoch: u64,
-    /// A pump is already scheduled (rate-limit wait).
+    /// A pump is already scheduled (rate-limit wait, lease in doubt).
     wake_scheduled: bool,
 }
 
 impl EndpointActor {
-    pub fn new(
-        context: Arc<WorkerContext>,
-        partition: u16,
-        app: Uuid,
-        endpoint: Uuid,
-        completions: UnboundedSender<Completion>,
-        slots: Arc<Semaphore>,
-    ) -> Self {
+    pub fn new(context: Arc<WorkerContext>, placement: Placement) -> Self {
         let config = &context.config;
         let limits = Limits {
             queue_capacity: config.endpoint.queue_capacity,
@@ -63,40 +74,50 @@ impl EndpointActor {
         };
         let gate = Gate::new(limits, CircuitBreaker::new(&config.circuit), Instant::now());
         EndpointActor {
+            health_epoch: placement.health_epoch,
             context,
-            partition,
-            app,
-            endpoint,
-            completions,
-            slots,
+            placement,
             gate,
-            health_epoch: 0,
             wake_scheduled: false,
         }
     }
 
-    /// Starts what the gate allows; schedules a wake-up for the rate limit; sends the queue
-    /// to the retry set when the circuit is open.
+    /// Runs `pump` again after `wait`, once.
+    fn wake_after(&mut self, ctx: &mut Context<Self>, wait: Duration) {
+        if !self.wake_scheduled {
+            self.wake_scheduled = true;
+            ctx.run_later(wait, |act, ctx| {
+                act.wake_scheduled = false;
+                act.pump(ctx);
+            });
+        }
+    }
+
+    /// Starts what the gate allows; schedules a wake-up for the rate limit; parks the queue
+    /// when the circuit is open.
     fn pump(&mut self, ctx: &mut Context<Self>) {
+        if !self.placement.fence.is_valid(Instant::now()) {
+            // The lease may have passed to another node: start nothing until it is renewed
+            // (or the partition is stopped).
+            self.wake_after(ctx, FENCE_RECHECK);
+            return;
+        }
         loop {
             match self.gate.next(Instant::now()) {
                 Next::Start { job, probe } => self.start(ctx, job, probe),
                 Next::WaitFor(wait) => {
                     if !self.wake_scheduled {
-                        self.wake_scheduled = true;
                         metrics::RATE_LIMIT_WAITS.inc();
-                        ctx.run_later(wait, |act, ctx| {
-                            act.wake_scheduled = false;
-                            act.pump(ctx);
-                        });
                     }
+                    self.wake_after(ctx, wait);
                     return;
                 }
                 Next::Postpone { jobs, until } => {
-                    let due = now_ms()
-                        + until.saturating_duration_since(Instant::now()).as_millis() as i64;
+                    let now = now_ms();
+                    let probe_at =
+                        now + until.saturating_duration_since(Instant::now()).as_millis() as i64;
                     for job in jobs {
-                        self.postpone(ctx, job, due);
+                        self.reschedule(ctx, job, Reschedule::Park { now, probe_at });
                     }
                     return;
                 }
@@ -108,8 +129,9 @@ impl EndpointActor {
     /// Runs one attempt (the half-open probe when `probe`) and feeds its end back.
     fn start(&mut self, ctx: &mut Context<Self>, job: Job, probe: bool) {
         let context = self.context.clone();
-        let partition = self.partition;
-        let completions = self.completions.clone();
+        let fence = self.placement.fence.clone();
+        let partition = self.placement.partition;
+        let completions = self.placement.completions.clone();
         // One span per delivery: ids only, never the payload or secrets.
         let span = tracing::info_span!(
             "delivery",
@@ -119,7 +141,7 @@ impl EndpointActor {
             attempt = job.attempts_made() + 1,
         );
         let attempt = async move {
-            let end = attempt::run(&context, partition, &job).await;
+            let end = attempt::run(&context, partition, &fence, &job).await;
             report(&completions, &job, end.job);
             end
         }
@@ -127,7 +149,8 @@ impl EndpointActor {
         ctx.spawn(attempt.into_actor(self).map(move |end, act, ctx| {
             let finished = act.gate.finished(Instant::now(), end.result, probe);
             for (job, delay) in finished.shed {
-                act.postpone(ctx, job, now_ms() + delay.as_millis() as i64);
+                let due = now_ms() + delay.as_millis() as i64;
+                act.reschedule(ctx, job, Reschedule::RetryAt(due));
             }
             if let Some(state) = finished.transition {
                 act.publish_circuit(ctx, state);
@@ -142,48 +165,79 @@ impl EndpointActor {
         }));
     }
 
-    /// Writes the breaker's state into the endpoint's health hash (shown by the API).
+    /// Writes the breaker's state into the endpoint's health hash (shown by the API, read by
+    /// the next owner, and followed by the release of the parked backlog), retrying while
+    /// Redis cannot serve.
     fn publish_circuit(&self, ctx: &mut Context<Self>, state: CircuitState) {
         metrics::circuit_transition(state.as_str());
         let next_probe = self
             .gate
             .open_until()
             .map(|t| now_ms() + t.saturating_duration_since(Instant::now()).as_millis() as i64);
+        let trips = self.gate.trips();
         let context = self.context.clone();
-        let (app, endpoint) = (self.app, self.endpoint);
+        let fence = self.placement.fence.clone();
+        let (app, endpoint) = (self.placement.app, self.placement.endpoint);
         let write = async move {
-            if let Err(e) = context
-                .store
-                .publish_circuit(app, endpoint, state, next_probe)
-                .await
-            {
-                tracing::warn!(error = %e, "could not publish circuit state");
+            let mut pause = Duration::from_millis(100);
+            loop {
+                let published = context
+                    .store
+                    .publish_circuit(app, endpoint, state, next_probe, trips)
+                    .await;
+                match published {
+                    Ok(()) => return,
+                    Err(e) if e.is_unavailable() && fence.is_valid(Instant::now()) => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(PUBLISH_PAUSE_MAX);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not publish circuit state");
+                        return;
+                    }
+                }
             }
         };
         ctx.spawn(write.into_actor(self));
     }
 
-    /// Sends a job to the retry set without counting an attempt (full queue, open circuit).
-    fn postpone(&mut self, ctx: &mut Context<Self>, job: Job, due_ms: i64) {
+    /// Reschedules a job without counting an attempt: into the retry set (full queue, slow
+    /// endpoint) or the endpoint's parked backlog (open circuit).
+    fn reschedule(&mut self, ctx: &mut Context<Self>, job: Job, to: Reschedule) {
         let context = self.context.clone();
-        let partition = self.partition;
-        let completions = self.completions.clone();
-        metrics::POSTPONED.inc();
+        let fence = self.placement.fence.clone();
+        let partition = self.placement.partition;
+        let completions = self.placement.completions.clone();
+        match to {
+            Reschedule::RetryAt(_) => metrics::POSTPONED.inc(),
+            Reschedule::Park { .. } => metrics::PARKED.inc(),
+        }
         let write = async move {
             let task = job.next_task(job.attempts_made());
-            let written = attempt::retrying(&job, || {
-                record::postpone(
-                    &context.store.db,
-                    partition,
-                    &task,
-                    due_ms,
-                    job.ack_in_script(),
-                )
+            let job_ref = attempt::job_ref(&context, partition, &fence, &job);
+            let written = attempt::retrying(&fence, &job, || {
+                record::postpone(&context.store.db, &job_ref, &task, to)
             })
             .await;
             report(&completions, &job, attempt::job_end(&job, written.is_ok()));
         };
         ctx.spawn(write.into_actor(self));
+    }
+
+    /// The breaker as the endpoint's published health left it.
+    fn restore_breaker(&mut self, health: &EndpointHealth) {
+        let now = Instant::now();
+        let open_until = health
+            .next_probe
+            .map(|ms| now + Duration::from_millis(ms.saturating_sub(now_ms()).max(0) as u64));
+        self.gate.reset_breaker(CircuitBreaker::restore(
+            &self.context.config.circuit,
+            health.circuit,
+            open_until,
+            health.consecutive_failures,
+            health.circuit_trips,
+            now,
+        ));
     }
 }
 
@@ -199,9 +253,19 @@ fn report(completions: &UnboundedSender<Completion>, job: &Job, end: JobEnd) {
 impl Actor for EndpointActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
         metrics::ACTIVE_ENDPOINTS.inc();
         self.context.activity.actor_started();
+        // Jobs wait in the mailbox until the breaker is restored.
+        let context = self.context.clone();
+        let (app, endpoint) = (self.placement.app, self.placement.endpoint);
+        let load = async move { context.store.endpoint_health(app, endpoint).await };
+        ctx.wait(load.into_actor(self).map(|health, act, _| match health {
+            Ok(health) => act.restore_breaker(&health),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read endpoint health; circuit starts closed")
+            }
+        }));
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -223,16 +287,18 @@ impl Handler<Enqueue> for EndpointActor {
         }
         let rate = job.route.rate_limit;
         if let Admit::Spill { job, delay } = self.gate.offer(job, rate, now) {
-            self.postpone(ctx, job, now_ms() + delay.as_millis() as i64);
+            let due = now_ms() + delay.as_millis() as i64;
+            self.reschedule(ctx, job, Reschedule::RetryAt(due));
             return;
         }
         self.pump(ctx);
-        let slots = self.slots.clone();
+        let slots = self.placement.slots.clone();
         if let Some((job, delay)) = self
             .gate
             .settle_newest(now, || slots.try_acquire_owned().ok())
         {
-            self.postpone(ctx, job, now_ms() + delay.as_millis() as i64);
+            let due = now_ms() + delay.as_millis() as i64;
+            self.reschedule(ctx, job, Reschedule::RetryAt(due));
         }
     }
 }

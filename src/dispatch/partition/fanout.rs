@@ -3,7 +3,7 @@
 //! batch's applications together with the batch's messages, so an endpoint change applies to
 //! the next message read, at no extra round trip.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::db::{Db, StoreError};
 use crate::dispatch::routing::Route;
 use crate::domain::Endpoint;
-use crate::queue::stream::Entry;
+use crate::queue::stream::Read;
 use crate::queue::{Target, Task};
 
 /// Message fields the fan-out and the delivery need.
@@ -73,15 +73,19 @@ impl RouteCache {
 }
 
 /// What one round trip read for a batch: each application's endpoint-set version (`None`:
-/// the application is gone) and each entry's message (`None`: expired or deleted).
+/// the application is gone), each entry's message (`None`: expired or deleted), and for
+/// entries read again, the endpoints already done with each.
 pub struct Loaded {
     pub versions: Vec<(Uuid, Option<u64>)>,
     pub messages: Vec<Option<MessageData>>,
+    /// Per entry (empty for new entries).
+    pub done: Vec<HashSet<Uuid>>,
 }
 
-/// Reads the endpoint versions of the batch's applications and the messages of its entries
-/// in one pipeline.
-pub async fn load(db: &Db, entries: &[Entry]) -> Result<Loaded, StoreError> {
+/// Reads the endpoint versions of the batch's applications, the messages of its entries and,
+/// when they were pending already, their done sets, in one pipeline.
+pub async fn load(db: &Db, partition: u16, read: &Read) -> Result<Loaded, StoreError> {
+    let entries = &read.entries;
     let mut apps: Vec<Uuid> = entries.iter().map(|e| e.task.app).collect();
     apps.sort_unstable();
     apps.dedup();
@@ -97,9 +101,15 @@ pub async fn load(db: &Db, entries: &[Entry]) -> Result<Loaded, StoreError> {
             .arg("channels")
             .arg("payload");
     }
+    if read.pending {
+        for entry in entries {
+            pipe.smembers(keys.done(partition, &entry.id));
+        }
+    }
     let mut conn = db.conn().await?;
     let values: Vec<Value> = pipe.query_async(&mut conn).await?;
-    let (versions, messages) = values.split_at(apps.len().min(values.len()));
+    let (versions, rest) = values.split_at(apps.len().min(values.len()));
+    let (messages, done) = rest.split_at(entries.len().min(rest.len()));
     Ok(Loaded {
         versions: apps
             .into_iter()
@@ -112,7 +122,18 @@ pub async fn load(db: &Db, entries: &[Entry]) -> Result<Loaded, StoreError> {
             })
             .collect(),
         messages: messages.iter().map(parse_message).collect(),
+        done: (0..entries.len())
+            .map(|i| done.get(i).map(parse_done).unwrap_or_default())
+            .collect(),
     })
+}
+
+fn parse_done(value: &Value) -> HashSet<Uuid> {
+    redis::from_redis_value_ref::<Vec<String>>(value)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|id| Uuid::parse_str(id).ok())
+        .collect()
 }
 
 fn parse_message(value: &Value) -> Option<MessageData> {

@@ -1,16 +1,18 @@
 //! One held partition: reads its stream ([`reader`]), fans each message out to the matching
 //! endpoints' actors ([`fanout`]), acknowledges entries once every job has ended
-//! ([`ledger`]), and moves due retries back into the stream.
+//! ([`ledger`]), moves due retries back into the stream, releases parked backlogs as their
+//! circuits allow, and reclaims entries left pending too long.
 //!
 //! Everything of a partition runs on one arbiter thread: this task, its reader and its
 //! endpoint actors. A semaphore bounds the entries in flight (the window), so a backlog stays
-//! in Redis instead of in memory.
+//! in Redis instead of in memory. Every write that moves work is fenced by the partition's
+//! lease ([`Fence`]); a refused one stops the partition.
 
 pub mod fanout;
 pub mod ledger;
 pub mod reader;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,14 +20,17 @@ use actix::{Actor, Addr};
 use tokio::sync::{mpsc, watch, Semaphore};
 use uuid::Uuid;
 
-use super::endpoint::EndpointActor;
+use super::endpoint::{EndpointActor, Placement};
+use super::fence::Fence;
 use super::messages::{Completion, Enqueue, Job, Stop, StopIfIdle};
 use super::WorkerContext;
 use crate::clock::now_ms;
-use crate::queue::lease::Lease;
+use crate::db::StoreError;
 use crate::queue::retry::{self, Moved};
 use crate::queue::stream::{self, Entry, Read};
+use crate::queue::{park, Target};
 use crate::telemetry::metrics;
+use crate::telemetry::throttle::LogThrottle;
 use fanout::{MessageData, RouteCache};
 use ledger::Ledger;
 
@@ -47,34 +52,53 @@ const WINDOW_BATCHES: usize = 4;
 const QUEUED_SHARE: usize = 2;
 /// Due retries moved per script call.
 const MOVE_BATCH: usize = 500;
+/// Parked endpoints looked at per tick.
+const RELEASE_ENDPOINTS: usize = 64;
+/// Pause after releasing a probe of a parked backlog before releasing another, when the
+/// endpoint's circuit has not changed meanwhile.
+const PROBE_PAUSE: Duration = Duration::from_secs(1);
 /// How often queue depth gauges are refreshed.
 const DEPTH_EVERY: Duration = Duration::from_secs(5);
+/// At most one log line per this period for a failure that repeats every tick.
+const LOG_EVERY: Duration = Duration::from_secs(10);
 
 struct Partition {
     context: Arc<WorkerContext>,
     number: u16,
-    /// The lease the partition runs under (fences the retry mover).
-    lease: Lease,
+    /// The lease the partition runs under.
+    fence: Arc<Fence>,
     actors: HashMap<Uuid, Addr<EndpointActor>>,
     routes: RouteCache,
     ledger: Ledger,
     /// Entries read but not routed because Redis failed; retried on the next tick.
-    deferred: Vec<Entry>,
+    deferred: Vec<Read>,
     /// Entries in flight (read and not yet finished).
     window: Arc<Semaphore>,
     /// Slots for jobs waiting in endpoint queues (see `endpoint::gate`).
     queue_slots: Arc<Semaphore>,
     completions: mpsc::UnboundedSender<Completion>,
+    /// Where the walk of the pending list continues.
+    reclaim_cursor: String,
+    /// Log throttles of the failures that repeat every tick.
+    throttles: Throttles,
+}
+
+struct Throttles {
+    load: LogThrottle,
+    ack: LogThrottle,
+    mover: LogThrottle,
+    reclaim: LogThrottle,
 }
 
 /// Runs a partition until told to stop or its lease is found lost.
 pub async fn run(
     context: Arc<WorkerContext>,
     number: u16,
-    lease: Lease,
+    fence: Arc<Fence>,
     mut mode_rx: watch::Receiver<Mode>,
 ) {
-    let batch_size = context.config.queue.batch_size;
+    let config = context.config.clone();
+    let batch_size = config.queue.batch_size;
     let window = Arc::new(Semaphore::new(batch_size * WINDOW_BATCHES));
     let (batch_tx, mut batches) = mpsc::channel::<Read>(2);
     let (completions, mut completed) = mpsc::unbounded_channel();
@@ -85,9 +109,9 @@ pub async fn run(
         batch_tx,
     ));
     let mut partition = Partition {
-        context: context.clone(),
+        context,
         number,
-        lease,
+        fence,
         actors: HashMap::new(),
         routes: RouteCache::default(),
         ledger: Ledger::default(),
@@ -97,43 +121,61 @@ pub async fn run(
             (batch_size * WINDOW_BATCHES / QUEUED_SHARE).max(1),
         )),
         completions,
+        reclaim_cursor: "0-0".into(),
+        throttles: Throttles {
+            load: LogThrottle::new(LOG_EVERY),
+            ack: LogThrottle::new(LOG_EVERY),
+            mover: LogThrottle::new(LOG_EVERY),
+            reclaim: LogThrottle::new(LOG_EVERY),
+        },
     };
-    let mut mover = tokio::time::interval(context.config.queue.retry_poll);
+    let mut mover = tokio::time::interval(config.queue.retry_poll);
     mover.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let idle_every = (context.config.endpoint.idle_timeout / 2).max(Duration::from_millis(200));
+    let mut reclaim = tokio::time::interval(config.queue.reclaim_interval);
+    reclaim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    reclaim.reset(); // not at once: a fresh owner re-reads the pending list from 0 anyway
+    let idle_every = (config.endpoint.idle_timeout / 2).max(Duration::from_millis(200));
     let mut idle = tokio::time::interval(idle_every);
     let mut last_depth = Instant::now() - DEPTH_EVERY;
     let mut mode = Mode::Active;
     tracing::info!(partition = number, "partition started");
     loop {
-        tokio::select! {
+        let lease_lost = tokio::select! {
             Some(read) = batches.recv(), if mode == Mode::Active => {
                 partition.handle(read).await;
+                false
             }
             Some(done) = completed.recv() => {
                 partition.complete(done);
                 while let Ok(done) = completed.try_recv() {
                     partition.complete(done);
                 }
+                false
             }
             _ = mover.tick(), if mode == Mode::Active => {
                 partition.retry_deferred().await;
-                if !partition.move_due().await {
-                    tracing::warn!(partition = number, "lease lost; stopping partition");
-                    mode = Mode::Abort;
-                }
+                let lost = partition.move_due().await || partition.release_parked().await;
                 if last_depth.elapsed() >= DEPTH_EVERY {
                     last_depth = Instant::now();
                     partition.publish_depth().await;
                 }
+                lost
             }
-            _ = idle.tick() => partition.stop_idle_actors().await,
+            _ = reclaim.tick(), if mode == Mode::Active => partition.reclaim().await,
+            _ = idle.tick() => {
+                partition.stop_idle_actors().await;
+                false
+            }
             changed = mode_rx.changed() => {
                 mode = if changed.is_err() { Mode::Abort } else { *mode_rx.borrow() };
                 reader.abort();
+                false
             }
+        };
+        if partition.flush_acks().await || lease_lost {
+            tracing::warn!(partition = number, "lease lost; stopping partition");
+            mode = Mode::Abort;
         }
-        partition.flush_acks().await;
         match mode {
             Mode::Active => {}
             Mode::Drain if partition.ledger.outstanding() > 0 => {}
@@ -148,22 +190,28 @@ pub async fn run(
 }
 
 impl Partition {
-    /// Fans a read out: one pipeline reads the apps' endpoint versions and the messages,
-    /// changed endpoint lists are reloaded, then each message goes to its endpoints' actors.
+    /// Fans a read out: one pipeline reads the apps' endpoint versions, the messages and (for
+    /// entries read again) their done sets; changed endpoint lists are reloaded; then each
+    /// message goes to its endpoints' actors.
     async fn handle(&mut self, read: Read) {
-        for broken in read.broken {
-            self.nothing_to_do(broken);
+        for broken in &read.broken {
+            self.nothing_to_do(broken.clone(), read.pending);
         }
         if read.entries.is_empty() {
             return;
         }
-        let loaded = match fanout::load(&self.context.store.db, &read.entries).await {
+        let loaded = match fanout::load(&self.context.store.db, self.number, &read).await {
             Ok(loaded) => loaded,
             Err(e) => {
                 // Redis trouble: keep the entries (pending in the stream, in the window) and
                 // try them again on the next tick.
-                tracing::error!(partition = self.number, error = %e, "could not load batch");
-                self.deferred.extend(read.entries);
+                if let Some(skipped) = self.throttles.load.allow(Instant::now()) {
+                    tracing::warn!(partition = self.number, error = %e, skipped, "could not load batch");
+                }
+                self.deferred.push(Read {
+                    broken: Vec::new(),
+                    ..read
+                });
                 return;
             }
         };
@@ -181,50 +229,71 @@ impl Partition {
                 Ok((version, endpoints)) => self.routes.insert(*app, version, &endpoints),
                 Err(e) => {
                     // Routing with a stale or missing list could skip an endpoint: defer.
-                    tracing::error!(error = %e, %app, "could not load endpoints");
+                    tracing::warn!(error = %e, %app, "could not load endpoints");
                     unknown.push(*app);
                 }
             }
         }
-        for (entry, message) in read.entries.into_iter().zip(loaded.messages) {
+        let mut deferred = Vec::new();
+        let entries = read
+            .entries
+            .into_iter()
+            .zip(loaded.messages)
+            .zip(loaded.done);
+        for ((entry, message), done) in entries {
             if unknown.contains(&entry.task.app) {
-                self.deferred.push(entry);
+                deferred.push(entry);
             } else if gone.contains(&entry.task.app) {
-                self.nothing_to_do(entry.id);
+                self.nothing_to_do(entry.id, read.pending);
             } else {
-                self.dispatch(entry, message);
+                self.dispatch(entry, message, &done, read.pending);
             }
         }
-    }
-
-    /// Retries the entries a Redis error deferred (they are still pending in the stream).
-    async fn retry_deferred(&mut self) {
-        if !self.deferred.is_empty() {
-            let entries = std::mem::take(&mut self.deferred);
-            self.handle(Read {
-                entries,
+        if !deferred.is_empty() {
+            self.deferred.push(Read {
+                entries: deferred,
                 broken: Vec::new(),
-            })
-            .await;
+                pending: read.pending,
+            });
         }
     }
 
-    /// Sends one entry to its endpoints' actors, or acknowledges it when there is nothing to
-    /// do (message expired, no matching endpoint).
-    fn dispatch(&mut self, entry: Entry, message: Option<MessageData>) {
+    /// Retries the reads a Redis error deferred (their entries are still pending).
+    async fn retry_deferred(&mut self) {
+        for read in std::mem::take(&mut self.deferred) {
+            self.handle(read).await;
+        }
+    }
+
+    /// Sends one entry to its endpoints' actors (but those already done with it), or
+    /// acknowledges it when there is nothing to do (message expired, no matching endpoint).
+    fn dispatch(
+        &mut self,
+        entry: Entry,
+        message: Option<MessageData>,
+        done: &HashSet<Uuid>,
+        pending: bool,
+    ) {
         let Some(message) = message else {
-            self.nothing_to_do(entry.id);
+            self.nothing_to_do(entry.id, pending);
             return;
         };
-        let targets = self.routes.targets(&entry.task, &message);
+        let targets: Vec<_> = self
+            .routes
+            .targets(&entry.task, &message)
+            .into_iter()
+            .filter(|route| !done.contains(&route.id))
+            .collect();
+        // A fan-out entry read again may have a done set from its first delivery.
+        let fanned = entry.task.target == Target::Fanout && (pending || targets.len() > 1);
         if targets.is_empty() {
-            self.nothing_to_do(entry.id);
+            self.nothing_to_do(entry.id, fanned);
             return;
         }
         let sole = targets.len() == 1;
-        self.ledger.track(entry.id.clone(), targets.len());
+        self.ledger.track(entry.id.clone(), targets.len(), fanned);
         for route in targets {
-            let actor = self.actor(entry.task.app, route.id);
+            let actor = self.actor(entry.task.app, &route);
             actor.do_send(Enqueue(Job {
                 entry: entry.id.clone(),
                 task: entry.task.clone(),
@@ -236,26 +305,30 @@ impl Partition {
         }
     }
 
-    fn nothing_to_do(&mut self, entry: String) {
-        self.ledger.nothing_to_do(entry);
+    fn nothing_to_do(&mut self, entry: String, fanned: bool) {
+        self.ledger.nothing_to_do(entry, fanned);
         self.window.add_permits(1);
     }
 
     /// The endpoint's actor on this partition, started on first use.
-    fn actor(&mut self, app: Uuid, endpoint: Uuid) -> Addr<EndpointActor> {
-        if let Some(addr) = self.actors.get(&endpoint).filter(|a| a.connected()) {
+    fn actor(&mut self, app: Uuid, route: &crate::dispatch::routing::Route) -> Addr<EndpointActor> {
+        if let Some(addr) = self.actors.get(&route.id).filter(|a| a.connected()) {
             return addr.clone();
         }
         let addr = EndpointActor::new(
             self.context.clone(),
-            self.number,
-            app,
-            endpoint,
-            self.completions.clone(),
-            self.queue_slots.clone(),
+            Placement {
+                partition: self.number,
+                app,
+                endpoint: route.id,
+                fence: self.fence.clone(),
+                completions: self.completions.clone(),
+                slots: self.queue_slots.clone(),
+                health_epoch: route.health_epoch,
+            },
         )
         .start();
-        self.actors.insert(endpoint, addr.clone());
+        self.actors.insert(route.id, addr.clone());
         addr
     }
 
@@ -265,37 +338,160 @@ impl Partition {
         }
     }
 
-    async fn flush_acks(&mut self) {
-        let ids = self.ledger.take_acks();
-        if ids.is_empty() {
-            return;
+    /// Acknowledges finished entries; failed acknowledgements go again with the next flush.
+    /// True when the lease turned out to be lost.
+    async fn flush_acks(&mut self) -> bool {
+        let acks = self.ledger.take_acks();
+        if acks.is_empty() {
+            return false;
         }
+        let ids: Vec<String> = acks.iter().map(|a| a.entry.clone()).collect();
+        let fanned: Vec<String> = acks
+            .iter()
+            .filter(|a| a.fanned)
+            .map(|a| a.entry.clone())
+            .collect();
         let db = &self.context.store.db;
-        let result = async {
-            let mut conn = db.conn().await?;
-            stream::ack(&mut conn, &db.keys.stream(self.number), &ids).await
-        }
-        .await;
-        if let Err(e) = result {
-            // Unacknowledged entries are redelivered later: a duplicate, never a loss.
-            tracing::warn!(partition = self.number, error = %e, "could not acknowledge entries");
+        match stream::ack(db, self.number, self.fence.token(), &ids, &fanned).await {
+            Ok(()) => false,
+            Err(StoreError::LeaseLost) => {
+                metrics::FENCED_WRITES.inc();
+                true
+            }
+            Err(e) => {
+                if let Some(skipped) = self.throttles.ack.allow(Instant::now()) {
+                    tracing::warn!(partition = self.number, error = %e, skipped, "could not acknowledge entries; will retry");
+                }
+                self.ledger.retry_acks(acks);
+                false
+            }
         }
     }
 
-    /// Moves due retries into the stream; false when the lease turned out to be lost.
+    /// Moves due retries into the stream, at most `queue.move_limit` per tick; true when the
+    /// lease turned out to be lost.
     async fn move_due(&mut self) -> bool {
         let db = &self.context.store.db;
-        loop {
-            match retry::move_due(db, self.number, &self.lease, now_ms(), MOVE_BATCH).await {
-                Ok(Moved::LeaseLost) => return false,
-                Ok(Moved::Moved(n)) if n == MOVE_BATCH => continue,
-                Ok(Moved::Moved(_)) => return true,
+        let limit = self.context.config.queue.move_limit;
+        let mut moved_total = 0;
+        while moved_total < limit {
+            let batch = MOVE_BATCH.min(limit - moved_total);
+            match retry::move_due(db, self.number, self.fence.lease(), now_ms(), batch).await {
+                Ok(Moved::LeaseLost) => return true,
+                Ok(Moved::Moved(n)) => {
+                    moved_total += n;
+                    if n < batch {
+                        break;
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(partition = self.number, error = %e, "could not move due retries");
-                    return true;
+                    if let Some(skipped) = self.throttles.mover.allow(Instant::now()) {
+                        tracing::warn!(partition = self.number, error = %e, skipped, "could not move due retries");
+                    }
+                    break;
                 }
             }
         }
+        false
+    }
+
+    /// Releases what the circuits of parked endpoints allow; true when the lease turned out
+    /// to be lost.
+    async fn release_parked(&mut self) -> bool {
+        let db = &self.context.store.db;
+        let now = now_ms();
+        let due = match park::due(db, self.number, now, RELEASE_ENDPOINTS).await {
+            Ok(due) => due,
+            Err(e) => {
+                if let Some(skipped) = self.throttles.mover.allow(Instant::now()) {
+                    tracing::warn!(partition = self.number, error = %e, skipped, "could not read parked endpoints");
+                }
+                return false;
+            }
+        };
+        let batch = self.context.config.queue.release_batch;
+        let pause = PROBE_PAUSE.as_millis() as u64;
+        for endpoint in due {
+            match park::release(
+                db,
+                self.number,
+                self.fence.token(),
+                endpoint,
+                now,
+                batch,
+                pause,
+            )
+            .await
+            {
+                Ok(n) => metrics::RELEASED.inc_by(n as u64),
+                Err(StoreError::LeaseLost) => return true,
+                Err(e) => {
+                    if let Some(skipped) = self.throttles.mover.allow(Instant::now()) {
+                        tracing::warn!(partition = self.number, error = %e, skipped, "could not release parked work");
+                    }
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    /// Delivers again the entries pending for longer than `queue.reclaim_idle` that are not
+    /// in this node's hands (their outcome could not be recorded, or their read reply was
+    /// lost); true when the lease turned out to be lost.
+    async fn reclaim(&mut self) -> bool {
+        let config = &self.context.config.queue;
+        // Reclaimed entries enter the window like read ones: take what room there is.
+        let room = self.window.available_permits().min(config.batch_size);
+        if room == 0 {
+            return false;
+        }
+        let db = &self.context.store.db;
+        let claimed = stream::reclaim(
+            db,
+            self.number,
+            self.fence.token(),
+            config.reclaim_idle,
+            &self.reclaim_cursor,
+            room,
+        )
+        .await;
+        let (next, mut read) = match claimed {
+            Ok(claimed) => claimed,
+            Err(StoreError::LeaseLost) => return true,
+            Err(e) => {
+                if let Some(skipped) = self.throttles.reclaim.allow(Instant::now()) {
+                    tracing::warn!(partition = self.number, error = %e, skipped, "could not reclaim pending entries");
+                }
+                return false;
+            }
+        };
+        self.reclaim_cursor = next;
+        // Entries still in hand here (slow endpoints, rate limits) are not lost: skip them.
+        let deferred: HashSet<&str> = self
+            .deferred
+            .iter()
+            .flat_map(|r| r.entries.iter().map(|e| e.id.as_str()))
+            .collect();
+        let held = |id: &str| self.ledger.holds(id) || deferred.contains(id);
+        read.entries.retain(|e| !held(&e.id));
+        read.broken.retain(|id| !held(id));
+        let taken = read.len();
+        if taken == 0 {
+            return false;
+        }
+        match self.window.try_acquire_many(taken as u32) {
+            Ok(permit) => permit.forget(),
+            Err(_) => return false, // no room after all: they come back next time
+        }
+        tracing::info!(
+            partition = self.number,
+            entries = taken,
+            "reclaimed pending entries"
+        );
+        metrics::RECLAIMED.inc_by(taken as u64);
+        self.handle(read).await;
+        false
     }
 
     async fn publish_depth(&self) {

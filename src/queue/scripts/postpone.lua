@@ -1,12 +1,27 @@
--- Sends a delivery to the retry set without counting an attempt (a full queue, an open
--- circuit) and, for single-endpoint stream entries, acknowledges its entry in the same step.
--- KEYS[1] retry sorted set   KEYS[2] partition stream
--- ARGV[1] retry member   ARGV[2] due (ms)   ARGV[3] stream entry id to acknowledge ("" = none)
--- ARGV[4] consumer group of the stream
--- Returns 1.
+-- Reschedules a delivery without counting an attempt, and ends its job for its stream entry
+-- in the same step (acknowledgement when it is the entry's only job, else the endpoint's
+-- mark in the entry's done set). Two places: the retry set, due at a time (a full queue, a
+-- slow endpoint), or the endpoint's parked backlog (its circuit is open), which the retry
+-- mover releases gradually (release.lua). Fenced: refused unless the caller holds the lease.
+-- KEYS[1] retry sorted set, or the endpoint's parked set   KEYS[2] partition stream
+-- KEYS[3] partition lease   KEYS[4] the entry's done set   KEYS[5] parked endpoints index
+-- ARGV[1] member (encoded task)   ARGV[2] score: due time (ms) in the retry set, arrival
+-- time (ms) in a parked set   ARGV[3] stream entry id   ARGV[4] "ack" | "mark"
+-- ARGV[5] consumer group   ARGV[6] lease token of the caller   ARGV[7] endpoint id
+-- ARGV[8] done-set lifetime (s)   ARGV[9] "retry" | "park"   ARGV[10] when to look at the
+-- parked endpoint again (ms; its probe time)   ARGV[11] its member of the parked index
+-- Returns 1, or -1 when the lease is lost.
+if redis.call('GET', KEYS[3]) ~= ARGV[6] then return -1 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-if ARGV[3] ~= '' then
-  redis.call('XACK', KEYS[2], ARGV[4], ARGV[3])
+if ARGV[9] == 'park' then
+  redis.call('ZADD', KEYS[5], 'NX', ARGV[10], ARGV[11])
+end
+if ARGV[4] == 'ack' then
+  redis.call('XACK', KEYS[2], ARGV[5], ARGV[3])
   redis.call('XDEL', KEYS[2], ARGV[3])
+  redis.call('DEL', KEYS[4])
+else
+  redis.call('SADD', KEYS[4], ARGV[7])
+  redis.call('EXPIRE', KEYS[4], ARGV[8])
 end
 return 1
