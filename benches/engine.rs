@@ -162,6 +162,7 @@ fn end_to_end(c: &mut Criterion) {
                                 channels: &[],
                                 payload: &payload,
                                 uid: None,
+                                idempotency: None,
                             },
                         )
                         .await

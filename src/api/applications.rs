@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::Org;
-use super::error::{ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::idempotency::idempotent;
 use super::reply::{page_response, Reply};
 use super::request::{parse_json, read_body, PageQuery};
@@ -163,6 +163,21 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let app = state.store.find_application(&org.0, &path).await?;
-    let app = state.store.delete_application(&org.0, &app).await?;
-    Ok(HttpResponse::Ok().json(ApplicationOut::from(app)))
+    // Detached from the request: a client hanging up cannot stop it half-way.
+    let store = state.store.clone();
+    let org = org.0;
+    let deleted = actix_rt::spawn(async move {
+        let deleted = store.delete_application(&org, &app).await?;
+        // The purge runs in the background; the partition's owner resumes it if this node
+        // dies first.
+        actix_rt::spawn(async move {
+            if let Err(e) = store.purge_now(&org, deleted.id).await {
+                tracing::warn!(error = %e, app = %deleted.id, "purge interrupted; the worker resumes it");
+            }
+        });
+        Ok::<_, crate::db::StoreError>(deleted)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(ApplicationOut::from(deleted)))
 }

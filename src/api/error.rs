@@ -40,20 +40,26 @@ pub enum ApiError {
     Unavailable,
     #[error("the request took too long to arrive")]
     RequestTimeout,
+    #[error("recovery job {0} is still running for this endpoint")]
+    RecoveryRunning(uuid::Uuid),
     #[error("internal error")]
     Internal(String),
 }
 
 /// The JSON body of every error answer.
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Stable, machine-readable code: `invalid_json`, `validation_error`, `unauthorized`,
     /// `not_found`, `conflict`, `idempotency_key_reused`, `idempotency_key_in_progress`,
-    /// `payload_too_large`, `method_not_allowed`, `request_timeout`, `unavailable` or
-    /// `internal_error`.
+    /// `payload_too_large`, `method_not_allowed`, `request_timeout`,
+    /// `recovery_in_progress`, `unavailable` or `internal_error`.
     pub code: String,
     /// Human-readable explanation of what was wrong.
     pub detail: String,
+    /// The running job, on `recovery_in_progress`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub job_id: Option<uuid::Uuid>,
 }
 
 impl ApiError {
@@ -72,6 +78,7 @@ impl ApiError {
             ApiError::NoRoute => "not_found",
             ApiError::Unavailable => "unavailable",
             ApiError::RequestTimeout => "request_timeout",
+            ApiError::RecoveryRunning(_) => "recovery_in_progress",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -101,7 +108,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
+            ApiError::Conflict(_)
+            | ApiError::IdempotencyInProgress
+            | ApiError::RecoveryRunning(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -121,6 +130,10 @@ impl ResponseError for ApiError {
         response.json(ErrorBody {
             code: self.code().to_string(),
             detail: self.to_string(),
+            job_id: match self {
+                ApiError::RecoveryRunning(job) => Some(*job),
+                _ => None,
+            },
         })
     }
 }

@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use super::auth::Org;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::idempotency::idempotent;
+use super::idempotency::{self, idempotent};
 use super::reply::{page_response, Reply};
 use super::request::{parse_json, read_body, PageQuery};
 use super::types::{AttemptOut, MessageIn, MessageOut, ResendAccepted};
 use super::{schema, validation, ApiState};
-use crate::store::messages::{MessageFilter, NewMessage};
+use crate::store::messages::{Accepted, MessageFilter, NewMessage};
 use crate::telemetry::metrics;
 
 fn validated(body: &[u8]) -> ApiResult<MessageIn> {
@@ -64,11 +64,12 @@ pub async fn create(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let body = read_body(&state.config.server, &req, payload).await?;
+    let key = idempotency::key_hash(&req)?;
     idempotent(&state, &org.0, &req, &body, || async {
         let input = validated(&body)?;
         let app = state.store.resolve_application(&org.0, &path).await?;
         let channels = input.channels.unwrap_or_default();
-        let message = state
+        let accepted = state
             .store
             .create_message(
                 &org.0,
@@ -78,10 +79,18 @@ pub async fn create(
                     channels: &channels,
                     payload: &input.payload,
                     uid: input.uid.as_deref(),
+                    idempotency: key.as_deref().map(|k| (k, state.config.idempotency.ttl)),
                 },
             )
             .await?;
-        metrics::MESSAGES_ACCEPTED.inc();
+        let message = match accepted {
+            Accepted::Created(message) => {
+                metrics::MESSAGES_ACCEPTED.inc();
+                message
+            }
+            // The same request ran before (its answer was lost): answer with its message.
+            Accepted::Earlier(id) => state.store.find_message(app, &id.to_string()).await?,
+        };
         Reply::json(StatusCode::ACCEPTED, &MessageOut::from(message))
     })
     .await
@@ -177,21 +186,41 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(MessageOut::from(message)))
 }
 
-/// `GET .../messages/{message_id}/attempts`: every delivery attempt, oldest first.
+/// Query of the attempt list: paging by position in the message's attempt log.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AttemptQuery {
+    /// Page size (bounds in the schema: `api.max_page_size`, default `api.default_page_size`).
+    pub limit: Option<usize>,
+    /// Where the page starts: the `x-next-iterator` of the previous page; absent or empty for
+    /// the first page.
+    #[param(schema_with = schema::position_iterator)]
+    pub iterator: Option<String>,
+}
+
+/// `GET .../messages/{message_id}/attempts`: the delivery attempts, oldest first, a page at
+/// a time.
 #[utoipa::path(
     get,
     path = "/api/v1/applications/{application_id}/messages/{message_id}/attempts",
     operation_id = "listAttempts",
     tag = "Messages",
     summary = "List a message's delivery attempts",
-    description = "Every delivery attempt of the message to any endpoint, oldest first.",
+    description = "The delivery attempts of the message to any endpoint, oldest first.",
     params(
         ("application_id" = String, Path, description = "The application's id or uid."),
         ("message_id" = String, Path, description = "The message's id or uid."),
+        AttemptQuery,
     ),
     responses(
-        (status = 200, description = "The attempts.", body = Vec<AttemptOut>),
+        (status = 200, description = "A page of attempts.", body = Vec<AttemptOut>,
+            headers((
+                "x-next-iterator" = String,
+                description = "Present when more items follow: the `iterator` of the next page."
+            ))),
         (status = 404, description = "`not_found`: no such application or message.",
+            body = ErrorBody),
+        (status = 422, description = "`validation_error`: invalid `limit` or `iterator`.",
             body = ErrorBody),
     )
 )]
@@ -199,13 +228,26 @@ pub async fn attempts(
     state: web::Data<ApiState>,
     org: Org,
     path: web::Path<(String, String)>,
+    query: web::Query<AttemptQuery>,
 ) -> ApiResult<HttpResponse> {
     let (app, message) = path.into_inner();
+    let query = query.into_inner();
+    let limit = PageQuery {
+        limit: query.limit,
+        iterator: None,
+    }
+    .limit(&state.config)?;
+    let start = match query.iterator.as_deref() {
+        None | Some("") => 0,
+        Some(position) => validation::position(position)?,
+    };
     let app = state.store.find_application(&org.0, &app).await?;
     let message = state.store.find_message(app.id, &message).await?;
-    let attempts = state.store.attempts(app.id, message.id).await?;
-    let attempts: Vec<AttemptOut> = attempts.into_iter().map(AttemptOut::from).collect();
-    Ok(HttpResponse::Ok().json(attempts))
+    let page = state
+        .store
+        .attempts_page(app.id, message.id, start, limit)
+        .await?;
+    page_response(page.map(AttemptOut::from))
 }
 
 /// `POST .../messages/{message_id}/endpoints/{endpoint_id}/resend`: one more delivery chain of

@@ -13,6 +13,7 @@ use super::reply::Reply;
 use super::request::{app_endpoint, parse_json, read_body};
 use super::types::{RecoverIn, RecoveryJobOut};
 use super::ApiState;
+use crate::store::recovery::Started;
 use crate::store::Store;
 
 /// Runs a job in the background of this node; progress is in Redis, so another node can
@@ -45,6 +46,8 @@ fn spawn_job(store: Store, app: Uuid, job: Uuid) {
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application or endpoint.",
             body = ErrorBody),
+        (status = 409, description = "`recovery_in_progress`: a job is still running for this \
+            endpoint; `jobId` names it (or `idempotency_key_in_progress`).", body = ErrorBody),
         (status = 422, description = "`validation_error`: a negative time (or \
             `idempotency_key_reused`).", body = ErrorBody),
     )
@@ -72,7 +75,7 @@ pub async fn recover(
         let lookback = schedule
             .mul_f64(1.0 + state.config.retry.jitter)
             .as_millis() as i64;
-        let job = state
+        let started = state
             .store
             .create_recovery(
                 app.id,
@@ -82,6 +85,10 @@ pub async fn recover(
                 input.since - lookback - 60_000,
             )
             .await?;
+        let job = match started {
+            Started::New(job) => job,
+            Started::AlreadyRunning(job) => return Err(ApiError::RecoveryRunning(job)),
+        };
         spawn_job(state.store.clone(), app.id, job.id);
         Reply::json(StatusCode::ACCEPTED, &RecoveryJobOut::from(job))
     })

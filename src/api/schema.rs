@@ -172,6 +172,15 @@ pub fn iterator() -> Schema {
         .into()
 }
 
+/// A position cursor (attempt lists).
+pub fn position_iterator() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(9))
+        .pattern(Some(validation::POSITION_PATTERN))
+        .into()
+}
+
 /// A message payload: any JSON object.
 pub fn payload() -> Schema {
     ObjectBuilder::new()

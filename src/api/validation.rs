@@ -37,6 +37,8 @@ pub const SECRET_PATTERN: &str = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}|(?:[A-Za-
 /// An Idempotency-Key: 1 to 256 visible ASCII characters or inner spaces. HTTP drops the
 /// spaces and tabs around a header value, so the raw value may have some.
 pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[\\t ]*[!-~](?:[ -~]{0,254}[!-~])?[\\t ]*$";
+/// A position cursor, as the attempt list's `x-next-iterator` hands them out (or empty).
+pub const POSITION_PATTERN: &str = "^[0-9]{0,9}$";
 /// A list cursor, as `x-next-iterator` hands them out (or empty: the first page).
 pub const ITERATOR_PATTERN: &str = "^(?:[0-9]{13,19}:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$";
 
@@ -153,6 +155,14 @@ pub fn idempotency_key(value: &[u8]) -> Result<&str, ApiError> {
         _ => Err(invalid(format!(
             "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
         ))),
+    }
+}
+
+/// A position cursor (the attempt list's `iterator`): a small decimal index.
+pub fn position(value: &str) -> Result<usize, ApiError> {
+    match value.parse::<usize>() {
+        Ok(n) if value.len() <= 9 && value.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(invalid("iterator is not a valid cursor".into())),
     }
 }
 

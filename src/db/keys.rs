@@ -126,9 +126,36 @@ impl Keys {
         format!("{}:app:{app}:msg_uid:{uid}", self.app_part(app))
     }
 
+    /// The message an Idempotency-Key of an organisation created in an application: written by
+    /// the accept script itself, so a retried request finds it even when its first answer was
+    /// never stored.
+    pub fn message_idempotency(&self, app: Uuid, org: &str, key_hash: &str) -> String {
+        self.message_idempotency_by_name(app, &format!("{org}:{key_hash}"))
+    }
+
+    /// The same reservation by the name a message records it under (`<org>:<key hash>`).
+    pub fn message_idempotency_by_name(&self, app: Uuid, name: &str) -> String {
+        format!("{}:app:{app}:idem:{name}", self.app_part(app))
+    }
+
+    /// The recovery jobs of an application, so its purge finds them.
+    pub fn recovery_jobs(&self, app: Uuid) -> String {
+        format!("{}:app:{app}:jobs", self.app_part(app))
+    }
+
+    /// Purge requests of deleted applications of a partition.
+    pub fn purges(&self, partition: u16) -> String {
+        format!("{}:purges", self.part(partition))
+    }
+
     /// Hash of one recovery job of an endpoint (expires a day after its last progress).
     pub fn recovery(&self, app: Uuid, job: Uuid) -> String {
         format!("{}:recover:{job}", self.app_part(app))
+    }
+
+    /// The running recovery job of an endpoint (at most one at a time).
+    pub fn recovering(&self, app: Uuid, endpoint: Uuid) -> String {
+        format!("{}:ep:{endpoint}:recovering", self.app_part(app))
     }
 
     /// Work stream of a partition.

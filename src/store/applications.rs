@@ -12,15 +12,11 @@ use super::{field, id_field, int_field, opt_field, script_fields, Fields, Page, 
 use crate::clock::now_ms;
 use crate::db::StoreError;
 use crate::domain::Application;
-use crate::queue::{park, Task};
 
 static UPSERT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/app_upsert.lua")));
 static DELETE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/app_delete.lua")));
-
-/// Entities deleted per purge batch when an application goes away.
-const PURGE_BATCH: usize = 500;
 
 fn from_fields(fields: &Fields) -> Result<Application, StoreError> {
     Ok(Application {
@@ -95,6 +91,12 @@ impl Store {
         let id: Option<String> = conn.hget(self.db.keys.app_uids(org), id_or_uid).await?;
         id.and_then(|id| Uuid::parse_str(&id).ok())
             .ok_or(StoreError::NotFound("application"))
+    }
+
+    /// Whether the application still exists in its organisation.
+    pub async fn application_exists(&self, org: &str, app: Uuid) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        Ok(conn.exists(self.db.keys.app(org, app)).await?)
     }
 
     /// Resolves an application id or uid within the organisation.
@@ -178,15 +180,17 @@ impl Store {
         }
     }
 
-    /// Deletes an application with everything it owns: endpoints, messages, attempts and
-    /// scheduled retries. The application disappears atomically first; the rest is purged in
-    /// bounded batches.
+    /// Deletes an application from its organisation, atomically (it answers 404 at once) and
+    /// records the purge of everything it owns (endpoints, messages, attempts, retries), which
+    /// runs in the background (`purge.rs`): first the purge request, so that no failure or
+    /// hang-up in between can leave the data behind for ever.
     pub async fn delete_application(
         &self,
         org: &str,
         app: &Application,
     ) -> Result<Application, StoreError> {
         let keys = &self.db.keys;
+        self.request_purge(org, app.id).await?;
         let mut conn = self.conn().await?;
         let answer = DELETE
             .key(keys.app(org, app.id))
@@ -195,99 +199,9 @@ impl Store {
             .arg(ordered::member(app.created, app.id))
             .invoke_async(&mut conn)
             .await?;
-        let deleted = match script_fields(answer)? {
-            Ok(fields) => from_fields(&fields)?,
-            Err(_) => return Err(StoreError::NotFound("application")),
-        };
-        self.purge_application(app.id).await?;
-        Ok(deleted)
-    }
-
-    /// Deletes the partition-side data of a deleted application: its marker first (workers
-    /// stop routing its messages), then its endpoints, messages and retries, batch by batch.
-    async fn purge_application(&self, app: Uuid) -> Result<(), StoreError> {
-        let keys = &self.db.keys;
-        let mut conn = self.conn().await?;
-        let _: () = conn
-            .del(&[keys.app_marker(app), keys.endpoint_uids(app)])
-            .await?;
-        loop {
-            let members: Vec<String> = conn
-                .zrange(keys.endpoints(app), 0, PURGE_BATCH as isize - 1)
-                .await?;
-            if members.is_empty() {
-                break;
-            }
-            let mut pipe = redis::pipe();
-            for id in members.iter().filter_map(|m| member_id(m)) {
-                pipe.del(&[
-                    keys.endpoint(app, id),
-                    keys.endpoint_health(app, id),
-                    keys.parked(app, id),
-                ])
-                .ignore()
-                .zrem(
-                    keys.parked_index(keys.partition_of(app)),
-                    park::index_member(app, id),
-                )
-                .ignore();
-            }
-            pipe.zrem(keys.endpoints(app), &members).ignore();
-            let _: () = pipe.query_async(&mut conn).await?;
-        }
-        loop {
-            let members: Vec<String> = conn
-                .zrange(keys.messages(app), 0, PURGE_BATCH as isize - 1)
-                .await?;
-            if members.is_empty() {
-                break;
-            }
-            let ids: Vec<Uuid> = members.iter().filter_map(|m| member_id(m)).collect();
-            let mut uids = redis::pipe();
-            for id in &ids {
-                uids.hget(keys.message(app, *id), "uid");
-            }
-            let uids: Vec<Option<String>> = uids.query_async(&mut conn).await?;
-            let mut pipe = redis::pipe();
-            for (id, uid) in ids.iter().zip(uids) {
-                pipe.del(&[keys.message(app, *id), keys.attempts(app, *id)])
-                    .ignore();
-                if let Some(uid) = uid.filter(|u| !u.is_empty()) {
-                    pipe.del(keys.message_uid(app, &uid)).ignore();
-                }
-            }
-            pipe.zrem(keys.messages(app), &members).ignore();
-            let _: () = pipe.query_async(&mut conn).await?;
-        }
-        self.purge_retries(app).await
-    }
-
-    /// Removes an application's scheduled retries from its partition's retry set.
-    async fn purge_retries(&self, app: Uuid) -> Result<(), StoreError> {
-        let keys = &self.db.keys;
-        let key = keys.retry(keys.partition_of(app));
-        let pattern = Task::app_pattern(app);
-        let mut conn = self.conn().await?;
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("ZSCAN")
-                .arg(&key)
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await?;
-            // ZSCAN returns member, score pairs.
-            let members: Vec<&String> = batch.iter().step_by(2).collect();
-            if !members.is_empty() {
-                let _: () = conn.zrem(&key, members).await?;
-            }
-            if next == 0 {
-                return Ok(());
-            }
-            cursor = next;
+        match script_fields(answer)? {
+            Ok(fields) => from_fields(&fields),
+            Err(_) => Err(StoreError::NotFound("application")),
         }
     }
 }

@@ -5,7 +5,7 @@
 use redis::AsyncCommands;
 use uuid::Uuid;
 
-use super::Store;
+use super::{Page, Store};
 use crate::db::StoreError;
 use crate::domain::Attempt;
 
@@ -21,6 +21,30 @@ pub fn decode(text: &str) -> Result<Attempt, StoreError> {
 }
 
 impl Store {
+    /// A page of a message's attempts, oldest first, from position `start`.
+    pub async fn attempts_page(
+        &self,
+        app: Uuid,
+        message: Uuid,
+        start: usize,
+        limit: usize,
+    ) -> Result<Page<Attempt>, StoreError> {
+        let mut conn = self.conn().await?;
+        let stop = (start + limit) as isize;
+        let mut rows: Vec<String> = conn
+            .lrange(self.db.keys.attempts(app, message), start as isize, stop)
+            .await?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        Ok(Page {
+            items: rows
+                .iter()
+                .map(|row| decode(row))
+                .collect::<Result<_, _>>()?,
+            next: more.then(|| (start + limit).to_string()),
+        })
+    }
+
     /// Every attempt of a message, oldest first.
     pub async fn attempts(&self, app: Uuid, message: Uuid) -> Result<Vec<Attempt>, StoreError> {
         let mut conn = self.conn().await?;

@@ -14,6 +14,8 @@ static BEGIN: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/idempotency_begin.lua")));
 static FINISH: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/idempotency_finish.lua")));
+static EXTEND: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/idempotency_extend.lua")));
 
 /// What the store knows of an Idempotency-Key when a request arrives.
 #[derive(Debug, PartialEq, Eq)]
@@ -92,6 +94,24 @@ impl Store {
         };
         let _: i64 = invocation
             .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Extends a claim this owner holds on a running request.
+    pub async fn idempotency_extend(
+        &self,
+        org: &str,
+        key_hash: &str,
+        owner: &str,
+        claim_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let _: i64 = EXTEND
+            .key(self.db.keys.idempotency(org, key_hash))
+            .arg(owner)
+            .arg(claim_ttl.as_millis() as u64)
             .invoke_async(&mut conn)
             .await?;
         Ok(())

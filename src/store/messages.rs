@@ -24,6 +24,12 @@ static CREATE: LazyLock<Script> =
 /// request walk millions of messages; the cursor lets the client go on.
 const MAX_FILTER_SCAN: usize = 5_000;
 
+/// Payload bytes one page of messages holds at most (the page ends early beyond it, with a
+/// cursor), so no list request makes Redis or the API hold more than a few MB for it.
+const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Messages read per round trip while filling a page.
+const FETCH_CHUNK: usize = 16;
+
 /// One message insert in this many trims the application's message list.
 const TRIM_EVERY: u32 = 32;
 
@@ -34,6 +40,17 @@ pub struct NewMessage<'a> {
     pub channels: &'a [String],
     pub payload: &'a RawValue,
     pub uid: Option<&'a str>,
+    /// The request's Idempotency-Key (hashed), and how long it is kept.
+    pub idempotency: Option<(&'a str, std::time::Duration)>,
+}
+
+/// What accepting a message did.
+#[derive(Debug)]
+pub enum Accepted {
+    /// The message was created.
+    Created(Message),
+    /// An earlier request with the same Idempotency-Key created this message.
+    Earlier(Uuid),
 }
 
 /// Filters of the message list.
@@ -76,7 +93,7 @@ impl Store {
         org: &str,
         app: Uuid,
         input: &NewMessage<'_>,
-    ) -> Result<Message, StoreError> {
+    ) -> Result<Accepted, StoreError> {
         let keys = &self.db.keys;
         let id = Uuid::new_v4();
         let now = now_ms();
@@ -93,13 +110,22 @@ impl Store {
             Some(uid) => keys.message_uid(app, uid),
             None => keys.message(app, id),
         };
+        let (reservation, reservation_ttl, reservation_name) = match input.idempotency {
+            Some((key_hash, ttl)) => (
+                keys.message_idempotency(app, org, key_hash),
+                ttl.as_secs().max(1).to_string(),
+                format!("{org}:{key_hash}"),
+            ),
+            None => (keys.message(app, id), String::new(), String::new()),
+        };
         let mut conn = self.conn().await?;
-        let code: i64 = CREATE
+        let answer: redis::Value = CREATE
             .key(keys.app_marker(app))
             .key(keys.message(app, id))
             .key(keys.messages(app))
             .key(uid_key)
             .key(keys.stream(keys.partition_of(app)))
+            .key(reservation)
             .arg(id.to_string())
             .arg(ordered::member(now, id))
             .arg(retention)
@@ -108,6 +134,7 @@ impl Store {
             .arg(TASK_FIELD)
             .arg(Task::fanout(app, id, now).encode())
             .arg(org)
+            .arg(reservation_ttl)
             .arg("id")
             .arg(id.to_string())
             .arg("app")
@@ -122,22 +149,30 @@ impl Store {
             .arg(input.payload.get())
             .arg("created")
             .arg(now)
+            .arg("idem")
+            .arg(reservation_name)
             .invoke_async(&mut conn)
             .await?;
-        match code {
-            1 => Ok(Message {
+        match answer {
+            redis::Value::Int(1) => Ok(Accepted::Created(Message {
                 id,
                 uid: input.uid.map(str::to_string),
                 event_type: input.event_type.to_string(),
                 channels: input.channels.to_vec(),
                 payload: input.payload.to_owned(),
                 created: now,
-            }),
-            -1 => Err(StoreError::Conflict(format!(
+            })),
+            redis::Value::Int(-1) => Err(StoreError::Conflict(format!(
                 "a message with uid {:?} already exists in this application",
                 input.uid.unwrap_or_default()
             ))),
-            _ => Err(StoreError::NotFound("application")),
+            redis::Value::Int(_) => Err(StoreError::NotFound("application")),
+            other => {
+                let earlier: String = redis::from_redis_value(other)?;
+                Uuid::parse_str(&earlier)
+                    .map(Accepted::Earlier)
+                    .map_err(|_| StoreError::Corrupt("idempotency reservation".into()))
+            }
         }
     }
 
@@ -162,7 +197,8 @@ impl Store {
 
     /// A page of an application's messages, newest first, optionally filtered. A filtered
     /// page reads the routing fields of candidates first and whole messages only for matches,
-    /// and scans at most [`MAX_FILTER_SCAN`] members (the cursor lets the client go on).
+    /// and scans at most [`MAX_FILTER_SCAN`] members; a page ends early once it holds
+    /// [`MAX_PAGE_BYTES`] of payloads (the cursor lets the client go on).
     pub async fn list_messages(
         &self,
         app: Uuid,
@@ -177,6 +213,7 @@ impl Store {
         let mut cursor = cursor.map(str::to_string);
         let mut items = Vec::new();
         let mut scanned = 0;
+        let mut bytes = 0;
         loop {
             let (members, more) =
                 ordered::page(&mut conn, &list, cursor.as_deref(), chunk, true).await?;
@@ -211,35 +248,37 @@ impl Store {
                     .map(|(listed, _)| listed)
                     .collect()
             };
-            let truncated = wanted.len() > limit - items.len();
-            let wanted = &wanted[..wanted.len().min(limit - items.len())];
-            if !wanted.is_empty() {
+            // Whole messages, a few at a time, up to the page size or the byte budget.
+            let mut stopped_at = None;
+            'fetch: for chunk in wanted.chunks(FETCH_CHUNK) {
                 let mut pipe = redis::pipe();
-                for (_, id) in wanted {
+                for (_, id) in chunk {
                     pipe.hgetall(keys.message(app, *id));
                 }
                 let rows: Vec<Fields> = pipe.query_async(&mut conn).await?;
-                for fields in rows.iter().filter(|f| !f.is_empty()) {
-                    // An empty hash expired between the list read and the hash read.
-                    items.push(message_from_fields(fields)?);
-                }
-                if items.len() == limit {
-                    let last = wanted.last().map(|(member, _)| (*member).clone());
-                    let rest = more || members.last() != last.as_ref();
-                    return Ok(Page {
-                        items,
-                        next: last.filter(|_| rest),
-                    });
+                for ((member, _), fields) in chunk.iter().zip(&rows) {
+                    if fields.is_empty() {
+                        continue; // expired between the list read and the hash read
+                    }
+                    let message = message_from_fields(fields)?;
+                    bytes += message.payload.get().len();
+                    items.push(message);
+                    if items.len() == limit || bytes >= MAX_PAGE_BYTES {
+                        stopped_at = Some(*member);
+                        break 'fetch;
+                    }
                 }
             }
+            if let Some(last) = stopped_at {
+                let rest = more || members.last() != Some(last);
+                return Ok(Page {
+                    items,
+                    next: rest.then(|| last.clone()),
+                });
+            }
             scanned += members.len();
-            // Expired matches left the page short: go on after the last member examined.
-            let examined = match wanted.last() {
-                Some((member, _)) if truncated => Some(*member),
-                _ => members.last(),
-            };
-            match examined {
-                Some(last) if more || truncated => {
+            match members.last() {
+                Some(last) if more => {
                     if scanned >= MAX_FILTER_SCAN {
                         return Ok(Page {
                             items,

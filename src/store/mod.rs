@@ -14,6 +14,7 @@ pub mod health;
 pub mod idempotency;
 pub mod messages;
 pub mod ordered;
+pub mod purge;
 pub mod recovery;
 pub mod tokens;
 

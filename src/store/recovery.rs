@@ -20,6 +20,10 @@ use crate::domain::{Attempt, AttemptStatus};
 
 static CLAIM: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/recovery_claim.lua")));
+static START: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/recovery_start.lua")));
+static DELETE_IF: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/delete_if.lua")));
 
 /// Messages examined per chunk (one pipeline of attempt lists each).
 const CHUNK: usize = 200;
@@ -95,8 +99,17 @@ fn needs_resend(attempts: &[Attempt], endpoint: Uuid, since: i64, until: i64) ->
         })
 }
 
+/// What asking for a recovery did.
+#[derive(Debug)]
+pub enum Started {
+    /// A new job, to be run with [`Store::run_recovery`].
+    New(RecoveryJob),
+    /// A job is already running for the endpoint: this one.
+    AlreadyRunning(Uuid),
+}
+
 impl Store {
-    /// Creates a job; the caller then runs it with [`Store::run_recovery`].
+    /// Creates a job, unless one is already running for the endpoint.
     pub async fn create_recovery(
         &self,
         app: Uuid,
@@ -104,35 +117,46 @@ impl Store {
         since: i64,
         until: Option<i64>,
         oldest_message: i64,
-    ) -> Result<RecoveryJob, StoreError> {
+    ) -> Result<Started, StoreError> {
         let id = Uuid::new_v4();
         let now = now_ms();
         let key = self.db.keys.recovery(app, id);
         let cursor = ordered::member(oldest_message.max(0), Uuid::nil());
         let until_text = until.map(|u| u.to_string()).unwrap_or_default();
+        let fields = [
+            ("endpoint", endpoint.to_string()),
+            ("since", since.to_string()),
+            ("until", until_text),
+            // Attempts are never later than now: a window ending in the future ends now.
+            ("limit", until.unwrap_or(now).min(now).to_string()),
+            ("status", JobStatus::Running.as_str().to_string()),
+            ("scanned", "0".to_string()),
+            ("resent", "0".to_string()),
+            ("cursor", cursor),
+            ("created", now.to_string()),
+            ("updated", now.to_string()),
+        ];
+        let mut invocation = START.prepare_invoke();
+        invocation
+            .key(self.db.keys.recovering(app, endpoint))
+            .key(&key)
+            .key(self.db.keys.recovery_jobs(app))
+            .arg(id.to_string())
+            .arg(JOB_TTL.as_secs());
+        for (name, value) in &fields {
+            invocation.arg(*name).arg(value);
+        }
         let mut conn = self.conn().await?;
-        let _: () = redis::pipe()
-            .hset_multiple(
-                &key,
-                &[
-                    ("endpoint", endpoint.to_string()),
-                    ("since", since.to_string()),
-                    ("until", until_text),
-                    // Attempts are never later than now: a window ending in the future ends now.
-                    ("limit", until.unwrap_or(now).min(now).to_string()),
-                    ("status", JobStatus::Running.as_str().to_string()),
-                    ("scanned", "0".to_string()),
-                    ("resent", "0".to_string()),
-                    ("cursor", cursor),
-                    ("created", now.to_string()),
-                    ("updated", now.to_string()),
-                ],
-            )
-            .expire(&key, JOB_TTL.as_secs() as i64)
-            .query_async(&mut conn)
-            .await?;
+        let (created, job): (i64, String) = invocation.invoke_async(&mut conn).await?;
+        let job =
+            Uuid::parse_str(&job).map_err(|_| StoreError::Corrupt("recovery job id".into()))?;
+        if created == 0 {
+            return Ok(Started::AlreadyRunning(job));
+        }
         let fields: Fields = conn.hgetall(&key).await?;
-        job_from_fields(id, &fields).ok_or(StoreError::NotFound("recovery job"))
+        job_from_fields(id, &fields)
+            .map(Started::New)
+            .ok_or(StoreError::NotFound("recovery job"))
     }
 
     /// A job, and whether this caller claimed it for resuming (it was running without
@@ -227,6 +251,11 @@ impl Store {
                 .query_async(&mut conn)
                 .await?;
             if done {
+                let _: i64 = DELETE_IF
+                    .key(self.db.keys.recovering(app, job.endpoint_id))
+                    .arg(id.to_string())
+                    .invoke_async(&mut conn)
+                    .await?;
                 return Ok(());
             }
         }

@@ -73,6 +73,12 @@ async fn recover_resends_exactly_the_messages_that_failed_in_the_window() {
         .post(&path, json!({"since": before, "until": before - 1}))
         .await;
     assert_eq!(empty.status, 202, "{:?}", empty.body);
+    // One job per endpoint at a time: the next waits for this one to finish.
+    let empty_status = format!("{path}/{}", empty.body["id"].as_str().expect("job id"));
+    eventually(Duration::from_secs(10), "the empty job done", || async {
+        server.get(&empty_status).await.body["status"] == "done"
+    })
+    .await;
 
     let started = server.post(&path, json!({"since": before})).await;
     assert_eq!(started.status, 202, "{:?}", started.body);
@@ -105,4 +111,42 @@ async fn recover_resends_exactly_the_messages_that_failed_in_the_window() {
     );
     server.shutdown().await;
     receiver.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_second_recovery_of_a_busy_endpoint_answers_409_naming_the_running_job() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("recovery-busy").await;
+    let endpoint = server
+        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (app_id, endpoint_id) = (app.parse().expect("uuid"), endpoint.parse().expect("uuid"));
+    // A job that is running (created, not yet run: as if its node were still working on it).
+    let running = match server
+        .store
+        .create_recovery(app_id, endpoint_id, 0, None, 0)
+        .await
+        .expect("create")
+    {
+        octohooks::store::recovery::Started::New(job) => job.id,
+        other => panic!("no job was running: {other:?}"),
+    };
+    let path = format!("/api/v1/applications/{app}/endpoints/{endpoint}/recover");
+    let second = server.post(&path, json!({"since": 0})).await;
+    assert_eq!(second.status, 409, "{:?}", second.body);
+    assert_eq!(second.body["code"], "recovery_in_progress");
+    assert_eq!(second.body["jobId"], running.to_string());
+    // Once it has finished, the endpoint can be recovered again.
+    server
+        .store
+        .run_recovery(app_id, running)
+        .await
+        .expect("run the job");
+    let third = server.post(&path, json!({"since": 0})).await;
+    assert_eq!(third.status, 202, "{:?}", third.body);
+    server.shutdown().await;
 }

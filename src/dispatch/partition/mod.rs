@@ -59,6 +59,10 @@ const RELEASE_ENDPOINTS: usize = 64;
 const PROBE_PAUSE: Duration = Duration::from_secs(1);
 /// How often queue depth gauges are refreshed.
 const DEPTH_EVERY: Duration = Duration::from_secs(5);
+/// How often the partition looks for purges of deleted applications to resume.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+/// Entities a partition purges per housekeeping tick.
+const PURGE_BUDGET: usize = 2_000;
 /// At most one log line per this period for a failure that repeats every tick.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -136,6 +140,8 @@ pub async fn run(
     reclaim.reset(); // not at once: a fresh owner re-reads the pending list from 0 anyway
     let idle_every = (config.endpoint.idle_timeout / 2).max(Duration::from_millis(200));
     let mut idle = tokio::time::interval(idle_every);
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING_EVERY);
+    housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_depth = Instant::now() - DEPTH_EVERY;
     let mut mode = Mode::Active;
     tracing::info!(partition = number, "partition started");
@@ -162,6 +168,10 @@ pub async fn run(
                 lost
             }
             _ = reclaim.tick(), if mode == Mode::Active => partition.reclaim().await,
+            _ = housekeeping.tick(), if mode == Mode::Active => {
+                partition.resume_purges().await;
+                false
+            }
             _ = idle.tick() => {
                 partition.stop_idle_actors().await;
                 false
@@ -492,6 +502,32 @@ impl Partition {
         metrics::RECLAIMED.inc_by(taken as u64);
         self.handle(read).await;
         false
+    }
+
+    /// Resumes the purges of deleted applications that their API node did not finish.
+    async fn resume_purges(&mut self) {
+        let store = &self.context.store;
+        let requests = match store.stale_purges(self.number, 4).await {
+            Ok(requests) => requests,
+            Err(e) => {
+                if let Some(skipped) = self.throttles.mover.allow(Instant::now()) {
+                    tracing::warn!(partition = self.number, error = %e, skipped, "could not read purge requests");
+                }
+                return;
+            }
+        };
+        for request in requests {
+            match store.purge_step(&request, PURGE_BUDGET).await {
+                Ok(true) => {
+                    tracing::info!(app = %request.app, "purge of a deleted application finished")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(app = %request.app, error = %e, "purge step failed; resumed later");
+                    return;
+                }
+            }
+        }
     }
 
     async fn publish_depth(&self) {
