@@ -59,12 +59,31 @@ pub struct ServerConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisConfig {
-    /// Connection URL of the shared Redis.
+    /// Connection URL of the shared Redis; with `cluster`, comma-separated seed nodes.
     pub url: String,
+    /// Talk to a Redis Cluster.
+    pub cluster: bool,
+    /// Replicas that must acknowledge an accepted message before the API answers 202 (WAIT).
+    pub min_replicas_ack: u32,
+    /// Longest the API waits for those acknowledgements.
+    #[serde(deserialize_with = "duration")]
+    pub replicas_timeout: Duration,
     /// Prefix of every key this deployment writes.
     pub prefix: String,
     /// Multiplexed connections per thread.
     pub pool_size: usize,
+}
+
+impl RedisConfig {
+    /// The seed nodes of a cluster (`url`, split on commas).
+    pub fn nodes(&self) -> Vec<String> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -288,6 +307,12 @@ impl Config {
         }
         if self.redis.pool_size == 0 {
             return fail("redis.pool_size must be at least 1");
+        }
+        if !self.redis.cluster && self.redis.url.contains(',') {
+            return fail("redis.url lists several nodes: set redis.cluster = true for a cluster");
+        }
+        if self.redis.nodes().is_empty() {
+            return fail("redis.url must name a Redis server (or, with redis.cluster, seed nodes)");
         }
         if self.queue.partitions == 0 {
             return fail("queue.partitions must be at least 1");

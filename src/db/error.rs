@@ -19,6 +19,9 @@ pub enum StoreError {
     /// A fenced write was refused: the partition's lease is no longer the caller's.
     #[error("the partition's lease is held by another owner")]
     LeaseLost,
+    /// Fewer replicas than required acknowledged a write in time (it stays on the master).
+    #[error("{acked} of {wanted} replicas acknowledged the write in time")]
+    NotReplicated { acked: u32, wanted: u32 },
 }
 
 /// Error codes of a Redis that is up but cannot serve now: loading its data, out of memory
@@ -39,6 +42,9 @@ impl StoreError {
     /// Redis cannot serve right now (unreachable, or one of [`UNAVAILABLE_CODES`]): the
     /// request may succeed later, so clients get 503 with Retry-After and workers back off.
     pub fn is_unavailable(&self) -> bool {
+        if let StoreError::NotReplicated { .. } = self {
+            return true;
+        }
         let StoreError::Redis(e) = self else {
             return false;
         };

@@ -1,11 +1,18 @@
 //! Redis access, shared by the store (entities) and the queue (work): connections, the key
 //! catalogue ([`keys`]) and the errors of both.
 //!
+//! One Redis server or a Redis Cluster: a connection choice, not a second code path. Every
+//! key carries a hash tag (`{o.<org>}`, `{p.<n>}`), so each script and pipeline touches one
+//! slot and a cluster connection routes it to its master, following MOVED/ASK redirections
+//! and topology changes (failover, resharding) by itself.
+//!
 //! Every thread (HTTP worker, worker arbiter) gets `redis.pool_size` multiplexed connections
 //! of its own on first use: each pipelines the commands of all concurrent requests of that
 //! thread over one socket, its I/O stays on the thread that uses it, and it reconnects by
 //! itself. A checkout pool (deadpool-redis) was measured first: it sends UNWATCH+PING on every
 //! checkout, doubling the round trips of the hot path, and holds a socket per request.
+//! Blocking stream reads get a dedicated connection each ([`Db::dedicated`]): a blocking
+//! command on a shared multiplexed connection would hold up every command queued behind it.
 
 pub mod error;
 pub mod keys;
@@ -15,14 +22,77 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use crate::config::Config;
+use crate::config::{Config, RedisConfig};
 pub use error::StoreError;
 pub use keys::Keys;
 
+/// Timeout of a connection attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Timeout of one command's answer on shared connections.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A connection for one or more commands: cheap to clone, pipelines concurrent commands.
-pub type Connection = ConnectionManager;
+#[derive(Clone)]
+pub enum Connection {
+    /// To one Redis server, reconnecting by itself.
+    Single(ConnectionManager),
+    /// A dedicated connection to one Redis server (blocking reads).
+    Dedicated(MultiplexedConnection),
+    /// To a Redis Cluster: routed by key slot, following redirections and failovers.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Dedicated(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Dedicated(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Dedicated(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// How to open connections.
+#[derive(Clone)]
+enum Target {
+    Single {
+        client: redis::Client,
+        settings: ConnectionManagerConfig,
+    },
+    Cluster {
+        nodes: Vec<String>,
+        client: ClusterClient,
+    },
+}
 
 /// Distinguishes handles, so thread-local connections of one never serve another (tests run
 /// many nodes, each with its own prefix and maybe Redis, on shared threads).
@@ -30,7 +100,7 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// This thread's connections, per handle: (connections, round-robin cursor).
-    static LOCAL: RefCell<HashMap<usize, (Vec<ConnectionManager>, usize)>> =
+    static LOCAL: RefCell<HashMap<usize, (Vec<Connection>, usize)>> =
         RefCell::new(HashMap::new());
 }
 
@@ -39,34 +109,57 @@ thread_local! {
 pub struct Db {
     /// Key of this handle's thread-local connections.
     id: usize,
-    /// How to open a connection.
-    client: redis::Client,
-    /// Timeouts and reconnection policy of every connection.
-    settings: ConnectionManagerConfig,
+    target: Target,
     /// Connections per thread.
     per_thread: usize,
     /// Key catalogue of this deployment.
     pub keys: Keys,
 }
 
+fn cluster_client(
+    nodes: &[String],
+    response_timeout: Duration,
+) -> Result<ClusterClient, StoreError> {
+    Ok(ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(CONNECT_TIMEOUT)
+        .response_timeout(response_timeout)
+        .build()?)
+}
+
 impl Db {
     /// Connects to Redis (failing fast when it does not answer).
     pub async fn connect(config: &Config) -> Result<Self, StoreError> {
-        let client = redis::Client::open(config.redis.url.as_str())?;
-        let settings = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(10)))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(2));
         let db = Db {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            client,
-            settings,
+            target: Self::target(&config.redis)?,
             per_thread: config.redis.pool_size.max(1),
             keys: Keys::new(&config.redis.prefix, config.queue.partitions),
         };
         db.ping().await?;
         Ok(db)
+    }
+
+    fn target(config: &RedisConfig) -> Result<Target, StoreError> {
+        if config.cluster {
+            let nodes = config.nodes();
+            return Ok(Target::Cluster {
+                client: cluster_client(&nodes, RESPONSE_TIMEOUT)?,
+                nodes,
+            });
+        }
+        Ok(Target::Single {
+            client: redis::Client::open(config.url.as_str())?,
+            settings: ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                .set_number_of_retries(3)
+                .set_max_delay(Duration::from_secs(2)),
+        })
+    }
+
+    /// Whether this handle talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster { .. })
     }
 
     /// A connection of this thread (opened on first use on the thread).
@@ -83,8 +176,14 @@ impl Db {
         if let Some(conn) = found {
             return Ok(conn);
         }
-        let conn =
-            ConnectionManager::new_with_config(self.client.clone(), self.settings.clone()).await?;
+        let conn = match &self.target {
+            Target::Single { client, settings } => Connection::Single(
+                ConnectionManager::new_with_config(client.clone(), settings.clone()).await?,
+            ),
+            Target::Cluster { client, .. } => {
+                Connection::Cluster(client.get_async_connection().await?)
+            }
+        };
         LOCAL.with(|local| {
             let mut local = local.borrow_mut();
             let (conns, _) = local.entry(self.id).or_default();
@@ -95,15 +194,53 @@ impl Db {
         Ok(conn)
     }
 
+    /// A connection of its own, whose answers may take up to `response_timeout` (blocking
+    /// reads wait up to BLOCK for new entries).
+    pub async fn dedicated(&self, response_timeout: Duration) -> Result<Connection, StoreError> {
+        match &self.target {
+            Target::Single { client, .. } => {
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_response_timeout(Some(response_timeout))
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT));
+                Ok(Connection::Dedicated(
+                    client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await?,
+                ))
+            }
+            Target::Cluster { nodes, .. } => Ok(Connection::Cluster(
+                cluster_client(nodes, response_timeout)?
+                    .get_async_connection()
+                    .await?,
+            )),
+        }
+    }
+
+    /// Waits until `replicas` replicas acknowledged the writes `conn` made so far (Redis
+    /// WAIT, sent to the master of `key`'s slot), at most `timeout`; answers how many did.
+    pub async fn wait_replicas(
+        conn: &mut Connection,
+        key: &str,
+        replicas: u32,
+        timeout: Duration,
+    ) -> Result<u32, StoreError> {
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas).arg(timeout.as_millis() as u64);
+        let acked = match conn {
+            Connection::Cluster(cluster) => {
+                let route = Route::with_key(key, SlotAddr::Master);
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                redis::from_redis_value(cluster.route_command(wait, routing).await?)?
+            }
+            other => wait.query_async(other).await?,
+        };
+        Ok(acked)
+    }
+
     /// Whether Redis answers (health check).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         let _: String = redis::cmd("PING").query_async(&mut conn).await?;
         Ok(())
-    }
-
-    /// The Redis URL this handle connects to (blocking readers open their own connections).
-    pub fn client(&self) -> &redis::Client {
-        &self.client
     }
 }

@@ -1,14 +1,16 @@
-//! A snapshot of the cluster as Redis sees it: live worker nodes, which partitions each owns,
-//! and the depth of every partition's stream and retry set (`octohooks cluster status`).
+//! A snapshot of the deployment as Redis sees it (`octohooks cluster status`): live worker
+//! nodes, which partitions each owns, the depth of every partition's stream, retry set and
+//! parked backlogs, and, on a Redis Cluster, which master holds each partition.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use redis::Value;
 use serde::Serialize;
 
 use super::lease::parse_token;
 use crate::clock::now_ms;
-use crate::db::{Db, StoreError};
+use crate::db::{Connection, Db, StoreError};
 
 /// One partition's owner and backlog.
 #[derive(Debug, Serialize)]
@@ -22,6 +24,11 @@ pub struct PartitionStatus {
     pub stream: u64,
     /// Scheduled retries.
     pub retry: u64,
+    /// Endpoints with deliveries parked behind an open circuit.
+    pub parked_endpoints: u64,
+    /// On a Redis Cluster: the master holding the partition's slot (`host:port`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_master: Option<String>,
 }
 
 /// The whole picture.
@@ -35,7 +42,8 @@ pub struct ClusterStatus {
     pub partitions: Vec<PartitionStatus>,
 }
 
-/// Reads the cluster state in two round trips; `lease_ttl` is `worker.lease_ttl`.
+/// Reads the state one partition at a time (each partition's keys share one slot, so this
+/// works the same on a Redis Cluster); `lease_ttl` is `worker.lease_ttl`.
 pub async fn status(db: &Db, lease_ttl: Duration) -> Result<ClusterStatus, StoreError> {
     let keys = &db.keys;
     let mut conn = db.conn().await?;
@@ -46,29 +54,22 @@ pub async fn status(db: &Db, lease_ttl: Duration) -> Result<ClusterStatus, Store
         .arg("WITHSCORES")
         .query_async(&mut conn)
         .await?;
-    let now = now_ms();
-    let mut pipe = redis::pipe();
-    for p in 0..keys.partitions() {
-        pipe.get(keys.lease(p))
-            .xlen(keys.stream(p))
-            .zcard(keys.retry(p));
-    }
-    let rows: Vec<(Option<String>, u64, u64)> = {
-        let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
-        flat.chunks(3)
-            .map(|c| {
-                let lease = redis::from_redis_value_ref::<Option<String>>(&c[0])
-                    .ok()
-                    .flatten();
-                let depth = |v: &redis::Value| redis::from_redis_value_ref::<u64>(v).unwrap_or(0);
-                (lease, depth(&c[1]), depth(&c[2]))
-            })
-            .collect()
+    let slots = if db.is_cluster() {
+        Some(slot_masters(&mut conn).await?)
+    } else {
+        None
     };
+    let now = now_ms();
     let mut ownership: BTreeMap<String, Vec<u16>> = BTreeMap::new();
     let mut partitions = Vec::new();
-    for (p, (lease, stream, retry)) in rows.into_iter().enumerate() {
-        let partition = p as u16;
+    for partition in 0..keys.partitions() {
+        let (lease, stream, retry, parked): (Option<String>, u64, u64, u64) = redis::pipe()
+            .get(keys.lease(partition))
+            .xlen(keys.stream(partition))
+            .zcard(keys.retry(partition))
+            .zcard(keys.parked_index(partition))
+            .query_async(&mut conn)
+            .await?;
         let (owner, epoch) = match lease.as_deref().and_then(parse_token) {
             Some((node, epoch)) => (Some(node.to_string()), Some(epoch)),
             None => (None, None),
@@ -76,12 +77,28 @@ pub async fn status(db: &Db, lease_ttl: Duration) -> Result<ClusterStatus, Store
         if let Some(owner) = &owner {
             ownership.entry(owner.clone()).or_default().push(partition);
         }
+        let redis_master = match &slots {
+            Some(slots) => {
+                let slot: u16 = redis::cmd("CLUSTER")
+                    .arg("KEYSLOT")
+                    .arg(keys.stream(partition))
+                    .query_async(&mut conn)
+                    .await?;
+                slots
+                    .iter()
+                    .find(|(start, end, _)| (*start..=*end).contains(&slot))
+                    .map(|(_, _, master)| master.clone())
+            }
+            None => None,
+        };
         partitions.push(PartitionStatus {
             partition,
             owner,
             epoch,
             stream,
             retry,
+            parked_endpoints: parked,
+            redis_master,
         });
     }
     Ok(ClusterStatus {
@@ -93,4 +110,35 @@ pub async fn status(db: &Db, lease_ttl: Duration) -> Result<ClusterStatus, Store
         ownership,
         partitions,
     })
+}
+
+/// Slot ranges and the `host:port` of the master serving each (`CLUSTER SLOTS`).
+async fn slot_masters(conn: &mut Connection) -> Result<Vec<(u16, u16, String)>, StoreError> {
+    let reply: Value = redis::cmd("CLUSTER").arg("SLOTS").query_async(conn).await?;
+    let Value::Array(ranges) = reply else {
+        return Ok(Vec::new());
+    };
+    let mut slots = Vec::new();
+    for range in ranges {
+        let Value::Array(parts) = range else { continue };
+        let (Some(start), Some(end), Some(Value::Array(master))) =
+            (parts.first(), parts.get(1), parts.get(2))
+        else {
+            continue;
+        };
+        let start: u16 = redis::from_redis_value_ref(start)?;
+        let end: u16 = redis::from_redis_value_ref(end)?;
+        let host: String = master
+            .first()
+            .map(redis::from_redis_value_ref)
+            .transpose()?
+            .unwrap_or_default();
+        let port: u16 = master
+            .get(1)
+            .map(redis::from_redis_value_ref)
+            .transpose()?
+            .unwrap_or_default();
+        slots.push((start, end, format!("{host}:{port}")));
+    }
+    Ok(slots)
 }

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Value};
 
@@ -14,7 +13,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::task::Task;
-use crate::db::{Db, StoreError};
+use crate::db::{Connection, Db, StoreError};
 
 static ACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/ack.lua")));
 static RECLAIM: LazyLock<Script> =
@@ -69,19 +68,10 @@ impl Read {
     }
 }
 
-/// A dedicated (non-pooled) connection for blocking reads, whose response timeout outlasts
-/// BLOCK so the client never cuts a legitimate wait short. It is not shared: a blocking
-/// command on a multiplexed connection would hold up every command queued behind it.
-pub async fn blocking_connection(
-    client: &redis::Client,
-    block: Duration,
-) -> Result<MultiplexedConnection, StoreError> {
-    let config = redis::AsyncConnectionConfig::new()
-        .set_response_timeout(Some(block + Duration::from_secs(10)))
-        .set_connection_timeout(Some(Duration::from_secs(5)));
-    Ok(client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await?)
+/// A dedicated connection for blocking reads, whose response timeout outlasts BLOCK so the
+/// client never cuts a legitimate wait short.
+pub async fn blocking_connection(db: &Db, block: Duration) -> Result<Connection, StoreError> {
+    db.dedicated(block + Duration::from_secs(10)).await
 }
 
 /// Creates the partition's consumer group (and stream) if missing.
@@ -114,7 +104,7 @@ pub enum Cursor {
 
 /// Reads up to `count` entries from `cursor`.
 pub async fn read(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Connection,
     stream: &str,
     consumer: &str,
     cursor: &Cursor,

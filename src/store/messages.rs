@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::ordered::{self, member_id};
 use super::{field, id_field, int_field, json_field, opt_field, Fields, Page, Store};
 use crate::clock::now_ms;
-use crate::db::StoreError;
+use crate::db::{Db, StoreError};
 use crate::domain::Message;
 use crate::queue::stream::{self, TASK_FIELD};
 use crate::queue::Task;
@@ -153,6 +153,18 @@ impl Store {
             .arg(reservation_name)
             .invoke_async(&mut conn)
             .await?;
+        let (replicas, timeout) = self.replicas;
+        let refused = matches!(answer, redis::Value::Int(code) if code < 0);
+        if replicas > 0 && !refused {
+            let acked =
+                Db::wait_replicas(&mut conn, &keys.app_marker(app), replicas, timeout).await?;
+            if acked < replicas {
+                return Err(StoreError::NotReplicated {
+                    acked,
+                    wanted: replicas,
+                });
+            }
+        }
         match answer {
             redis::Value::Int(1) => Ok(Accepted::Created(Message {
                 id,

@@ -33,6 +33,8 @@ pub struct Store {
     pub db: Db,
     /// Message/attempt retention, applied as key expiry.
     pub retention: Duration,
+    /// Replicas that must acknowledge an accepted message, and how long to wait for them.
+    pub replicas: (u32, Duration),
 }
 
 impl Store {
@@ -41,6 +43,7 @@ impl Store {
         Ok(Store {
             db: Db::connect(config).await?,
             retention: config.retention.messages,
+            replicas: (config.redis.min_replicas_ack, config.redis.replicas_timeout),
         })
     }
 

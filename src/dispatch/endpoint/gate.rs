@@ -98,6 +98,9 @@ pub struct Gate<J, S> {
     /// Deliveries per second of the endpoint as last routed (its own or the default).
     rate: Option<u32>,
     limiter: Option<Limiter>,
+    /// When the endpoint's previous request (maybe on another node) started, as its published
+    /// health says: a new limiter counts it, so a hand-over does not allow an extra request.
+    previous_start: Option<Instant>,
     breaker: CircuitBreaker,
     throughput: Throughput,
     last_activity: Instant,
@@ -111,6 +114,7 @@ impl<J, S> Gate<J, S> {
             in_flight: 0,
             rate: limits.default_rate,
             limiter: None,
+            previous_start: None,
             breaker,
             throughput: Throughput::new(now),
             last_activity: now,
@@ -201,6 +205,12 @@ impl<J, S> Gate<J, S> {
         }
     }
 
+    /// The endpoint's previous request started at `at` (restored from its health).
+    pub fn restore_previous_start(&mut self, at: Option<Instant>) {
+        self.previous_start = at;
+        self.limiter = None;
+    }
+
     /// Re-enabling the endpoint reset its health: the breaker starts afresh too.
     pub fn reset_breaker(&mut self, breaker: CircuitBreaker) {
         self.breaker = breaker;
@@ -280,7 +290,7 @@ impl<J, S> Gate<J, S> {
             return None;
         };
         if self.limiter.as_ref().map(|l| l.rate) != Some(rate) {
-            self.limiter = Some(Limiter::new(rate, now));
+            self.limiter = Some(Limiter::new(rate, now, self.previous_start));
         }
         self.limiter.as_mut()?.check(now)
     }
@@ -298,16 +308,22 @@ struct Limiter {
 }
 
 impl Limiter {
-    fn new(rate: NonZeroU32, now: Instant) -> Self {
+    /// A limiter at `now`, which has already let through a request at `previous`.
+    fn new(rate: NonZeroU32, now: Instant, previous: Option<Instant>) -> Self {
         let clock = FakeRelativeClock::default();
         let quota = Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
-        Limiter {
+        let origin = previous.map_or(now, |at| at.min(now));
+        let mut limiter = Limiter {
             rate,
             limiter: RateLimiter::direct_with_clock(quota, clock.clone()),
             clock,
-            origin: now,
+            origin,
             moved: Duration::ZERO,
+        };
+        if previous.is_some() {
+            let _ = limiter.check(origin);
         }
+        limiter
     }
 
     fn check(&mut self, now: Instant) -> Option<Duration> {

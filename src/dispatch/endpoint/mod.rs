@@ -224,9 +224,17 @@ impl EndpointActor {
         ctx.spawn(write.into_actor(self));
     }
 
-    /// The breaker as the endpoint's published health left it.
-    fn restore_breaker(&mut self, health: &EndpointHealth) {
+    /// The breaker and the rate limiter as the endpoint's published health left them (the
+    /// last attempt was recorded when it ended, so its start is no later).
+    fn restore(&mut self, health: &EndpointHealth) {
         let now = Instant::now();
+        let last_attempt = health.last_success.max(health.last_failure);
+        self.gate
+            .restore_previous_start(last_attempt.and_then(|ms| {
+                now.checked_sub(Duration::from_millis(
+                    now_ms().saturating_sub(ms).max(0) as u64
+                ))
+            }));
         let open_until = health
             .next_probe
             .map(|ms| now + Duration::from_millis(ms.saturating_sub(now_ms()).max(0) as u64));
@@ -261,7 +269,7 @@ impl Actor for EndpointActor {
         let (app, endpoint) = (self.placement.app, self.placement.endpoint);
         let load = async move { context.store.endpoint_health(app, endpoint).await };
         ctx.wait(load.into_actor(self).map(|health, act, _| match health {
-            Ok(health) => act.restore_breaker(&health),
+            Ok(health) => act.restore(&health),
             Err(e) => {
                 tracing::warn!(error = %e, "could not read endpoint health; circuit starts closed")
             }

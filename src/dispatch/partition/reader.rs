@@ -24,7 +24,7 @@ pub async fn run(
     let mut cursor = Cursor::Pending("0".into());
     let mut backoff = Duration::from_millis(100);
     'connect: loop {
-        let mut conn = match stream::blocking_connection(db.client(), config.queue.block).await {
+        let mut conn = match stream::blocking_connection(db, config.queue.block).await {
             Ok(conn) => conn,
             Err(e) => {
                 tracing::warn!(partition = number, error = %e, "stream connection failed");

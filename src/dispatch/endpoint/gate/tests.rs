@@ -94,6 +94,17 @@ fn the_rate_limit_spreads_starts_evenly() {
 }
 
 #[test]
+fn a_restored_previous_start_counts_against_the_rate_limit() {
+    let t0 = Instant::now();
+    let mut g = gate(10, 10, t0);
+    g.restore_previous_start(Some(t0 - Duration::from_millis(40)));
+    g.offer(1, Some(10), t0);
+    assert_eq!(g.next(t0), Next::WaitFor(Duration::from_millis(60)));
+    let later = t0 + Duration::from_millis(60);
+    assert_eq!(start(&mut g, later), Some((1, false)));
+}
+
+#[test]
 fn an_open_circuit_postpones_the_queue_until_the_probe_which_closes_it() {
     let t0 = Instant::now();
     let mut g = gate(10, 1, t0);
