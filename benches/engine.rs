@@ -27,11 +27,10 @@ fn payload_1kb() -> Vec<u8> {
 
 fn signing(c: &mut Criterion) {
     let body = payload_1kb();
-    let one = vec![secret::decode(&secret::generate()).expect("secret")];
-    let two = vec![
-        one[0].clone(),
-        secret::decode(&secret::generate()).expect("secret"),
-    ];
+    let first = secret::decode(&secret::generate()).expect("secret");
+    let second = secret::decode(&secret::generate()).expect("secret");
+    let one: Vec<&[u8]> = vec![&first];
+    let two: Vec<&[u8]> = vec![&first, &second];
     let mut group = c.benchmark_group("sign");
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("1KB, 1 secret", |b| {
@@ -63,6 +62,10 @@ fn routing(c: &mut Criterion) {
             id: Uuid::new_v4(),
             url: format!("https://example.com/{i}"),
             enabled: i % 10 != 0,
+            paused: false,
+            ordering: Default::default(),
+            filter: None,
+            headers: vec![],
             subscription: Subscription {
                 event_types: if i % 3 == 0 {
                     vec![]
@@ -85,7 +88,7 @@ fn routing(c: &mut Criterion) {
         b.iter(|| {
             routes
                 .iter()
-                .filter(|r| r.wants("type.3", &channels))
+                .filter(|r| r.wants("type.3", &channels, || None))
                 .count()
         })
     });
@@ -247,6 +250,9 @@ async fn setup(redis_url: &str, received: Arc<AtomicU64>) -> (octohooks::store::
         enabled: true,
         secrets: Some(vec![secret::generate()]),
         rate_limit: None,
+        headers: vec![],
+        filter: None,
+        ordering: Default::default(),
     };
     store
         .create_endpoint(app.id, &spec, 10)

@@ -25,6 +25,13 @@ fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
     let event_types = input.event_types.unwrap_or_default();
     validation::identifier_list("eventTypes", &event_types, validation::MAX_EVENT_TYPES)?;
     validation::rate_limit(input.rate_limit)?;
+    let headers = validation::headers(input.headers.unwrap_or_default())?;
+    let filter = input
+        .filter
+        .filter(|f| !f.is_null())
+        .map(|f| validation::filter(&f).map(|_| f))
+        .transpose()?;
+    let ordering = validation::ordering(input.ordering.as_deref())?;
     let secrets = match input.secrets {
         Some(secrets) if !secrets.is_empty() => {
             validation::secrets(&secrets)?;
@@ -42,6 +49,9 @@ fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
         enabled: input.enabled.unwrap_or(true),
         secrets,
         rate_limit: input.rate_limit,
+        headers,
+        filter,
+        ordering,
     })
 }
 

@@ -19,6 +19,7 @@ fn validated(body: &[u8]) -> ApiResult<MessageIn> {
     let input: MessageIn = parse_json(body)?;
     validation::identifier("eventType", &input.event_type)?;
     validation::opt_uid(input.uid.as_deref())?;
+    validation::ordering_key(input.ordering_key.as_deref())?;
     if let Some(channels) = &input.channels {
         validation::identifier_list("channels", channels, validation::MAX_CHANNELS)?;
     }

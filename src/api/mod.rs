@@ -7,6 +7,7 @@
 
 pub mod applications;
 pub mod auth;
+pub mod endpoint_actions;
 pub mod endpoints;
 pub mod error;
 pub mod health;

@@ -7,7 +7,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::error::ApiError;
 use super::resource::{resource, Resource};
-use super::{applications, endpoints, health, messages, metrics, openapi, recovery};
+use super::{
+    applications, endpoint_actions, endpoints, health, messages, metrics, openapi, recovery,
+};
 
 /// Every resource, in document order.
 pub fn table() -> Vec<Resource> {
@@ -29,6 +31,24 @@ pub fn table() -> Vec<Resource> {
             .get(endpoints::get, endpoints::__path_get)
             .put(endpoints::update, endpoints::__path_update)
             .delete(endpoints::delete, endpoints::__path_delete),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/pause")
+            .post(endpoint_actions::pause, endpoint_actions::__path_pause),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/resume")
+            .post(endpoint_actions::resume, endpoint_actions::__path_resume),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/secret").get(
+            endpoint_actions::get_secret,
+            endpoint_actions::__path_get_secret,
+        ),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/secret/rotate")
+            .post(
+                endpoint_actions::rotate_secret,
+                endpoint_actions::__path_rotate_secret,
+            ),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/filter/test")
+            .post(
+                endpoint_actions::test_filter,
+                endpoint_actions::__path_test_filter,
+            ),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover")
             .post(recovery::recover, recovery::__path_recover),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover/{job_id}")

@@ -101,6 +101,95 @@ pub fn url() -> Schema {
         .into()
 }
 
+/// A `whsec_` secret.
+pub fn secret_schema() -> Schema {
+    secret().into()
+}
+
+/// An optional `whsec_` secret.
+pub fn opt_secret() -> Schema {
+    secret()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .into()
+}
+
+fn headers_builder(nullable: bool) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(if nullable {
+            SchemaType::from_iter([Type::Object, Type::Null])
+        } else {
+            SchemaType::new(Type::Object)
+        })
+        .max_properties(Some(crate::domain::headers::MAX_HEADERS))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(crate::domain::headers::MAX_VALUE)),
+        ))
+        .description(Some(
+            "Extra headers of every delivery, name to value (at most 20; names are HTTP tokens; \
+             values at most 4096 visible ASCII characters; `webhook-*`, `content-*`, `host` and \
+             hop-by-hop headers are refused).",
+        ))
+}
+
+/// An endpoint's custom headers.
+pub fn headers() -> Schema {
+    headers_builder(false).into()
+}
+
+/// Custom headers on input (`null` or absent: none).
+pub fn opt_headers() -> Schema {
+    headers_builder(true).into()
+}
+
+/// A payload filter document.
+pub fn filter() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "A JSON match document over the payload: `{\"dotted.path\": value}` (equality) or \
+             `{\"path\": {\"$op\": value}}` with `$eq $ne $in $nin $gt $gte $lt $lte $exists \
+             $not`, combined with `$and`, `$or`, `$not`. At most 8 levels, 256 conditions, 16 KB.",
+        ))
+        .into()
+}
+
+/// A payload filter, or `null`.
+pub fn opt_filter() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "A payload filter (see `filter/test`), or `null` for none.",
+        ))
+        .into()
+}
+
+/// An endpoint's ordering.
+pub fn ordering() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["none", "fifo"]))
+        .into()
+}
+
+/// The ordering on input.
+pub fn opt_ordering() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some([Some("none"), Some("fifo"), None]))
+        .into()
+}
+
+/// A message's ordering key.
+pub fn opt_ordering_key() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .min_length(Some(1))
+        .max_length(Some(validation::MAX_TEXT))
+        .into()
+}
+
 fn secret() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)

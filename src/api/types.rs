@@ -1,18 +1,23 @@
 //! The shapes clients send and receive (camelCase JSON, documented in the OpenAPI document),
 //! kept apart from what the store keeps (`domain`): an API change is not a storage migration.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::schema;
+use crate::clock::now_ms;
 use crate::domain::{Application, Attempt, AttemptStatus, EndpointHealth, FailureKind, Message};
 use crate::store::endpoints::EndpointWithHealth;
 use crate::store::recovery::RecoveryJob;
 
 /// Body of `POST /applications` and `PUT /applications/{application_id}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ApplicationIn {
     #[schema(schema_with = schema::name)]
     pub name: String,
@@ -49,7 +54,7 @@ impl From<Application> for ApplicationOut {
 
 /// Body of `POST .../endpoints` and `PUT .../endpoints/{endpoint_id}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointIn {
     #[schema(schema_with = schema::name)]
     pub name: String,
@@ -76,6 +81,19 @@ pub struct EndpointIn {
     #[serde(default, deserialize_with = "integral_u32")]
     #[schema(schema_with = schema::opt_rate_limit)]
     pub rate_limit: Option<u32>,
+    /// Extra headers sent with every delivery (`null` or absent: none).
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_headers)]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Only messages whose payload matches are delivered (`null` or absent: all).
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_filter)]
+    pub filter: Option<Value>,
+    /// `fifo`: deliveries keep creation order (per `orderingKey`); `none` (default): as fast
+    /// as possible.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_ordering)]
+    pub ordering: Option<String>,
 }
 
 /// A URL an application's messages are delivered to.
@@ -105,6 +123,17 @@ pub struct EndpointOut {
     pub created: i64,
     /// Last change, epoch ms.
     pub updated: i64,
+    /// Extra headers sent with every delivery.
+    #[schema(schema_with = schema::headers)]
+    pub headers: BTreeMap<String, String>,
+    /// The payload filter, `null` when every payload is delivered.
+    #[schema(schema_with = schema::opt_filter, required = true)]
+    pub filter: Option<Value>,
+    /// `fifo` or `none`.
+    #[schema(schema_with = schema::ordering)]
+    pub ordering: String,
+    /// Paused (`POST .../pause`): nothing is sent, everything is held until it is resumed.
+    pub paused: bool,
     /// Read-only delivery health (circuit breaker, failure streak); ignored on input.
     #[schema(read_only)]
     pub health: EndpointHealthOut,
@@ -112,12 +141,21 @@ pub struct EndpointOut {
 
 impl From<EndpointWithHealth> for EndpointOut {
     fn from(EndpointWithHealth { endpoint, health }: EndpointWithHealth) -> Self {
+        let secrets = endpoint
+            .signing_secrets(now_ms())
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         EndpointOut {
             channels: endpoint.channels,
             enabled: endpoint.enabled,
             event_types: endpoint.event_types,
             name: endpoint.name,
-            secrets: endpoint.secrets,
+            secrets,
+            headers: endpoint.headers.into_iter().collect(),
+            filter: endpoint.filter,
+            ordering: endpoint.ordering.as_str().to_string(),
+            paused: endpoint.paused,
             uid: endpoint.uid,
             url: endpoint.url,
             rate_limit: endpoint.rate_limit,
@@ -168,7 +206,7 @@ impl From<EndpointHealth> for EndpointHealthOut {
 
 /// Body of `POST .../messages`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MessageIn {
     /// The type of the event, which endpoints subscribe to.
     #[schema(schema_with = schema::identifier)]
@@ -183,6 +221,11 @@ pub struct MessageIn {
     #[serde(default)]
     #[schema(schema_with = schema::opt_uid)]
     pub uid: Option<String>,
+    /// For `fifo` endpoints: messages with the same key are delivered in creation order,
+    /// different keys in parallel (`null` or absent: the endpoint's default lane).
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_ordering_key)]
+    pub ordering_key: Option<String>,
 }
 
 /// A webhook: its payload is delivered verbatim to every matching endpoint.
@@ -288,7 +331,7 @@ pub struct ResendAccepted {
 
 /// Body of a recovery request: the window, in epoch milliseconds.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecoverIn {
     /// Start of the window (epoch ms): messages whose last attempt failed at or after it.
     #[schema(minimum = 0)]
@@ -337,6 +380,44 @@ impl From<RecoveryJob> for RecoveryJobOut {
             updated: job.updated,
         }
     }
+}
+
+/// Body of `POST .../endpoints/{endpoint_id}/secret/rotate` (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateIn {
+    /// The new secret (absent: one is generated).
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_secret)]
+    pub key: Option<String>,
+    /// How long the previous secrets keep signing, 0 to 604800 seconds (default 86400).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 604800)]
+    pub grace_period_seconds: Option<u32>,
+}
+
+/// An endpoint's current signing secret.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SecretOut {
+    #[schema(schema_with = schema::secret_schema)]
+    pub key: String,
+}
+
+/// Body of `POST .../endpoints/{endpoint_id}/filter/test`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilterTestIn {
+    #[schema(schema_with = schema::filter)]
+    pub filter: Value,
+    /// A payload to test the filter on.
+    #[schema(schema_with = schema::payload)]
+    pub payload: Value,
+}
+
+/// Whether a payload matches a filter.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FilterTestOut {
+    pub matches: bool,
 }
 
 /// An optional u32 written as any JSON integer, `5.0` included: JSON (and the OpenAPI

@@ -1,8 +1,11 @@
 //! Input rules of the API, as pure functions: each returns the message a client sees in a
 //! 422 `validation_error` answer.
 
+use std::collections::BTreeMap;
+
 use super::error::ApiError;
-use crate::domain::secret;
+use crate::domain::filter::Filter;
+use crate::domain::{headers, secret, Ordering};
 
 /// Longest uid, name, eventType and channel.
 pub const MAX_TEXT: usize = 256;
@@ -155,6 +158,51 @@ pub fn idempotency_key(value: &[u8]) -> Result<&str, ApiError> {
         _ => Err(invalid(format!(
             "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
         ))),
+    }
+}
+
+/// Custom delivery headers: at most 20, each allowed (see `domain::headers`); names are
+/// unique regardless of case.
+pub fn headers(given: BTreeMap<String, String>) -> Result<Vec<(String, String)>, ApiError> {
+    if given.len() > headers::MAX_HEADERS {
+        return Err(invalid(format!(
+            "headers may have at most {} entries",
+            headers::MAX_HEADERS
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (name, value) in &given {
+        if let Some(problem) = headers::problem(name, value) {
+            return Err(invalid(problem));
+        }
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(invalid(format!("header {name:?} is given twice")));
+        }
+    }
+    Ok(given.into_iter().collect())
+}
+
+/// A payload filter document.
+pub fn filter(document: &serde_json::Value) -> Result<Filter, ApiError> {
+    Filter::parse(document).map_err(|e| invalid(e.to_string()))
+}
+
+/// An endpoint's ordering (absent: none).
+pub fn ordering(given: Option<&str>) -> Result<Ordering, ApiError> {
+    match given {
+        None => Ok(Ordering::None),
+        Some(name) => Ordering::parse(name)
+            .ok_or_else(|| invalid("ordering must be \"fifo\" or \"none\"".into())),
+    }
+}
+
+/// A message's ordering key: 1 to 256 characters.
+pub fn ordering_key(given: Option<&str>) -> Result<(), ApiError> {
+    match given {
+        Some(key) if key.is_empty() || key.chars().count() > MAX_TEXT => Err(invalid(format!(
+            "orderingKey must be 1 to {MAX_TEXT} characters"
+        ))),
+        _ => Ok(()),
     }
 }
 

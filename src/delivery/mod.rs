@@ -27,7 +27,9 @@ pub struct Webhook<'a> {
     /// Payload bytes exactly as the client sent them.
     pub payload: Bytes,
     /// Decoded signing keys of the endpoint, one signature each.
-    pub signing_keys: &'a [Vec<u8>],
+    pub signing_keys: &'a [&'a [u8]],
+    /// The endpoint's own headers.
+    pub headers: &'a [(hyper::header::HeaderName, HeaderValue)],
 }
 
 /// Sends webhooks through the one shared, pooled HTTP client.
@@ -117,11 +119,19 @@ impl WebhookClient {
         }
         let timestamp = now_ms / 1000;
         let signature = signature::sign(d.signing_keys, d.message_id, timestamp, &d.payload);
-        Request::builder()
+        let mut request = Request::builder()
             .method(Method::POST)
             .uri(uri)
             .header(CONTENT_TYPE, "application/json")
-            .header(USER_AGENT, self.user_agent.clone())
+            .header(USER_AGENT, self.user_agent.clone());
+        // The endpoint's own headers (checked: none of the delivery's own names) go first,
+        // so a receiver-chosen User-Agent replaces ours.
+        if let Some(headers) = request.headers_mut() {
+            for (name, value) in d.headers {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+        request
             .header("webhook-id", d.message_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)

@@ -30,7 +30,7 @@ impl Job {
     pub fn attempts_made(&self) -> u32 {
         match self.task.target {
             Target::Endpoint { attempts, .. } => attempts,
-            Target::Fanout => 0,
+            Target::Fanout | Target::Refresh { .. } => 0,
         }
     }
 
@@ -59,6 +59,12 @@ impl Job {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Enqueue(pub Job);
+
+/// Partition → endpoint actor: the endpoint changed (updated, paused, disabled: `None` when
+/// it is disabled or deleted); queued deliveries follow at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Refresh(pub Option<Arc<Route>>);
 
 /// Partition → endpoint actor: stop if there has been no work for the idle timeout. The
 /// answer tells the partition to forget the actor; mailbox order guarantees no job sent

@@ -1,6 +1,8 @@
 //! Endpoints: the URLs an application's messages are delivered to, their subscription rule
-//! and their delivery health.
+//! (event types, channels, payload filter), their signing secrets (with rotation), custom
+//! headers, ordering, and their delivery health.
 
+use serde_json::Value;
 use uuid::Uuid;
 
 /// An endpoint of an application.
@@ -21,8 +23,18 @@ pub struct Endpoint {
     pub channels: Vec<String>,
     /// Disabled endpoints get no deliveries (set by hand, by 410 Gone, or by failing too long).
     pub enabled: bool,
-    /// `whsec_` signing secrets, one signature each.
+    /// Current `whsec_` signing secrets, newest first; one signature each.
     pub secrets: Vec<String>,
+    /// Rotated-out secrets that keep signing until their grace period ends.
+    pub retiring: Vec<RetiringSecret>,
+    /// Extra headers sent with every delivery, as given.
+    pub headers: Vec<(String, String)>,
+    /// Payload filter document (`domain::filter`), when set.
+    pub filter: Option<Value>,
+    /// Whether deliveries keep creation order.
+    pub ordering: Ordering,
+    /// Paused: nothing is sent, everything is held until it is resumed.
+    pub paused: bool,
     /// Deliveries per second; `None` = the node's default.
     pub rate_limit: Option<u32>,
     /// Creation time, epoch ms.
@@ -33,7 +45,56 @@ pub struct Endpoint {
     pub health_epoch: u64,
 }
 
+/// A secret rotated out, still signing until `until` (epoch ms).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RetiringSecret {
+    pub key: String,
+    pub until: i64,
+}
+
+/// Delivery order of an endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ordering {
+    /// As fast as possible, in parallel.
+    #[default]
+    None,
+    /// In creation order, one at a time per lane (per ordering key).
+    Fifo,
+}
+
+impl Ordering {
+    /// Stable lowercase name, as shown and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ordering::None => "none",
+            Ordering::Fifo => "fifo",
+        }
+    }
+
+    /// The ordering a stored or given name stands for.
+    pub fn parse(name: &str) -> Option<Ordering> {
+        [Ordering::None, Ordering::Fifo]
+            .into_iter()
+            .find(|o| o.as_str() == name)
+    }
+}
+
 impl Endpoint {
+    /// The secrets that sign deliveries at `now_ms`: the current ones, then the rotated-out
+    /// ones whose grace period has not ended, newest first.
+    pub fn signing_secrets(&self, now_ms: i64) -> Vec<&str> {
+        self.secrets
+            .iter()
+            .map(String::as_str)
+            .chain(
+                self.retiring
+                    .iter()
+                    .filter(|r| r.until > now_ms)
+                    .map(|r| r.key.as_str()),
+            )
+            .collect()
+    }
+
     /// Which messages it wants.
     pub fn subscription(&self) -> Subscription {
         Subscription {

@@ -6,10 +6,14 @@
 pub mod application;
 pub mod attempt;
 pub mod endpoint;
+pub mod filter;
+pub mod headers;
 pub mod message;
 pub mod secret;
 
 pub use application::Application;
 pub use attempt::{Attempt, AttemptStatus, FailureKind, Outcome};
-pub use endpoint::{CircuitState, Endpoint, EndpointHealth, Subscription};
+pub use endpoint::{
+    CircuitState, Endpoint, EndpointHealth, Ordering, RetiringSecret, Subscription,
+};
 pub use message::Message;

@@ -12,6 +12,10 @@ use uuid::Uuid;
 use super::stream::TASK_FIELD;
 use crate::db::{Db, StoreError};
 
+/// How often the mover looks again at the backlog of a paused endpoint (its resume makes the
+/// backlog due at once; this is only a backstop).
+const PAUSED_RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
 static RELEASE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/release.lua")));
 
@@ -64,12 +68,14 @@ pub async fn release(
         .key(keys.stream(partition))
         .key(keys.lease(partition))
         .key(keys.endpoint_health(app, endpoint))
+        .key(keys.endpoint(app, endpoint))
         .arg(lease)
         .arg(now_ms)
         .arg(index_member(app, endpoint))
         .arg(TASK_FIELD)
         .arg(batch)
         .arg(probe_pause_ms)
+        .arg(PAUSED_RECHECK.as_millis() as u64)
         .invoke_async(&mut conn)
         .await?;
     usize::try_from(released).map_err(|_| StoreError::LeaseLost)

@@ -3,9 +3,10 @@
 //! readers. Scripts never parse it: they move it as an opaque string.
 //!
 //! `<app>|<message>|<created ms or empty>|<endpoint or empty>|<attempts made>[|<nonce>]`:
-//! a fan-out task has no endpoint; a retry set member carries a random nonce, so two retries
-//! of one delivery chain can never collapse into one member, and starts with the application
-//! id, so an application's retries can be found by pattern when it is deleted.
+//! a fan-out task has no endpoint; a refresh task (an endpoint changed) has no message; a
+//! retry set member carries a random nonce, so two retries of one delivery chain can never
+//! collapse into one member, and starts with the application id, so an application's retries
+//! can be found by pattern when it is deleted.
 
 use uuid::Uuid;
 
@@ -27,6 +28,9 @@ pub enum Target {
     /// One endpoint: a retry, a postponed delivery or a resend; `attempts` were made already
     /// in this delivery chain.
     Endpoint { id: Uuid, attempts: u32 },
+    /// No delivery: the endpoint changed (updated, paused, disabled, deleted); the partition
+    /// reloads it and tells its actor, so queued deliveries follow the change at once.
+    Refresh { id: Uuid },
 }
 
 impl Task {
@@ -40,6 +44,16 @@ impl Task {
         }
     }
 
+    /// The task telling the partition that `endpoint` of `app` changed.
+    pub fn refresh(app: Uuid, endpoint: Uuid) -> Task {
+        Task {
+            app,
+            message: Uuid::nil(),
+            created: None,
+            target: Target::Refresh { id: endpoint },
+        }
+    }
+
     /// The stream form.
     pub fn encode(&self) -> String {
         let created = self.created.map(|c| c.to_string()).unwrap_or_default();
@@ -48,6 +62,7 @@ impl Task {
             Target::Endpoint { id, attempts } => {
                 format!("{}|{}|{created}|{id}|{attempts}", self.app, self.message)
             }
+            Target::Refresh { id } => format!("{}||{created}|{id}|0", self.app),
         }
     }
 
@@ -61,20 +76,28 @@ impl Task {
     pub fn decode(text: &str) -> Option<Task> {
         let mut parts = text.split('|');
         let app = Uuid::parse_str(parts.next()?).ok()?;
-        let message = Uuid::parse_str(parts.next()?).ok()?;
+        let message = match parts.next()? {
+            "" => None,
+            id => Some(Uuid::parse_str(id).ok()?),
+        };
         let created = match parts.next()? {
             "" => None,
             ms => Some(ms.parse().ok()?),
         };
         let endpoint = parts.next()?;
         let attempts: u32 = parts.next()?.parse().ok()?;
-        let target = match endpoint {
-            "" => Target::Fanout,
-            id => Target::Endpoint {
+        let target = match (message, endpoint) {
+            (Some(_), "") => Target::Fanout,
+            (Some(_), id) => Target::Endpoint {
                 id: Uuid::parse_str(id).ok()?,
                 attempts,
             },
+            (None, "") => return None,
+            (None, id) => Target::Refresh {
+                id: Uuid::parse_str(id).ok()?,
+            },
         };
+        let message = message.unwrap_or(Uuid::nil());
         // An optional nonce, then nothing.
         if parts.nth(1).is_some() {
             return None;
@@ -116,6 +139,7 @@ mod tests {
             sample(Target::Fanout, Some(1_700_000_000_000)),
             sample(endpoint, None),
             sample(endpoint, Some(5)),
+            Task::refresh(Uuid::new_v4(), Uuid::new_v4()),
         ] {
             assert_eq!(Task::decode(&task.encode()), Some(task.clone()));
             assert_eq!(Task::decode(&task.retry_member()), Some(task.clone()));

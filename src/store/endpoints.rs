@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 
 use redis::{AsyncCommands, Script};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::health::health_from_fields;
@@ -15,8 +16,9 @@ use super::{
 };
 use crate::clock::now_ms;
 use crate::db::StoreError;
-use crate::domain::{Endpoint, EndpointHealth};
-use crate::queue::park;
+use crate::domain::{Endpoint, EndpointHealth, Ordering, RetiringSecret};
+use crate::queue::stream::TASK_FIELD;
+use crate::queue::{park, Task};
 
 static UPSERT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/endpoint_upsert.lua")));
@@ -24,6 +26,11 @@ static DELETE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/endpoint_delete.lua")));
 static DISABLE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/endpoint_disable.lua")));
+static PATCH: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/endpoint_patch.lua")));
+
+/// Tries of a patch that found the endpoint changed since it was read.
+const PATCH_TRIES: usize = 5;
 
 /// A validated endpoint write (create or full update).
 #[derive(Debug, Clone)]
@@ -34,9 +41,15 @@ pub struct EndpointSpec {
     pub channels: Vec<String>,
     pub event_types: Vec<String>,
     pub enabled: bool,
-    /// `None` on update keeps the current secrets.
+    /// `None` on update keeps the current secrets (and rotated-out ones); new secrets
+    /// replace both.
     pub secrets: Option<Vec<String>>,
     pub rate_limit: Option<u32>,
+    /// Extra delivery headers, already checked.
+    pub headers: Vec<(String, String)>,
+    /// Payload filter document, already checked.
+    pub filter: Option<Value>,
+    pub ordering: Ordering,
 }
 
 /// An endpoint with its health, as reads of the API return it.
@@ -57,6 +70,17 @@ fn from_fields(fields: &Fields) -> Result<Endpoint, StoreError> {
         channels: json_field(fields, "channels")?,
         enabled: field(fields, "enabled")? == "1",
         secrets: json_field(fields, "secrets")?,
+        retiring: opt_field(fields, "retiring")
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default(),
+        headers: opt_field(fields, "headers")
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default(),
+        filter: opt_field(fields, "filter").and_then(|v| serde_json::from_str(&v).ok()),
+        ordering: opt_field(fields, "ordering")
+            .and_then(|v| Ordering::parse(&v))
+            .unwrap_or_default(),
+        paused: opt_field(fields, "paused").as_deref() == Some("1"),
         rate_limit: opt_field(fields, "rateLimit").and_then(|v| v.parse().ok()),
         created: int_field(fields, "created")?,
         updated: int_field(fields, "updated")?,
@@ -81,11 +105,30 @@ fn spec_fields(spec: &EndpointSpec, now: i64) -> Vec<(&'static str, String)> {
             spec.rate_limit.map(|r| r.to_string()).unwrap_or_default(),
         ),
         ("updated", now.to_string()),
+        (
+            "headers",
+            serde_json::to_string(&spec.headers).unwrap_or_else(|_| "[]".into()),
+        ),
+        (
+            "filter",
+            spec.filter
+                .as_ref()
+                .map(Value::to_string)
+                .unwrap_or_default(),
+        ),
+        ("ordering", spec.ordering.as_str().to_string()),
     ];
     if let Some(secrets) = &spec.secrets {
         out.push(("secrets", json(secrets)));
+        out.push(("retiring", "[]".to_string()));
     }
     out
+}
+
+/// What pausing, resuming or rotating changes.
+enum Patch<'a> {
+    Pause(bool),
+    Rotate(&'a [String], &'a [RetiringSecret]),
 }
 
 impl Store {
@@ -108,12 +151,15 @@ impl Store {
             .key(keys.endpoints(app))
             .key(keys.endpoint_uids(app))
             .key(keys.endpoint_health(app, id))
+            .key(keys.stream(keys.partition_of(app)))
             .arg(if create { "create" } else { "update" })
             .arg(id.to_string())
             .arg(ordered::member(now, id))
             .arg(spec.uid.as_deref().unwrap_or(""))
             .arg(max_endpoints)
-            .arg(if spec.enabled { "1" } else { "0" });
+            .arg(if spec.enabled { "1" } else { "0" })
+            .arg(TASK_FIELD)
+            .arg(Task::refresh(app, id).encode());
         for (name, value) in spec_fields(spec, now) {
             invocation.arg(name).arg(value);
         }
@@ -283,8 +329,11 @@ impl Store {
             .key(keys.endpoint_health(app, id))
             .key(keys.parked(app, id))
             .key(keys.parked_index(keys.partition_of(app)))
+            .key(keys.stream(keys.partition_of(app)))
             .arg(ordered::member(endpoint.created, id))
             .arg(park::index_member(app, id))
+            .arg(TASK_FIELD)
+            .arg(Task::refresh(app, id).encode())
             .invoke_async(&mut conn)
             .await?;
         match script_fields(answer)? {
@@ -301,9 +350,134 @@ impl Store {
         let _: i64 = DISABLE
             .key(keys.app_marker(app))
             .key(keys.endpoint(app, id))
+            .key(keys.stream(keys.partition_of(app)))
             .arg(now_ms())
+            .arg(TASK_FIELD)
+            .arg(Task::refresh(app, id).encode())
             .invoke_async(&mut conn)
             .await?;
         Ok(())
+    }
+
+    /// Pauses (`true`) or resumes an endpoint. While paused nothing is sent: its deliveries
+    /// are held in its parked backlog, released when it is resumed.
+    pub async fn set_paused(
+        &self,
+        endpoint: &Endpoint,
+        paused: bool,
+    ) -> Result<EndpointWithHealth, StoreError> {
+        self.patch(endpoint, None, Patch::Pause(paused)).await
+    }
+
+    /// Makes `new` the endpoint's only current secret; every previous secret keeps signing
+    /// for `grace` at most (its own grace period may end sooner; all are dropped at once when
+    /// it is zero), and at most `max_secrets` sign at a time (the oldest go first).
+    pub async fn rotate_secret(
+        &self,
+        endpoint: &Endpoint,
+        new: String,
+        grace: std::time::Duration,
+        max_secrets: usize,
+    ) -> Result<EndpointWithHealth, StoreError> {
+        let mut current = endpoint.clone();
+        for _ in 0..PATCH_TRIES {
+            let now = now_ms();
+            let until = now + grace.as_millis() as i64;
+            // Every previous secret signs until the new grace period ends at the latest.
+            let mut retiring: Vec<RetiringSecret> = current
+                .secrets
+                .iter()
+                .map(|key| RetiringSecret {
+                    key: key.clone(),
+                    until,
+                })
+                .chain(current.retiring.iter().map(|r| RetiringSecret {
+                    key: r.key.clone(),
+                    until: r.until.min(until),
+                }))
+                .filter(|r| r.until > now && r.key != new)
+                .collect();
+            retiring.truncate(max_secrets.saturating_sub(1));
+            let secrets = [new.clone()];
+            match self
+                .patch(
+                    &current,
+                    Some(current.updated),
+                    Patch::Rotate(&secrets, &retiring),
+                )
+                .await
+            {
+                Err(StoreError::Conflict(_)) => {
+                    current = self
+                        .find_endpoint(current.app, &current.id.to_string())
+                        .await?
+                        .endpoint;
+                }
+                other => return other,
+            }
+        }
+        Err(StoreError::Conflict(
+            "the endpoint kept changing; try again".into(),
+        ))
+    }
+
+    /// Applies a patch if the endpoint has not changed since `expected_updated`.
+    async fn patch(
+        &self,
+        endpoint: &Endpoint,
+        expected_updated: Option<i64>,
+        patch: Patch<'_>,
+    ) -> Result<EndpointWithHealth, StoreError> {
+        let keys = &self.db.keys;
+        let (app, id) = (endpoint.app, endpoint.id);
+        let partition = keys.partition_of(app);
+        let now = now_ms();
+        let mut fields: Vec<(&str, String)> =
+            vec![("updated", now.max(endpoint.updated + 1).to_string())];
+        let mut release = String::new();
+        match patch {
+            Patch::Pause(paused) => {
+                fields.push(("paused", if paused { "1" } else { "0" }.to_string()));
+                if !paused {
+                    release = park::index_member(app, id);
+                }
+            }
+            Patch::Rotate(secrets, retiring) => {
+                fields.push(("secrets", json(secrets)));
+                fields.push((
+                    "retiring",
+                    serde_json::to_string(retiring).unwrap_or_else(|_| "[]".into()),
+                ));
+            }
+        }
+        let mut invocation = PATCH.prepare_invoke();
+        invocation
+            .key(keys.app_marker(app))
+            .key(keys.endpoint(app, id))
+            .key(keys.stream(partition))
+            .key(keys.parked_index(partition))
+            .arg(expected_updated.map(|u| u.to_string()).unwrap_or_default())
+            .arg(TASK_FIELD)
+            .arg(Task::refresh(app, id).encode())
+            .arg(release)
+            .arg(now);
+        for (name, value) in &fields {
+            invocation.arg(*name).arg(value);
+        }
+        let mut conn = self.conn().await?;
+        let answer = invocation.invoke_async(&mut conn).await?;
+        match script_fields(answer)? {
+            Ok(fields) => {
+                let health: Fields = conn.hgetall(keys.endpoint_health(app, id)).await?;
+                Ok(EndpointWithHealth {
+                    endpoint: from_fields(&fields)?,
+                    health: health_from_fields(&health),
+                })
+            }
+            Err(-5) => Err(StoreError::Conflict(
+                "the endpoint changed meanwhile".into(),
+            )),
+            Err(_) => Err(StoreError::NotFound("endpoint")),
+        }
     }
 }

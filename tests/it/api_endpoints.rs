@@ -30,6 +30,10 @@ fn endpoint_fields() -> Vec<String> {
         "id",
         "created",
         "updated",
+        "headers",
+        "filter",
+        "ordering",
+        "paused",
         "health",
     ])
 }

@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Verifies a delivery with the reference Python library. `None` when python3 or the
 /// `standardwebhooks` package is not installed (the check is optional).
-fn python_verifies(secret: &str, hit: &Hit, body: &[u8]) -> Option<bool> {
+pub(crate) fn python_verifies(secret: &str, hit: &Hit, body: &[u8]) -> Option<bool> {
     const SCRIPT: &str = r#"
 import os, sys
 try:

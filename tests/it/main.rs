@@ -25,5 +25,6 @@ mod protection_concurrency;
 mod protection_isolation;
 mod protection_rate_limit;
 mod protection_support;
+mod receiver_features;
 mod recovery;
 mod smoke;

@@ -144,6 +144,13 @@ impl Fixture {
                 202,
             ),
             ("POST", t) if t.ends_with("/resend") => (None, 202),
+            ("POST", t) if t.ends_with("/pause") || t.ends_with("/resume") => (None, 200),
+            ("POST", t) if t.ends_with("/secret/rotate") => {
+                (Some(json!({"gracePeriodSeconds": 60})), 200)
+            }
+            ("POST", t) if t.ends_with("/filter/test") => {
+                (Some(json!({"filter": {"a": 1}, "payload": {"a": 1}})), 200)
+            }
             ("POST", t) if t.ends_with("/recover") => (Some(json!({"since": 0})), 202),
             ("GET", _) | ("DELETE", _) => (None, 200),
             _ => panic!("no probe for {method} {template}: add one"),

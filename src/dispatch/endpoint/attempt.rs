@@ -61,13 +61,15 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
     // The node-wide cap: waits (without blocking the actor) when the node is saturated.
     let permit = context.node_permits.acquire().await;
     let request = context.activity.request();
+    let signing_keys = job.route.keys_at(now_ms());
     let outcome = context
         .client
         .send(&Webhook {
             url: &job.route.url,
             message_id: &message_id,
             payload: job.payload.clone(),
-            signing_keys: &job.route.signing_keys,
+            signing_keys: &signing_keys,
+            headers: &job.route.headers,
         })
         .await;
     drop(request);

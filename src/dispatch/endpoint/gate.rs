@@ -245,6 +245,16 @@ impl<J, S> Gate<J, S> {
         self.queue.len()
     }
 
+    /// Takes every queued job out (the endpoint was paused, disabled or deleted).
+    pub fn take_queued(&mut self) -> Vec<J> {
+        self.queue.drain(..).map(|w| w.job).collect()
+    }
+
+    /// The queued jobs, to update in place (the endpoint changed).
+    pub fn queued_mut(&mut self) -> impl Iterator<Item = &mut J> {
+        self.queue.iter_mut().map(|w| &mut w.job)
+    }
+
     /// Requests in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight

@@ -22,7 +22,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::fence::Fence;
-use super::messages::{Completion, Enqueue, Job, JobEnd, Stop, StopIfIdle};
+use super::messages::{Completion, Enqueue, Job, JobEnd, Refresh, Stop, StopIfIdle};
 use super::WorkerContext;
 use crate::clock::now_ms;
 use crate::domain::{CircuitState, EndpointHealth};
@@ -282,16 +282,33 @@ impl Actor for EndpointActor {
     }
 }
 
+impl EndpointActor {
+    /// A route newer than the one the actor knew: re-enabling the endpoint reset its health,
+    /// so the breaker starts afresh too.
+    fn follow(&mut self, route: &crate::dispatch::routing::Route) {
+        if route.health_epoch > self.health_epoch {
+            self.health_epoch = route.health_epoch;
+            self.gate
+                .reset_breaker(CircuitBreaker::new(&self.context.config.circuit));
+        }
+    }
+
+    /// Holds a job of a paused endpoint in its parked backlog, released on resume.
+    fn hold(&mut self, ctx: &mut Context<Self>, job: Job) {
+        let now = now_ms();
+        self.reschedule(ctx, job, Reschedule::Park { now, probe_at: now });
+    }
+}
+
 impl Handler<Enqueue> for EndpointActor {
     type Result = ();
 
     fn handle(&mut self, Enqueue(job): Enqueue, ctx: &mut Self::Context) {
         let now = Instant::now();
-        if job.route.health_epoch > self.health_epoch {
-            // The endpoint was re-enabled, which reset its health: the breaker starts afresh.
-            self.health_epoch = job.route.health_epoch;
-            self.gate
-                .reset_breaker(CircuitBreaker::new(&self.context.config.circuit));
+        self.follow(&job.route);
+        if job.route.paused {
+            self.hold(ctx, job);
+            return;
         }
         let rate = job.route.rate_limit;
         if let Admit::Spill { job, delay } = self.gate.offer(job, rate, now) {
@@ -307,6 +324,33 @@ impl Handler<Enqueue> for EndpointActor {
         {
             let due = now_ms() + delay.as_millis() as i64;
             self.reschedule(ctx, job, Reschedule::RetryAt(due));
+        }
+    }
+}
+
+impl Handler<Refresh> for EndpointActor {
+    type Result = ();
+
+    fn handle(&mut self, Refresh(route): Refresh, ctx: &mut Self::Context) {
+        match route {
+            // Disabled or deleted: queued deliveries are dropped, as a fan-out would drop them.
+            None => {
+                for job in self.gate.take_queued() {
+                    report(&self.placement.completions, &job, JobEnd::Recorded);
+                }
+            }
+            Some(route) if route.paused => {
+                for job in self.gate.take_queued() {
+                    self.hold(ctx, job);
+                }
+            }
+            Some(route) => {
+                self.follow(&route);
+                for job in self.gate.queued_mut() {
+                    job.route = route.clone();
+                }
+                self.pump(ctx);
+            }
         }
     }
 }

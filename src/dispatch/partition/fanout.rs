@@ -57,16 +57,39 @@ impl RouteCache {
         self.apps.clear();
     }
 
-    /// The endpoints `task` goes to: every enabled, subscribed endpoint for a fan-out; the
-    /// one endpoint, while enabled, for a retry or resend. Empty when the application is not
-    /// cached (deleted).
+    /// The route of one endpoint of a cached application.
+    pub fn route(&self, app: Uuid, endpoint: Uuid) -> Option<Arc<Route>> {
+        self.apps
+            .get(&app)?
+            .routes
+            .iter()
+            .find(|r| r.id == endpoint)
+            .cloned()
+    }
+
+    /// Forgets an application's routes, so the next read reloads them.
+    pub fn forget(&mut self, app: Uuid) {
+        self.apps.remove(&app);
+    }
+
+    /// The endpoints `task` goes to: every enabled, subscribed endpoint whose filter (if any)
+    /// matches the payload, for a fan-out; the one endpoint, while enabled, for a retry or
+    /// resend. Empty when the application is not cached (deleted). The payload is parsed only
+    /// when an endpoint has a filter, once.
     pub fn targets(&self, task: &Task, message: &MessageData) -> Vec<Arc<Route>> {
         let Some(app) = self.apps.get(&task.app) else {
             return Vec::new();
         };
+        let parsed: std::cell::OnceCell<Option<serde_json::Value>> = std::cell::OnceCell::new();
+        let payload = || {
+            parsed
+                .get_or_init(|| serde_json::from_slice(&message.payload).ok())
+                .as_ref()
+        };
         let wanted = |route: &&Arc<Route>| match task.target {
-            Target::Fanout => route.wants(&message.event_type, &message.channels),
+            Target::Fanout => route.wants(&message.event_type, &message.channels, payload),
             Target::Endpoint { id, .. } => route.id == id && route.enabled,
+            Target::Refresh { .. } => false,
         };
         app.routes.iter().filter(wanted).cloned().collect()
     }
@@ -161,6 +184,11 @@ mod tests {
             channels: vec![],
             enabled,
             secrets: vec![],
+            retiring: vec![],
+            headers: vec![],
+            filter: None,
+            ordering: Default::default(),
+            paused: false,
             rate_limit: None,
             created: 0,
             updated: 0,

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::endpoint::{EndpointActor, Placement};
 use super::fence::Fence;
-use super::messages::{Completion, Enqueue, Job, Stop, StopIfIdle};
+use super::messages::{Completion, Enqueue, Job, Refresh, Stop, StopIfIdle};
 use super::WorkerContext;
 use crate::clock::now_ms;
 use crate::db::StoreError;
@@ -284,6 +284,11 @@ impl Partition {
         done: &HashSet<Uuid>,
         pending: bool,
     ) {
+        if let Target::Refresh { id } = entry.task.target {
+            self.refresh(entry.task.app, id);
+            self.nothing_to_do(entry.id, false);
+            return;
+        }
         let Some(message) = message else {
             self.nothing_to_do(entry.id, pending);
             return;
@@ -312,6 +317,14 @@ impl Partition {
                 sole,
                 ticket: self.context.activity.job(),
             }));
+        }
+    }
+
+    /// An endpoint changed: its live actor gets its new route (`None`: disabled or deleted).
+    fn refresh(&mut self, app: Uuid, endpoint: Uuid) {
+        if let Some(actor) = self.actors.get(&endpoint).filter(|a| a.connected()) {
+            let route = self.routes.route(app, endpoint).filter(|r| r.enabled);
+            actor.do_send(Refresh(route));
         }
     }
 

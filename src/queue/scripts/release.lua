@@ -4,13 +4,17 @@
 -- once the circuit has closed. The backlog thus never cycles through the stream at each
 -- probe, and drains gradually once the endpoint is back. Fenced.
 -- KEYS[1] the endpoint's parked set   KEYS[2] parked endpoints index   KEYS[3] stream
--- KEYS[4] partition lease   KEYS[5] endpoint health hash
+-- KEYS[4] partition lease   KEYS[5] endpoint health hash   KEYS[6] endpoint hash
 -- ARGV[1] lease token of the caller   ARGV[2] now (ms)   ARGV[3] endpoint id
 -- ARGV[4] the stream entry's task field   ARGV[5] batch once closed
--- ARGV[6] pause after releasing a probe (ms)
+-- ARGV[6] pause after releasing a probe (ms)   ARGV[7] when to look again at a paused one (ms)
 -- Returns the number released, or -1 when the lease is lost.
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return -1 end
 local now = tonumber(ARGV[2])
+if redis.call('HGET', KEYS[6], 'paused') == '1' then
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[7]), ARGV[3])
+  return 0
+end
 local circuit = redis.call('HGET', KEYS[5], 'circuit')
 local next_probe = tonumber(redis.call('HGET', KEYS[5], 'nextProbe') or '')
 local count = tonumber(ARGV[5])

@@ -1,0 +1,355 @@
+//! What receivers ask for, through the HTTP API with real receivers: strict input, custom
+//! headers, secret rotation with a grace period, payload filters, pause and resume.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::delivery_signing::python_verifies;
+use crate::delivery_support::{assert_signed, id_of, random_secret, secrets_of};
+use crate::harness::{eventually, Receiver, TestServer};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn endpoint_path(app: &str, endpoint: &str) -> String {
+    format!("/api/v1/applications/{app}/endpoints/{endpoint}")
+}
+
+#[actix_rt::test]
+async fn unknown_fields_are_refused_with_a_422_naming_the_field() {
+    let server = TestServer::start().await;
+    let app = server.create_app("strict").await;
+    let endpoint = id_of(
+        &server
+            .create_endpoint(&app, "http://127.0.0.1:9/never", json!({}))
+            .await,
+    );
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "POST",
+            "/api/v1/applications".into(),
+            json!({"name": "a", "nmae": "typo"}),
+            "nmae",
+        ),
+        (
+            "PUT",
+            format!("/api/v1/applications/{app}"),
+            json!({"name": "a", "metadata": {}}),
+            "metadata",
+        ),
+        (
+            "POST",
+            format!("/api/v1/applications/{app}/endpoints"),
+            // Another service's field name must not silently mean "all event types".
+            json!({"name": "e", "url": "https://example.com", "filterTypes": ["a"]}),
+            "filterTypes",
+        ),
+        (
+            "PUT",
+            endpoint_path(&app, &endpoint),
+            json!({"name": "e", "url": "https://example.com", "version": 1}),
+            "version",
+        ),
+        (
+            "POST",
+            format!("/api/v1/applications/{app}/messages"),
+            json!({"eventType": "e", "payload": {}, "tags": ["x"]}),
+            "tags",
+        ),
+        (
+            "POST",
+            format!("{}/recover", endpoint_path(&app, &endpoint)),
+            json!({"since": 0, "until_ms": 5}),
+            "until_ms",
+        ),
+        (
+            "POST",
+            format!("{}/secret/rotate", endpoint_path(&app, &endpoint)),
+            json!({"grace": 5}),
+            "grace",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let answer = server.call(method, &path, Some(body)).await;
+        assert_eq!(answer.status, 422, "{method} {path}: {:?}", answer.body);
+        assert_eq!(answer.code(), "validation_error");
+        let detail = answer.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(field), "{method} {path}: {detail}");
+    }
+    server.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn custom_headers_are_sent_and_the_deliverys_own_are_refused() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("headers").await;
+    let endpoint = server
+        .create_endpoint(
+            &app,
+            &format!("{}/hook", receiver.url),
+            json!({"headers": {"X-Api-Key": "k-123", "X-Tenant": "acme eu"}}),
+        )
+        .await;
+    assert_eq!(
+        endpoint["headers"],
+        json!({"X-Api-Key": "k-123", "X-Tenant": "acme eu"})
+    );
+    server
+        .send_message(&app, json!({"eventType": "e", "payload": {"n": 1}}))
+        .await;
+    eventually(WAIT, "a delivery", || async { !receiver.hits().is_empty() }).await;
+    let hit = &receiver.hits()[0];
+    assert_eq!(hit.headers["x-api-key"], "k-123");
+    assert_eq!(hit.headers["x-tenant"], "acme eu");
+    assert_eq!(hit.headers["content-type"], "application/json");
+    assert_signed(hit, &secrets_of(&endpoint));
+
+    let too_many: serde_json::Map<String, Value> =
+        (0..21).map(|i| (format!("X-H{i}"), json!("v"))).collect();
+    for headers in [
+        json!({"webhook-signature": "v1,forged"}),
+        json!({"Content-Type": "text/plain"}),
+        json!({"Host": "elsewhere.example"}),
+        json!({"Transfer-Encoding": "chunked"}),
+        json!({"X-Split": "a\r\nInjected: 1"}),
+        json!({"Bad Name": "v"}),
+        json!({"X-Big": "v".repeat(4097)}),
+        json!({"X-Number": 5}),
+        Value::Object(too_many),
+    ] {
+        let answer = server
+            .post(
+                &format!("/api/v1/applications/{app}/endpoints"),
+                json!({"name": "h", "url": "https://example.com", "headers": headers}),
+            )
+            .await;
+        assert_eq!(answer.status, 422, "{headers}: {:?}", answer.body);
+    }
+    server.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_rotated_secret_keeps_signing_through_its_grace_period_then_only_the_new_one_signs() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("rotation").await;
+    let old = random_secret(32);
+    let endpoint = server
+        .create_endpoint(
+            &app,
+            &format!("{}/hook", receiver.url),
+            json!({"secrets": [old]}),
+        )
+        .await;
+    let path = endpoint_path(&app, &id_of(&endpoint));
+    let new = random_secret(24);
+    let rotated = server
+        .post(
+            &format!("{path}/secret/rotate"),
+            json!({"key": new, "gracePeriodSeconds": 3}),
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    assert_eq!(secrets_of(&rotated.body), vec![new.clone(), old.clone()]);
+    let current = server.get(&format!("{path}/secret")).await;
+    assert_eq!(current.body["key"], new.as_str());
+
+    // During the grace period: one signature per secret, newest first; receivers holding
+    // either secret accept the delivery (checked by the official library too).
+    server
+        .send_message(&app, json!({"eventType": "e", "payload": {"during": true}}))
+        .await;
+    eventually(WAIT, "a delivery during the grace period", || async {
+        receiver.hits().len() == 1
+    })
+    .await;
+    let hit = &receiver.hits()[0];
+    assert_signed(hit, &[new.clone(), old.clone()]);
+    for secret in [&new, &old] {
+        assert_eq!(
+            python_verifies(secret, hit, &hit.body),
+            Some(true),
+            "standardwebhooks (Python) must be installed and accept the delivery"
+        );
+    }
+
+    // The old secret goes by itself once its grace period has ended.
+    eventually(WAIT, "the old secret removed", || async {
+        secrets_of(&server.get(&path).await.body) == vec![new.clone()]
+    })
+    .await;
+    server
+        .send_message(&app, json!({"eventType": "e", "payload": {"after": true}}))
+        .await;
+    eventually(WAIT, "a delivery after the grace period", || async {
+        receiver.hits().len() == 2
+    })
+    .await;
+    let hit = &receiver.hits()[1];
+    assert_signed(hit, std::slice::from_ref(&new));
+    assert_eq!(python_verifies(&new, hit, &hit.body), Some(true));
+    assert_eq!(python_verifies(&old, hit, &hit.body), Some(false));
+
+    // A rotation without a body generates the secret; a grace of 0 drops the others at once.
+    let generated = server
+        .call("POST", &format!("{path}/secret/rotate"), None)
+        .await;
+    assert_eq!(generated.status, 200, "{:?}", generated.body);
+    assert_eq!(secrets_of(&generated.body).len(), 2);
+    let immediate = server
+        .post(
+            &format!("{path}/secret/rotate"),
+            json!({"gracePeriodSeconds": 0}),
+        )
+        .await;
+    assert_eq!(secrets_of(&immediate.body).len(), 1);
+    for bad in [
+        json!({"key": "nope"}),
+        json!({"gracePeriodSeconds": 604801}),
+        json!({"gracePeriodSeconds": -1}),
+    ] {
+        let answer = server
+            .post(&format!("{path}/secret/rotate"), bad.clone())
+            .await;
+        assert_eq!(answer.status, 422, "{bad}: {:?}", answer.body);
+    }
+    server.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn filters_deliver_only_matching_payloads_and_can_be_tried() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("filters").await;
+    let filter = json!({"amount": {"$gte": 100}, "currency": {"$in": ["EUR", "USD"]}});
+    let endpoint = server
+        .create_endpoint(
+            &app,
+            &format!("{}/big", receiver.url),
+            json!({"filter": filter}),
+        )
+        .await;
+    assert_eq!(endpoint["filter"], filter);
+    let everything = Receiver::ok();
+    server
+        .create_endpoint(&app, &format!("{}/all", everything.url), json!({}))
+        .await;
+    let payloads = [
+        (json!({"amount": 150, "currency": "EUR"}), true),
+        (json!({"amount": 50, "currency": "EUR"}), false),
+        (json!({"amount": 500, "currency": "GBP"}), false),
+        (json!({"amount": 100, "currency": "USD"}), true),
+        (json!({"currency": "USD"}), false),
+    ];
+    for (payload, _) in &payloads {
+        server
+            .send_message(&app, json!({"eventType": "pay", "payload": payload}))
+            .await;
+    }
+    // Every message reached the unfiltered endpoint: the fan-out is done.
+    eventually(WAIT, "every message fanned out", || async {
+        everything.hits().len() == payloads.len()
+    })
+    .await;
+    eventually(WAIT, "the matching deliveries", || async {
+        receiver.hits().len() == 2
+    })
+    .await;
+    let delivered: Vec<Value> = receiver
+        .hits()
+        .iter()
+        .map(|h| serde_json::from_slice(&h.body).expect("json"))
+        .collect();
+    let wanted: Vec<Value> = payloads
+        .iter()
+        .filter(|(_, matches)| *matches)
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(delivered.len(), wanted.len());
+    for payload in wanted {
+        assert!(delivered.contains(&payload), "{payload} missing");
+    }
+
+    let test = format!("{}/filter/test", endpoint_path(&app, &id_of(&endpoint)));
+    for (payload, matches) in &payloads {
+        let answer = server
+            .post(&test, json!({"filter": filter, "payload": payload}))
+            .await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        assert_eq!(answer.body["matches"], *matches, "{payload}");
+    }
+    let bad = server
+        .post(
+            &test,
+            json!({"filter": {"a": {"$regex": "x"}}, "payload": {}}),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let bad_endpoint = server
+        .post(
+            &format!("/api/v1/applications/{app}/endpoints"),
+            json!({"name": "f", "url": "https://example.com", "filter": {"$where": "1"}}),
+        )
+        .await;
+    assert_eq!(bad_endpoint.status, 422);
+    server.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_paused_endpoint_holds_everything_and_delivers_it_once_resumed() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("pause").await;
+    let endpoint = server
+        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await;
+    let endpoint_id = id_of(&endpoint);
+    let path = endpoint_path(&app, &endpoint_id);
+    let paused = server.call("POST", &format!("{path}/pause"), None).await;
+    assert_eq!(paused.status, 200, "{:?}", paused.body);
+    assert_eq!(paused.body["paused"], true);
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(
+            server
+                .send_message(&app, json!({"eventType": "e", "payload": {"n": n}}))
+                .await,
+        );
+    }
+    // Every message is held in the endpoint's parked backlog, none sent, none attempted.
+    let (app_id, ep_id) = (
+        app.parse().expect("uuid"),
+        endpoint_id.parse().expect("uuid"),
+    );
+    eventually(WAIT, "twenty deliveries held", || async {
+        octohooks::queue::park::parked_count(&server.store.db, app_id, ep_id)
+            .await
+            .expect("parked")
+            == 20
+    })
+    .await;
+    assert!(receiver.hits().is_empty());
+    for id in &ids {
+        assert!(server.attempts(&app, id).await.is_empty());
+    }
+    assert_eq!(server.get(&path).await.body["paused"], true);
+
+    let resumed = server.call("POST", &format!("{path}/resume"), None).await;
+    assert_eq!(resumed.status, 200, "{:?}", resumed.body);
+    assert_eq!(resumed.body["paused"], false);
+    eventually(WAIT, "everything delivered", || async {
+        receiver.hits().len() >= ids.len()
+    })
+    .await;
+    let mut seen: Vec<String> = receiver
+        .hits()
+        .iter()
+        .map(|h| h.headers["webhook-id"].clone())
+        .collect();
+    seen.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "each held message once");
+    server.shutdown().await;
+}
