@@ -248,7 +248,7 @@ pub async fn attempts(
         .store
         .attempts_page(app.id, message.id, start, limit)
         .await?;
-    page_response(page.map(AttemptOut::from))
+    page_response(page.map(|attempt| AttemptOut::from((message.id, attempt))))
 }
 
 /// `POST .../messages/{message_id}/endpoints/{endpoint_id}/resend`: one more delivery chain of

@@ -8,6 +8,7 @@
 pub mod applications;
 pub mod auth;
 pub mod endpoint_actions;
+pub mod endpoint_logs;
 pub mod endpoints;
 pub mod error;
 pub mod health;

@@ -8,7 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::error::ApiError;
 use super::resource::{resource, Resource};
 use super::{
-    applications, endpoint_actions, endpoints, health, messages, metrics, openapi, recovery,
+    applications, endpoint_actions, endpoint_logs, endpoints, health, messages, metrics, openapi,
+    recovery,
 };
 
 /// Every resource, in document order.
@@ -31,6 +32,10 @@ pub fn table() -> Vec<Resource> {
             .get(endpoints::get, endpoints::__path_get)
             .put(endpoints::update, endpoints::__path_update)
             .delete(endpoints::delete, endpoints::__path_delete),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/attempts")
+            .get(endpoint_logs::attempts, endpoint_logs::__path_attempts),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/stats")
+            .get(endpoint_logs::stats, endpoint_logs::__path_stats),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/pause")
             .post(endpoint_actions::pause, endpoint_actions::__path_pause),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/resume")

@@ -261,6 +261,23 @@ pub fn iterator() -> Schema {
         .into()
 }
 
+/// A cursor of an endpoint's attempt log.
+pub fn log_iterator() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(96))
+        .pattern(Some(validation::LOG_ITERATOR_PATTERN))
+        .into()
+}
+
+/// An attempt status filter.
+pub fn attempt_status() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["success", "pending", "failed"]))
+        .into()
+}
+
 /// A position cursor (attempt lists).
 pub fn position_iterator() -> Schema {
     ObjectBuilder::new()

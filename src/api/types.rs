@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::schema;
 use crate::clock::now_ms;
 use crate::domain::{Application, Attempt, AttemptStatus, EndpointHealth, FailureKind, Message};
+use crate::queue::log::Bucket;
 use crate::store::endpoints::EndpointWithHealth;
 use crate::store::recovery::RecoveryJob;
 
@@ -189,6 +190,11 @@ pub struct EndpointHealthOut {
     /// When the open circuit lets a probe through.
     #[schema(required = true)]
     pub next_probe: Option<i64>,
+    /// Deliveries per second the endpoint gets while a receiver that answered 429 or 503
+    /// without Retry-After has lowered its rate (halved each time, never below 1/s, raised
+    /// back step by step by successes); `null` when not lowered.
+    #[schema(required = true)]
+    pub effective_rate_limit: Option<u32>,
 }
 
 impl From<EndpointHealth> for EndpointHealthOut {
@@ -200,6 +206,7 @@ impl From<EndpointHealth> for EndpointHealthOut {
             last_failure: health.last_failure,
             failing_since: health.failing_since,
             next_probe: health.next_probe,
+            effective_rate_limit: health.effective_rate,
         }
     }
 }
@@ -266,6 +273,7 @@ impl From<Message> for MessageOut {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptOut {
+    pub message_id: Uuid,
     pub endpoint_id: Uuid,
     /// 1 for the first attempt, counting up through retries.
     pub attempt: u32,
@@ -299,9 +307,10 @@ pub enum AttemptStatusOut {
     Failed,
 }
 
-impl From<Attempt> for AttemptOut {
-    fn from(attempt: Attempt) -> Self {
+impl From<(Uuid, Attempt)> for AttemptOut {
+    fn from((message_id, attempt): (Uuid, Attempt)) -> Self {
         AttemptOut {
+            message_id,
             endpoint_id: attempt.endpoint_id,
             attempt: attempt.attempt,
             timestamp: attempt.timestamp,
@@ -317,6 +326,42 @@ impl From<Attempt> for AttemptOut {
             duration_ms: attempt.duration_ms,
             response_body: attempt.response_body,
             next_attempt: attempt.next_attempt,
+        }
+    }
+}
+
+/// Successes and failures of an endpoint in one period.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct BucketOut {
+    /// Start of the period, epoch ms.
+    pub start: i64,
+    pub success: u64,
+    pub failure: u64,
+}
+
+/// An endpoint's attempt counts: every hour of the last 24 and every day of the last 30,
+/// oldest first (the current period last).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct EndpointStatsOut {
+    pub hourly: Vec<BucketOut>,
+    pub daily: Vec<BucketOut>,
+}
+
+impl EndpointStatsOut {
+    pub fn new(hourly: &[Bucket], daily: &[Bucket]) -> Self {
+        let out = |buckets: &[Bucket]| {
+            buckets
+                .iter()
+                .map(|b| BucketOut {
+                    start: b.start,
+                    success: b.success,
+                    failure: b.failure,
+                })
+                .collect()
+        };
+        EndpointStatsOut {
+            hourly: out(hourly),
+            daily: out(daily),
         }
     }
 }

@@ -40,6 +40,8 @@ pub const SECRET_PATTERN: &str = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}|(?:[A-Za-
 /// An Idempotency-Key: 1 to 256 visible ASCII characters or inner spaces. HTTP drops the
 /// spaces and tabs around a header value, so the raw value may have some.
 pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[\\t ]*[!-~](?:[ -~]{0,254}[!-~])?[\\t ]*$";
+/// A cursor of an endpoint's attempt log, as its `x-next-iterator` hands them out (or empty).
+pub const LOG_ITERATOR_PATTERN: &str = "^(?:-?[0-9]{1,19}\\|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:[0-9]{1,9}:[spf])?$";
 /// A position cursor, as the attempt list's `x-next-iterator` hands them out (or empty).
 pub const POSITION_PATTERN: &str = "^[0-9]{0,9}$";
 /// A list cursor, as `x-next-iterator` hands them out (or empty: the first page).

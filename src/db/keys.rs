@@ -105,6 +105,16 @@ impl Keys {
         format!("{}:ep:{endpoint}:health", self.app_part(app))
     }
 
+    /// Sorted set of an endpoint's attempts by start time (its attempt log).
+    pub fn endpoint_log(&self, app: Uuid, endpoint: Uuid) -> String {
+        format!("{}:ep:{endpoint}:log", self.app_part(app))
+    }
+
+    /// Hash of an endpoint's hourly and daily success and failure counts.
+    pub fn endpoint_stats(&self, app: Uuid, endpoint: Uuid) -> String {
+        format!("{}:ep:{endpoint}:stats", self.app_part(app))
+    }
+
     /// Hash of one message (expires after the retention period).
     pub fn message(&self, app: Uuid, message: Uuid) -> String {
         format!("{}:msg:{message}", self.app_part(app))

@@ -33,6 +33,11 @@ impl Outcome {
         self.status == Some(410)
     }
 
+    /// 429 or 503 without Retry-After: the receiver asks for less, without saying how long.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self.status, Some(429 | 503)) && self.retry_after.is_none()
+    }
+
     /// The metric label of this outcome: `success` or the failure kind.
     pub fn label(&self) -> &'static str {
         self.failure.map_or("success", FailureKind::as_str)

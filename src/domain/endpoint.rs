@@ -137,6 +137,9 @@ pub struct EndpointHealth {
     pub next_probe: Option<i64>,
     /// Consecutive circuit trips without a success (each doubles the open period).
     pub circuit_trips: u32,
+    /// Deliveries per second a throttling receiver (429/503 without Retry-After) brought the
+    /// endpoint to, while lowered.
+    pub effective_rate: Option<u32>,
 }
 
 /// State of an endpoint's circuit breaker.

@@ -10,6 +10,7 @@
 
 pub mod assignment;
 pub mod lease;
+pub mod log;
 pub mod park;
 pub mod record;
 pub mod retry;

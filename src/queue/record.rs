@@ -9,10 +9,12 @@ use std::sync::LazyLock;
 use redis::Script;
 use uuid::Uuid;
 
+use super::log;
 use super::park::index_member;
 use super::stream::GROUP;
 use super::task::Task;
 use crate::db::{Db, StoreError};
+use crate::domain::AttemptStatus;
 
 static RECORD_ATTEMPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/record_attempt.lua")));
@@ -69,6 +71,10 @@ impl HealthUpdate {
 pub struct AttemptRecord<'a> {
     pub job: JobRef<'a>,
     pub message: Uuid,
+    /// When the attempt started, epoch ms (its place in the endpoint's log).
+    pub started: i64,
+    /// Its status, and its status if this failure disables the endpoint.
+    pub status: AttemptStatus,
     /// The attempt as stored (JSON).
     pub attempt: &'a str,
     /// The attempt as stored if this failure disables the endpoint (final, no retry).
@@ -99,6 +105,9 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<Recorded, 
     let keys = &db.keys;
     let job = &r.job;
     let member = r.retry.map(|(task, _)| task.retry_member());
+    let (log_before, log_after) = log::member_parts(r.message, r.status);
+    let (_, log_after_disabled) = log::member_parts(r.message, AttemptStatus::Failed);
+    let oldest_kept = r.now - (r.retention_secs as i64) * 1000;
     let mut conn = db.conn().await?;
     let code: i64 = RECORD_ATTEMPT
         .key(keys.attempts(job.app, r.message))
@@ -109,6 +118,8 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<Recorded, 
         .key(keys.endpoint(job.app, job.endpoint))
         .key(keys.lease(job.partition))
         .key(keys.done(job.partition, job.entry))
+        .key(keys.endpoint_log(job.app, job.endpoint))
+        .key(keys.endpoint_stats(job.app, job.endpoint))
         .arg(r.attempt)
         .arg(r.retention_secs.max(1))
         .arg(r.health.as_arg())
@@ -123,6 +134,12 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<Recorded, 
         .arg(job.lease)
         .arg(job.endpoint.to_string())
         .arg(job.done_ttl_secs)
+        .arg(r.started)
+        .arg(log_before)
+        .arg(log_after)
+        .arg(log_after_disabled)
+        .arg(oldest_kept)
+        .arg(&log::stats_args(r.now)[..])
         .invoke_async(&mut conn)
         .await?;
     match code {

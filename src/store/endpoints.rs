@@ -330,6 +330,8 @@ impl Store {
             .key(keys.parked(app, id))
             .key(keys.parked_index(keys.partition_of(app)))
             .key(keys.stream(keys.partition_of(app)))
+            .key(keys.endpoint_log(app, id))
+            .key(keys.endpoint_stats(app, id))
             .arg(ordered::member(endpoint.created, id))
             .arg(park::index_member(app, id))
             .arg(TASK_FIELD)

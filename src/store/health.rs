@@ -11,8 +11,8 @@ use super::{opt_field, opt_int, Fields, Store};
 use crate::db::StoreError;
 use crate::domain::{CircuitState, EndpointHealth};
 
-static CIRCUIT_PUBLISH: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/circuit_publish.lua")));
+static PUBLISH: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/health_publish.lua")));
 
 /// Reads a health hash; absent fields are the healthy defaults.
 pub(crate) fn health_from_fields(fields: &Fields) -> EndpointHealth {
@@ -25,6 +25,7 @@ pub(crate) fn health_from_fields(fields: &Fields) -> EndpointHealth {
         failing_since: opt_int(fields, "failingSince"),
         next_probe: opt_int(fields, "nextProbe").filter(|_| circuit == CircuitState::Open),
         circuit_trips: opt_int(fields, "trips").unwrap_or(0) as u32,
+        effective_rate: opt_int(fields, "effectiveRate").map(|r| r as u32),
     }
 }
 
@@ -53,16 +54,47 @@ impl Store {
         next_probe_ms: Option<i64>,
         trips: u32,
     ) -> Result<(), StoreError> {
+        let next_probe = next_probe_ms.map(|ms| ms.to_string()).unwrap_or_default();
+        self.publish_health(
+            app,
+            endpoint,
+            &[
+                ("circuit", state.as_str().to_string()),
+                ("nextProbe", next_probe),
+                ("trips", trips.to_string()),
+            ],
+        )
+        .await
+    }
+
+    /// Publishes the rate a throttling receiver brought the endpoint to (`None`: lifted).
+    pub async fn publish_rate(
+        &self,
+        app: Uuid,
+        endpoint: Uuid,
+        per_second: Option<u32>,
+    ) -> Result<(), StoreError> {
+        let value = per_second.map(|r| r.to_string()).unwrap_or_default();
+        self.publish_health(app, endpoint, &[("effectiveRate", value)])
+            .await
+    }
+
+    async fn publish_health(
+        &self,
+        app: Uuid,
+        endpoint: Uuid,
+        fields: &[(&str, String)],
+    ) -> Result<(), StoreError> {
         let keys = &self.db.keys;
-        let mut conn = self.conn().await?;
-        let _: i64 = CIRCUIT_PUBLISH
+        let mut invocation = PUBLISH.prepare_invoke();
+        invocation
             .key(keys.endpoint(app, endpoint))
-            .key(keys.endpoint_health(app, endpoint))
-            .arg(state.as_str())
-            .arg(next_probe_ms.map(|ms| ms.to_string()).unwrap_or_default())
-            .arg(trips)
-            .invoke_async(&mut conn)
-            .await?;
+            .key(keys.endpoint_health(app, endpoint));
+        for (name, value) in fields {
+            invocation.arg(*name).arg(value);
+        }
+        let mut conn = self.conn().await?;
+        let _: i64 = invocation.invoke_async(&mut conn).await?;
         Ok(())
     }
 }

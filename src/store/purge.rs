@@ -158,6 +158,8 @@ impl Store {
                 keys.endpoint_health(app, id),
                 keys.parked(app, id),
                 keys.recovering(app, id),
+                keys.endpoint_log(app, id),
+                keys.endpoint_stats(app, id),
             ])
             .ignore()
             .zrem(

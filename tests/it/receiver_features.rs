@@ -353,3 +353,163 @@ async fn a_paused_endpoint_holds_everything_and_delivers_it_once_resumed() {
     assert_eq!(seen, expected, "each held message once");
     server.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn an_endpoints_log_and_stats_add_up_to_the_attempts_made() {
+    let server = TestServer::start().await;
+    // The first attempt of each message fails, its retry succeeds.
+    let receiver = Receiver::with(std::sync::Arc::new(|earlier_on_path, _| {
+        crate::harness::Reply::status(if earlier_on_path % 2 == 0 { 500 } else { 200 })
+    }));
+    let app = server.create_app("log").await;
+    let endpoint = id_of(
+        &server
+            .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+            .await,
+    );
+    let path = endpoint_path(&app, &endpoint);
+    let before = octohooks::clock::now_ms();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let id = server
+            .send_message(&app, json!({"eventType": "e", "payload": {"n": n}}))
+            .await;
+        // One message at a time, so the receiver's 500-then-200 pairs stay per message.
+        eventually(WAIT, "the message delivered", || async {
+            server
+                .attempts(&app, &id)
+                .await
+                .iter()
+                .any(|a| a["status"] == "success")
+        })
+        .await;
+        ids.push(id);
+    }
+    let log = server.get(&format!("{path}/attempts?limit=250")).await;
+    assert_eq!(log.status, 200, "{:?}", log.body);
+    let all = log.body.as_array().expect("array").clone();
+    assert_eq!(all.len(), 10, "{all:?}");
+    let times: Vec<i64> = all
+        .iter()
+        .map(|a| a["timestamp"].as_i64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {times:?}"
+    );
+    for id in &ids {
+        let of_message: Vec<&Value> = all
+            .iter()
+            .filter(|a| a["messageId"] == id.as_str())
+            .collect();
+        assert_eq!(of_message.len(), 2, "{id}");
+    }
+    // Pages of 3 walk the same log, once each.
+    let mut walked = Vec::new();
+    let mut next = String::new();
+    loop {
+        let page = server
+            .get(&format!("{path}/attempts?limit=3&iterator={next}"))
+            .await;
+        walked.extend(page.body.as_array().expect("page").clone());
+        match page.headers.get("x-next-iterator") {
+            Some(it) => next = it.to_str().expect("ascii").replace('|', "%7C"),
+            None => break,
+        }
+    }
+    assert_eq!(walked, all);
+    for (status, count) in [("success", 5), ("pending", 5), ("failed", 0)] {
+        let page = server
+            .get(&format!("{path}/attempts?status={status}"))
+            .await;
+        assert_eq!(page.body.as_array().map(Vec::len), Some(count), "{status}");
+    }
+    let window = server
+        .get(&format!(
+            "{path}/attempts?since={}&until={}",
+            times[3], times[0]
+        ))
+        .await;
+    assert_eq!(window.body.as_array().map(Vec::len), Some(4));
+    let future = server
+        .get(&format!(
+            "{path}/attempts?since={}",
+            octohooks::clock::now_ms() + 60_000
+        ))
+        .await;
+    assert_eq!(future.body, json!([]));
+    for bad in ["status=done", "iterator=nope", "since=yesterday", "limit=0"] {
+        let answer = server.get(&format!("{path}/attempts?{bad}")).await;
+        assert_eq!(answer.status, 422, "{bad}: {:?}", answer.body);
+    }
+
+    let stats = server.get(&format!("{path}/stats")).await;
+    assert_eq!(stats.status, 200, "{:?}", stats.body);
+    let sum = |series: &str, field: &str| -> u64 {
+        stats.body[series]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|b| b[field].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(stats.body["hourly"].as_array().map(Vec::len), Some(24));
+    assert_eq!(stats.body["daily"].as_array().map(Vec::len), Some(30));
+    assert_eq!((sum("hourly", "success"), sum("hourly", "failure")), (5, 5));
+    assert_eq!((sum("daily", "success"), sum("daily", "failure")), (5, 5));
+    // The last hourly bucket is the current hour.
+    let last_hour = stats.body["hourly"][23]["start"].as_i64().unwrap();
+    let now = octohooks::clock::now_ms();
+    assert!(
+        last_hour <= now && now < last_hour + 3_600_000,
+        "{last_hour} vs {now}"
+    );
+    assert!(last_hour <= before + 3_600_000);
+    server.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_throttling_receiver_lowers_the_endpoints_rate() {
+    let server = TestServer::start_with(|c| {
+        c.retry.schedule = vec![Duration::from_millis(50); 10];
+        c.circuit.failure_threshold = 1000;
+    })
+    .await;
+    // 429 without Retry-After to the first two requests, then 200.
+    let receiver = Receiver::with(std::sync::Arc::new(|earlier, _| {
+        crate::harness::Reply::status(if earlier < 2 { 429 } else { 200 })
+    }));
+    let app = server.create_app("throttled").await;
+    let endpoint = id_of(
+        &server
+            .create_endpoint(
+                &app,
+                &format!("{}/hook", receiver.url),
+                json!({"rateLimit": 8}),
+            )
+            .await,
+    );
+    let path = endpoint_path(&app, &endpoint);
+    for n in 0..6 {
+        server
+            .send_message(&app, json!({"eventType": "e", "payload": {"n": n}}))
+            .await;
+    }
+    // Halved twice: 8/s, 4/s, then 2/s.
+    eventually(WAIT, "the lowered rate published", || async {
+        server.get(&path).await.body["health"]["effectiveRateLimit"] == 2
+    })
+    .await;
+    eventually(WAIT, "every message delivered", || async {
+        receiver.hits().iter().filter(|h| h.path == "/hook").count() >= 8
+    })
+    .await;
+    // After the throttling, starts stand about half a second apart (2/s), not an eighth.
+    let hits = receiver.hits();
+    let gaps: Vec<Duration> = hits[2..].windows(2).map(|w| w[1].at - w[0].at).collect();
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(400)),
+        "gaps after throttling: {gaps:?}"
+    );
+    server.shutdown().await;
+}

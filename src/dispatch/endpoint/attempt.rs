@@ -110,6 +110,8 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
     let record = AttemptRecord {
         job: job_ref(context, partition, fence, job),
         message: job.task.message,
+        started: outcome.started_ms,
+        status,
         attempt: &stored,
         attempt_if_disabled: stored_if_disabled.as_deref(),
         health: if decision.is_success() {
@@ -142,6 +144,7 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
     let result = match (&recorded, decision.is_success()) {
         (Err(_), _) => AttemptResult::Unrecorded,
         (Ok(_), true) => AttemptResult::Succeeded,
+        (Ok(_), false) if outcome.is_throttled() => AttemptResult::Throttled,
         (Ok(_), false) => AttemptResult::Failed,
     };
     AttemptEnd {

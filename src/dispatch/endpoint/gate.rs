@@ -30,6 +30,12 @@ pub const SPILL_DELAY: Duration = Duration::from_secs(1);
 /// How far ahead an endpoint may queue work beyond the partition's slots, in seconds of its
 /// measured throughput.
 pub const DRAIN_HORIZON: Duration = Duration::from_secs(10);
+/// Successes in a row that raise a lowered rate one step.
+pub const ADAPTIVE_STEP_EVERY: u32 = 10;
+/// Factor of one raising step.
+pub const ADAPTIVE_STEP: f64 = 1.25;
+/// Lowest rate a throttling receiver brings an endpoint to, per second.
+pub const ADAPTIVE_FLOOR: f64 = 1.0;
 
 /// The bounds of one endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -64,11 +70,13 @@ pub enum Next<J> {
     Nothing,
 }
 
-/// How an attempt ended, as the breaker needs to know it.
+/// How an attempt ended, as the breaker and the adaptive rate need to know it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptResult {
     Succeeded,
     Failed,
+    /// Failed with 429 or 503 and no Retry-After: the receiver asks for less.
+    Throttled,
     /// The outcome could not be recorded (the job stays pending and comes back).
     Unrecorded,
 }
@@ -78,6 +86,8 @@ pub enum AttemptResult {
 pub struct Finished<J> {
     /// The circuit's new state, when it changed.
     pub transition: Option<CircuitState>,
+    /// The adaptive rate limit changed: its new value, per second (`None`: lifted).
+    pub adaptive: Option<Option<u32>>,
     /// Queued jobs without a slot that the endpoint, now slower, can no longer drain in
     /// time: send them to the retry set, due after their delay.
     pub shed: Vec<(J, Duration)>,
@@ -97,9 +107,12 @@ pub struct Gate<J, S> {
     in_flight: usize,
     /// Deliveries per second of the endpoint as last routed (its own or the default).
     rate: Option<u32>,
+    /// The rate lowered after a receiver throttled it without saying for how long.
+    adaptive: Option<Adaptive>,
     limiter: Option<Limiter>,
-    /// When the endpoint's previous request (maybe on another node) started, as its published
-    /// health says: a new limiter counts it, so a hand-over does not allow an extra request.
+    /// When the endpoint's previous request started (maybe on another node, as its published
+    /// health says): a new limiter counts it, so neither a hand-over nor a rate change allows
+    /// an extra request.
     previous_start: Option<Instant>,
     breaker: CircuitBreaker,
     throughput: Throughput,
@@ -113,6 +126,7 @@ impl<J, S> Gate<J, S> {
             queue: VecDeque::new(),
             in_flight: 0,
             rate: limits.default_rate,
+            adaptive: None,
             limiter: None,
             previous_start: None,
             breaker,
@@ -149,6 +163,7 @@ impl<J, S> Gate<J, S> {
         match self.queue.pop_front() {
             Some(waiting) => {
                 self.in_flight += 1;
+                self.previous_start = Some(now);
                 Next::Start {
                     job: waiting.job,
                     probe: admission == Admission::Probe,
@@ -189,19 +204,68 @@ impl<J, S> Gate<J, S> {
         self.throughput.count(now);
         let shed = self.shed_excess(now);
         let before = self.breaker.state(now);
+        let adaptive_before = self.adaptive_rate();
         match result {
-            AttemptResult::Succeeded => self.breaker.on_success(),
+            AttemptResult::Succeeded => {
+                self.breaker.on_success();
+                self.adaptive_success();
+            }
             AttemptResult::Failed => {
                 self.breaker.on_failure(now);
+            }
+            AttemptResult::Throttled => {
+                self.breaker.on_failure(now);
+                self.throttled(now);
             }
             // A probe with no known outcome must not hold the half-open circuit forever.
             AttemptResult::Unrecorded if probe => self.breaker.probe_abandoned(),
             AttemptResult::Unrecorded => {}
         }
         let after = self.breaker.state(now);
+        let adaptive_after = self.adaptive_rate();
         Finished {
             transition: (before != after).then_some(after),
+            adaptive: (adaptive_before != adaptive_after).then_some(adaptive_after),
             shed,
+        }
+    }
+
+    /// The lowered rate, per second, while one applies.
+    pub fn adaptive_rate(&self) -> Option<u32> {
+        self.adaptive.map(|a| a.per_second.floor() as u32)
+    }
+
+    /// A throttling answer halves the rate the endpoint gets now, never below 1/s.
+    fn throttled(&mut self, now: Instant) {
+        let current = match (self.adaptive, self.rate) {
+            (Some(a), _) => a.per_second,
+            (None, Some(rate)) => f64::from(rate),
+            (None, None) => self.throughput.per_second(now).max(2.0),
+        };
+        let ceiling = self
+            .adaptive
+            .map(|a| a.ceiling)
+            .or(self.rate.map(f64::from))
+            .unwrap_or(current * 2.0);
+        self.adaptive = Some(Adaptive {
+            per_second: (current / 2.0).max(ADAPTIVE_FLOOR),
+            ceiling,
+            successes: 0,
+        });
+    }
+
+    /// Successes raise a lowered rate step by step, and lift it once back at its ceiling.
+    fn adaptive_success(&mut self) {
+        let Some(adaptive) = self.adaptive.as_mut() else {
+            return;
+        };
+        adaptive.successes += 1;
+        if adaptive.successes >= ADAPTIVE_STEP_EVERY {
+            adaptive.successes = 0;
+            adaptive.per_second *= ADAPTIVE_STEP;
+            if adaptive.per_second >= adaptive.ceiling {
+                self.adaptive = None;
+            }
         }
     }
 
@@ -264,12 +328,24 @@ impl<J, S> Gate<J, S> {
     /// at the endpoint's rate, so a slow endpoint's backlog does not cycle through the retry
     /// set every second.
     fn spill_delay(&self) -> Duration {
-        match self.rate {
-            Some(rate) => SPILL_DELAY.max(Duration::from_secs_f64(
-                self.queue.len() as f64 / f64::from(rate),
-            )),
+        match self.period() {
+            Some(period) => SPILL_DELAY.max(period.mul_f64(self.queue.len() as f64)),
             None => SPILL_DELAY,
         }
+    }
+
+    /// The time between two starts under the effective rate (its own or the lowered one,
+    /// whichever is slower); `None`: unlimited.
+    fn period(&self) -> Option<Duration> {
+        let configured = self.rate.map(f64::from);
+        let lowered = self.adaptive.map(|a| a.per_second);
+        let rate = match (configured, lowered) {
+            (Some(c), Some(l)) => c.min(l),
+            (c, l) => c.or(l)?,
+        };
+        Some(Duration::from_secs_f64(
+            1.0 / rate.max(ADAPTIVE_FLOOR / 2.0),
+        ))
     }
 
     /// Jobs the endpoint may keep queued without a partition slot: what it has shown it
@@ -295,20 +371,31 @@ impl<J, S> Gate<J, S> {
     /// How long to wait before the next start under the rate limit (`None`: go now; the
     /// start is counted).
     fn rate_wait(&mut self, now: Instant) -> Option<Duration> {
-        let Some(rate) = self.rate.and_then(NonZeroU32::new) else {
+        let Some(period) = self.period() else {
             self.limiter = None;
             return None;
         };
-        if self.limiter.as_ref().map(|l| l.rate) != Some(rate) {
-            self.limiter = Some(Limiter::new(rate, now, self.previous_start));
+        if self.limiter.as_ref().map(|l| l.period) != Some(period) {
+            self.limiter = Some(Limiter::new(period, now, self.previous_start));
         }
         self.limiter.as_mut()?.check(now)
     }
 }
 
+/// A rate lowered by throttling answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Adaptive {
+    per_second: f64,
+    /// Where it is lifted: the endpoint's own rate, or twice what it had when first throttled.
+    ceiling: f64,
+    /// Successes since the last step.
+    successes: u32,
+}
+
 /// A governor limiter (burst of one) driven by the time passed in rather than a global clock.
 struct Limiter {
-    rate: NonZeroU32,
+    /// Time between two starts.
+    period: Duration,
     /// Governor's clock, moved forward to each `now` passed in.
     clock: FakeRelativeClock,
     /// The instant the clock's zero stands for, and how far it has been moved.
@@ -319,12 +406,14 @@ struct Limiter {
 
 impl Limiter {
     /// A limiter at `now`, which has already let through a request at `previous`.
-    fn new(rate: NonZeroU32, now: Instant, previous: Option<Instant>) -> Self {
+    fn new(period: Duration, now: Instant, previous: Option<Instant>) -> Self {
         let clock = FakeRelativeClock::default();
-        let quota = Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::MIN);
         let origin = previous.map_or(now, |at| at.min(now));
         let mut limiter = Limiter {
-            rate,
+            period,
             limiter: RateLimiter::direct_with_clock(quota, clock.clone()),
             clock,
             origin,

@@ -155,6 +155,9 @@ impl EndpointActor {
             if let Some(state) = finished.transition {
                 act.publish_circuit(ctx, state);
             }
+            if let Some(rate) = finished.adaptive {
+                act.publish_rate(ctx, rate);
+            }
             if end.disabled {
                 // Re-enabling the endpoint resets its health; the breaker starts afresh with
                 // it instead of holding the re-enabled endpoint's deliveries back.
@@ -196,6 +199,18 @@ impl EndpointActor {
                         return;
                     }
                 }
+            }
+        };
+        ctx.spawn(write.into_actor(self));
+    }
+
+    /// Publishes the rate a throttling receiver brought the endpoint to (shown in its health).
+    fn publish_rate(&self, ctx: &mut Context<Self>, per_second: Option<u32>) {
+        let context = self.context.clone();
+        let (app, endpoint) = (self.placement.app, self.placement.endpoint);
+        let write = async move {
+            if let Err(e) = context.store.publish_rate(app, endpoint, per_second).await {
+                tracing::warn!(error = %e, "could not publish the endpoint's lowered rate");
             }
         };
         ctx.spawn(write.into_actor(self));

@@ -1,12 +1,15 @@
 -- Records the outcome of one delivery attempt in one atomic step: the attempt (while the
--- message is retained), the endpoint's health, the retry (when one is scheduled), and the
--- job's end for its stream entry: the acknowledgement when it is the entry's only job, or
--- the endpoint's mark in the entry's done set (so a redelivered entry skips it). There is no
--- moment at which a failed delivery is neither pending in the stream nor scheduled in the
--- retry set. Fenced: refused unless the caller still holds the partition's lease.
+-- message is retained) with its entry in the endpoint's attempt log and stats, the
+-- endpoint's health, the retry (when one is scheduled), and the job's end for its stream
+-- entry: the acknowledgement when it is the entry's only job, or the endpoint's mark in the
+-- entry's done set (so a redelivered entry skips it). There is no moment at which a failed
+-- delivery is neither pending in the stream nor scheduled in the retry set. Fenced: refused
+-- unless the caller still holds the partition's lease. Every format (attempt, log member,
+-- stats fields) is made by the caller; the script only adds the attempt's list position.
 -- KEYS[1] attempts list   KEYS[2] message hash   KEYS[3] endpoint health hash
 -- KEYS[4] retry sorted set   KEYS[5] partition stream   KEYS[6] endpoint hash
--- KEYS[7] partition lease   KEYS[8] the entry's done set
+-- KEYS[7] partition lease   KEYS[8] the entry's done set   KEYS[9] the endpoint's attempt log
+-- KEYS[10] the endpoint's stats
 -- ARGV[1] attempt JSON   ARGV[2] retention (s)   ARGV[3] "success" | "failure"
 -- ARGV[4] now (ms)   ARGV[5] retry member ("" = none)   ARGV[6] retry due (ms)
 -- ARGV[7] stream entry id   ARGV[8] "ack" (the entry's only job) | "mark" (one of several)
@@ -14,14 +17,20 @@
 -- ARGV[10] the attempt JSON as recorded when this failure disables the endpoint: final, no
 --          retry ("" = ARGV[1] either way)
 -- ARGV[11] consumer group   ARGV[12] lease token of the caller   ARGV[13] endpoint id
--- ARGV[14] done-set lifetime (s)
+-- ARGV[14] done-set lifetime (s)   ARGV[15] when the attempt started (ms)
+-- ARGV[16] log member before the position   ARGV[17] log member after it
+-- ARGV[18] log member after it when this failure disables the endpoint
+-- ARGV[19] oldest log score kept (ms)
+-- ARGV[20..27] stats: hour bucket field, hour id, hour success field, hour failure field,
+--              day bucket field, day id, day success field, day failure field
 -- Returns 1 recorded, 2 recorded as final because the endpoint has failed for longer than
 -- the auto-disable period (the caller disables it; no retry was scheduled), -1 lease lost.
 if redis.call('GET', KEYS[7]) ~= ARGV[12] then return -1 end
 local result = 1
 -- The endpoint (or its application) may have been deleted while the request was in flight:
--- its health hash is then not recreated, nothing would ever delete it again.
-if redis.call('EXISTS', KEYS[6]) == 1 then
+-- its health, log and stats are then not recreated, nothing would ever delete them again.
+local endpoint_exists = redis.call('EXISTS', KEYS[6]) == 1
+if endpoint_exists then
   if ARGV[3] == 'success' then
     redis.call('HSET', KEYS[3], 'lastSuccess', ARGV[4], 'consecutiveFailures', 0, 'failingSince', '')
   else
@@ -34,12 +43,29 @@ if redis.call('EXISTS', KEYS[6]) == 1 then
       result = 2
     end
   end
+  -- Stats: one bucket per hour (24) and per day (30), reset when reused for a newer period.
+  for first = 20, 24, 4 do
+    if redis.call('HGET', KEYS[10], ARGV[first]) ~= ARGV[first + 1] then
+      redis.call('HSET', KEYS[10], ARGV[first], ARGV[first + 1], ARGV[first + 2], 0, ARGV[first + 3], 0)
+    end
+    local counter = ARGV[first + 3]
+    if ARGV[3] == 'success' then counter = ARGV[first + 2] end
+    redis.call('HINCRBY', KEYS[10], counter, 1)
+  end
 end
 local attempt = ARGV[1]
-if result == 2 and ARGV[10] ~= '' then attempt = ARGV[10] end
+local log_suffix = ARGV[17]
+if result == 2 and ARGV[10] ~= '' then
+  attempt = ARGV[10]
+  log_suffix = ARGV[18]
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('RPUSH', KEYS[1], attempt)
+  local position = redis.call('RPUSH', KEYS[1], attempt) - 1
   redis.call('EXPIRE', KEYS[1], ARGV[2])
+  if endpoint_exists then
+    redis.call('ZADD', KEYS[9], ARGV[15], ARGV[16] .. position .. log_suffix)
+    redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. ARGV[19])
+  end
 end
 if ARGV[5] ~= '' and result ~= 2 then
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])

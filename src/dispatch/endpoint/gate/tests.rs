@@ -219,6 +219,68 @@ fn idleness_needs_an_empty_quiet_gate_and_a_closed_circuit() {
     assert!(!g.is_idle(later, idle), "open circuit");
 }
 
+#[test]
+fn throttling_halves_the_rate_and_successes_raise_it_back() {
+    let t0 = Instant::now();
+    // A breaker that never opens here: this is about the rate only.
+    let patient = CircuitConfig {
+        failure_threshold: 1000,
+        ..CIRCUIT
+    };
+    let mut g: Gate<u32, ()> = Gate::new(
+        Limits {
+            queue_capacity: 100,
+            max_in_flight: 1,
+            default_rate: None,
+        },
+        CircuitBreaker::new(&patient),
+        t0,
+    );
+    let mut t = t0;
+    let run = |g: &mut Gate<u32, ()>, t: &mut Instant, result| {
+        g.offer(0, Some(8), *t);
+        loop {
+            match g.next(*t) {
+                Next::Start { .. } => break,
+                Next::WaitFor(wait) => *t += wait,
+                other => panic!("{other:?}"),
+            }
+        }
+        g.finished(*t, result, false)
+    };
+    let finished = run(&mut g, &mut t, AttemptResult::Throttled);
+    assert_eq!(finished.adaptive, Some(Some(4)));
+    assert_eq!(
+        run(&mut g, &mut t, AttemptResult::Throttled).adaptive,
+        Some(Some(2))
+    );
+    for _ in 0..3 {
+        run(&mut g, &mut t, AttemptResult::Throttled);
+    }
+    assert_eq!(g.adaptive_rate(), Some(1), "never below 1/s");
+    // Two starts now stand a second apart.
+    g.offer(0, Some(8), t);
+    let wait = match g.next(t) {
+        Next::WaitFor(wait) => wait,
+        other => panic!("{other:?}"),
+    };
+    assert!(wait > Duration::from_millis(900), "{wait:?}");
+    // Successes raise it back step by step until the endpoint's own rate applies again.
+    let mut lifted = None;
+    for i in 0..200 {
+        if let Some(None) = run(&mut g, &mut t, AttemptResult::Succeeded).adaptive {
+            lifted = Some(i);
+            break;
+        }
+    }
+    let lifted = lifted.expect("lifted");
+    assert!(
+        lifted > ADAPTIVE_STEP_EVERY as usize,
+        "step by step: {lifted}"
+    );
+    assert_eq!(g.adaptive_rate(), None);
+}
+
 /// One step of a random workload.
 #[derive(Debug, Clone)]
 enum Op {
@@ -232,7 +294,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         any::<bool>().prop_map(|slot| Op::Offer { slot }),
         Just(Op::Pump),
-        (0u8..3).prop_map(Op::Finish),
+        (0u8..4).prop_map(Op::Finish),
         (1u16..2000).prop_map(Op::Advance),
     ]
 }
@@ -285,7 +347,12 @@ proptest! {
                 },
                 Op::Finish(kind) => {
                     if let Some(probe) = running.pop() {
-                        let result = [AttemptResult::Succeeded, AttemptResult::Failed, AttemptResult::Unrecorded][kind as usize];
+                        let result = [
+                            AttemptResult::Succeeded,
+                            AttemptResult::Failed,
+                            AttemptResult::Unrecorded,
+                            AttemptResult::Throttled,
+                        ][kind as usize];
                         out += g.finished(now, result, probe).shed.len() as u32;
                     }
                 }
