@@ -7,32 +7,44 @@
 #   AOF=1 (Redis with appendonly everysec), DURATION, RATE, VUS, APPS, MODE (k6 scenarios),
 #   CONNECTIONS (wrk, default 64), MESSAGES (drain backlog, default 100000),
 #   ENDPOINTS (fanout, default 1000).
-# Everything listens on 127.0.0.1 only and stops when the script ends.
+# Binaries come from $CARGO_TARGET_DIR (default ./target). Everything listens on 127.0.0.1
+# only, and only the processes this script starts are signalled; they stop when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:?usage: load-tests/run.sh SCENARIO}"
 ./scripts/ensure-redis.sh
 
-work="$(mktemp -d)"; pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+# pids: every process started here (stopped at exit); node_pids: octohooks processes;
+# worker_pids: those running the worker role; stopped: pids sent SIGSTOP and not yet resumed.
+work="$(mktemp -d)"; pids=(); node_pids=(); worker_pids=(); stopped=()
+cleanup() {
+  local p
+  # A stopped process would not act on SIGTERM until resumed: resume first.
+  for p in "${stopped[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 
 cargo build --release --quiet --bin octohooks --example receiver
-bin=./target/release/octohooks
+target_dir="${CARGO_TARGET_DIR:-./target}"
+bin="$target_dir/release/octohooks"
 
 redis_port=$(free_port)
 persist=(--save '' --appendonly no)
 [ "${AOF:-0}" = "1" ] && persist=(--save '' --appendonly yes --appendfsync everysec --dir "$work")
 redis-server --port "$redis_port" --bind 127.0.0.1 --maxmemory-policy noeviction "${persist[@]}" --loglevel warning >/dev/null &
-pids+=($!)
+pids+=($!); redis_pid=$!
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 recv_port=$(free_port)
-./target/release/examples/receiver "127.0.0.1:$recv_port" >/dev/null &
-pids+=($!)
+"$target_dir/release/examples/receiver" "127.0.0.1:$recv_port" >/dev/null &
+pids+=($!); receiver_pid=$!
 export RECEIVER_URL="http://127.0.0.1:$recv_port"
 wait_http "$RECEIVER_URL/stats"
 
@@ -49,19 +61,19 @@ IDLE_TIMEOUT="${IDLE_TIMEOUT:-10s}"
 if [ -n "${APIS:-}${WORKERS:-}" ]; then
   for i in $(seq "${WORKERS:-1}"); do
     mport=$(free_port)
-    OCTOHOOKS__METRICS__BIND="127.0.0.1:$mport" $bin worker >"$work/worker-$i.log" 2>&1 &
-    pids+=($!)
+    OCTOHOOKS__METRICS__BIND="127.0.0.1:$mport" "$bin" worker >"$work/worker-$i.log" 2>&1 &
+    pids+=($!); node_pids+=($!); worker_pids+=($!)
     [ "$i" = 1 ] && export WORKER_METRICS="http://127.0.0.1:$mport"
   done
   for i in $(seq "${APIS:-1}"); do
     port=$(free_port)
-    OCTOHOOKS__SERVER__BIND="127.0.0.1:$port" $bin api >"$work/api-$i.log" 2>&1 &
-    pids+=($!); api_urls+=("http://127.0.0.1:$port")
+    OCTOHOOKS__SERVER__BIND="127.0.0.1:$port" "$bin" api >"$work/api-$i.log" 2>&1 &
+    pids+=($!); node_pids+=($!); api_urls+=("http://127.0.0.1:$port")
   done
 else
   port=$(free_port)
-  OCTOHOOKS__SERVER__BIND="127.0.0.1:$port" $bin serve >"$work/serve.log" 2>&1 &
-  pids+=($!); api_urls+=("http://127.0.0.1:$port")
+  OCTOHOOKS__SERVER__BIND="127.0.0.1:$port" "$bin" serve >"$work/serve.log" 2>&1 &
+  pids+=($!); node_pids+=($!); worker_pids+=($!); api_urls+=("http://127.0.0.1:$port")
 fi
 export BASE_URL="${api_urls[0]}"
 for u in "${api_urls[@]}"; do wait_http "$u/health"; done
@@ -113,9 +125,11 @@ case "$scenario" in
   drain)
     # A backlog of MESSAGES over APPS applications, then measure how fast it drains.
     total=${MESSAGES:-100000}
-    ids=$(create_apps "${APPS:-100}" 1)
-    pkill -STOP -f "octohooks worker" || true   # queue the backlog without delivering
-    APP_IDS=$ids python3 - "$BASE_URL" "$total" <<'PY'
+    drain_ids=$(create_apps "${APPS:-100}" 1)
+    # Queue the backlog without delivering: pause this run's worker processes only.
+    stopped=("${worker_pids[@]}")
+    kill -STOP "${stopped[@]}"
+    APP_IDS=$drain_ids python3 - "$BASE_URL" "$total" <<'PY'
 import concurrent.futures, json, os, sys, urllib.request
 base, total = sys.argv[1], int(sys.argv[2])
 ids = os.environ["APP_IDS"].split(",")
@@ -129,7 +143,7 @@ with concurrent.futures.ThreadPoolExecutor(32) as pool:
 PY
     echo "backlog of $total queued"
     curl -s -X POST "$RECEIVER_URL/reset" >/dev/null
-    pkill -CONT -f "octohooks worker" || true
+    kill -CONT "${stopped[@]}"; stopped=()
     start=$(date +%s.%N)
     # PROFILE=1: sample the whole machine while the backlog drains (perf from linux-perf).
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/drain.perf}" 2>/dev/null & pids+=($!); }
@@ -155,7 +169,7 @@ PY
     # ENDPOINTS distinct endpoints (APPS apps x ENDPOINTS/APPS each), each receiving ROUNDS
     # messages; the worker's RSS is sampled while they are active and after they go idle.
     apps=${APPS:-100}; per=$(( ${ENDPOINTS:-10000} / apps )); rounds=${ROUNDS:-3}
-    worker_pid=$(pgrep -f "octohooks worker" | head -1)
+    worker_pid=${worker_pids[0]}
     rss() { ps -o rss= -p "$worker_pid" | awk '{printf "%.0f", $1/1024}'; }
     echo "worker RSS before: $(rss) MB"
     python3 - "$BASE_URL" "$RECEIVER_URL" "$apps" "$per" "$rounds" <<'PY'
