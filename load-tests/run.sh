@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # Runs one load scenario against a fresh local deployment and prints a short summary.
 #
-#   load-tests/run.sh create-message|api-mix|end-to-end|ingest|drain|fanout [options]
+#   load-tests/run.sh create-message|api-mix|end-to-end|ingest|drain|fanout|memory
 #
 # Options (environment): APIS=M WORKERS=N (separate processes; default one `serve`),
 #   AOF=1 (Redis with appendonly everysec), DURATION, RATE, VUS, APPS, MODE (k6 scenarios),
-#   CONNECTIONS (wrk, default 64), MESSAGES (drain backlog, default 100000),
-#   ENDPOINTS (fanout, default 1000).
+#   CONNECTIONS (wrk, default 64), PAYLOAD (ingest payload bytes, default 1024),
+#   MESSAGES (drain backlog, default 100000), ENDPOINTS (fanout, default 1000; memory,
+#   default 10000), PROFILE=1 (perf record during ingest/drain).
+# Targets: each scenario ends with `target met: ...` or `TARGET MISSED: ...` lines and exits
+#   1 when one is missed. Defaults are the README's targets, overridable: TARGET_INGEST
+#   (msg/s, 15000; 10500 with AOF=1), TARGET_INGEST_XADD_RATIO (0.40), TARGET_DRAIN
+#   (deliveries/s, 20000; the README's table still says 10,000), TARGET_LAG_P50_MS (5) and
+#   TARGET_LAG_P99_MS (25) for end-to-end, TARGET_FANOUT_MS (1000), TARGET_MEMORY_MB (300).
+#   k6 scenarios also fail on their own thresholds. TARGETS=0: print figures, check nothing.
 # Binaries come from $CARGO_TARGET_DIR (default ./target). Everything listens on 127.0.0.1
 # only, and only the processes this script starts are signalled; they stop when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:?usage: load-tests/run.sh SCENARIO}"
+case "$scenario" in
+  create-message|api-mix|end-to-end|ingest|drain|fanout|memory) ;;
+  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+esac
 ./scripts/ensure-redis.sh
 
 # pids: every process started here (stopped at exit); node_pids: octohooks processes;
@@ -94,33 +105,81 @@ create_apps() { # count endpoints_per_app -> ids on stdout, comma-separated
   (IFS=,; echo "${ids[*]}")
 }
 receiver_stats() { curl -s "$RECEIVER_URL/stats"; echo; }
-wait_deliveries() { # expected timeout_s [field: distinct webhook-ids by default]
-  local deadline=$((SECONDS + $2)) field=${3:-distinct}
+stat_field() { # field of the receiver's /stats (top-level integer)
+  curl -s "$RECEIVER_URL/stats" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+wait_deliveries() { # expected timeout_s [field: distinct (path, webhook-id) pairs] [poll_s: 0.2]
+  local deadline=$((SECONDS + $2)) field=${3:-distinct} n=0
   while [ $SECONDS -lt $deadline ]; do
-    n=$(curl -s "$RECEIVER_URL/stats" | sed -n "s/.*\"$field\":\([0-9]*\).*/\1/p")
-    [ "$n" -ge "$1" ] && return 0; sleep 0.2
+    n=$(stat_field "$field"); n=${n:-0}
+    [ "$n" -ge "$1" ] && return 0; sleep "${4:-0.2}"
   done
   echo "timed out: $n of $1 delivered" >&2; return 1
 }
+xadd_baseline() { # raw XADD/s of PAYLOAD bytes on this run's Redis (redis-benchmark)
+  local payload out
+  payload=$(head -c "${PAYLOAD:-1024}" /dev/zero | tr '\0' x)
+  out=$(redis-benchmark -p "$redis_port" -c "${CONNECTIONS:-64}" -n "${XADD_REQUESTS:-300000}" -q --csv \
+    XADD bench:stream '*' f "$payload" | tail -1 | cut -d'"' -f4)
+  redis-cli -p "$redis_port" del bench:stream >/dev/null
+  echo "${out%.*}"
+}
+wrk_field() { # name wrk-output: a number from the `wrk: name=N ...` line of ingest.lua
+  echo "$2" | sed -n "s/^wrk: .*\b$1=\([0-9]*\).*/\1/p"
+}
+
+# Targets: defaults are the README's (Performance); each can be overridden through the
+# variable named in its line. TARGETS=0 prints the figures without checking any target.
+verdicts=(); missed=0
+target() { # description value op(ge|le|lt) threshold variable
+  [ "${TARGETS:-1}" = 0 ] && return 0
+  local sign
+  case $3 in ge) sign=">=" ;; le) sign="<=" ;; lt) sign="<" ;; esac
+  local line="$1 = ${2:-none} (target $sign $4, $5)"
+  if [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v v="$2" -v t="$4" -v op="$3" \
+      'BEGIN { exit !((op == "ge" && v >= t) || (op == "le" && v <= t) || (op == "lt" && v < t)) }'; then
+    verdicts+=("target met: $line")
+  else
+    verdicts+=("TARGET MISSED: $line"); missed=$((missed + 1))
+  fi
+}
+k6_target() { # scenario exit-status: k6 exits 99 when a threshold fails
+  [ "${TARGETS:-1}" = 0 ] && return 0
+  if [ "$2" = 0 ]; then verdicts+=("target met: k6 thresholds of $1 (see load-tests/$1.js)")
+  else verdicts+=("TARGET MISSED: k6 thresholds of $1 (k6 exit $2; see load-tests/$1.js)"); missed=$((missed + 1)); fi
+}
+calc() { python3 -c "print($1)"; }
 
 case "$scenario" in
   create-message|api-mix|end-to-end)
     ensure_k6
-    k6 run --quiet "load-tests/$scenario.js"
+    k6_status=0
+    k6 run --quiet "load-tests/$scenario.js" || k6_status=$?
+    k6_target "$scenario" "$k6_status"
+    if [ "$scenario" = end-to-end ]; then
+      read -r p50 p99 < <(curl -s "$RECEIVER_URL/stats" | python3 -c 'import json,sys; l=json.load(sys.stdin)["lag_ms"]; print(l["p50"], l["p99"])')
+      echo "end-to-end: at ${RATE:-1000} msg/s, lag p50 $p50 ms, p99 $p99 ms"
+      target "end-to-end lag p50 ms at ${RATE:-1000} msg/s" "$p50" le "${TARGET_LAG_P50_MS:-5}" TARGET_LAG_P50_MS
+      target "end-to-end lag p99 ms at ${RATE:-1000} msg/s" "$p99" le "${TARGET_LAG_P99_MS:-25}" TARGET_LAG_P99_MS
+    fi
     ;;
   ingest)
     command -v wrk >/dev/null 2>&1 || { apt-get install -y -qq wrk >/dev/null; }
-    export APP_IDS; APP_IDS=$(create_apps "${APPS:-100}" 0)
-    payload=$(python3 -c 'print("x"*1024)')
-    xadd=$(redis-benchmark -p "$redis_port" -c "${CONNECTIONS:-64}" -n 300000 -q --csv XADD bench:stream '*' f "$payload" | tail -1 | cut -d'"' -f4)
-    redis-cli -p "$redis_port" del bench:stream >/dev/null
-    echo "raw XADD baseline (redis-benchmark, 1 KB, ${CONNECTIONS:-64} connections): ${xadd%.*} XADD/s"
+    export APP_IDS PAYLOAD="${PAYLOAD:-1024}"; APP_IDS=$(create_apps "${APPS:-100}" 0)
+    xadd=$(xadd_baseline)
+    echo "raw XADD baseline (redis-benchmark, $PAYLOAD bytes, ${CONNECTIONS:-64} connections): $xadd XADD/s"
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/ingest.perf}" 2>/dev/null & pids+=($!); }
     out=$(wrk -t2 -c "${CONNECTIONS:-64}" -d "${DURATION:-20s}" -s load-tests/ingest.lua "$BASE_URL")
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
     echo "$out" | grep -E 'ingest:|Non-2xx|Socket'
-    rate=$(echo "$out" | sed -n 's/^ingest: [0-9]* requests, \([0-9]*\) req.*/\1/p')
+    requests=$(wrk_field requests "$out"); status_errors=$(wrk_field status_errors "$out")
+    rate=$(calc "round(($requests - $status_errors) / ($(wrk_field duration_us "$out") / 1e6))")
+    echo "ingest: $((requests - status_errors)) accepted (2xx) = $rate msg/s"
     python3 -c "print(f'ingest / raw XADD = {$rate / $xadd:.1%}')"
+    # README target 6: with AOF everysec, 70 % of target 1.
+    default=15000; [ "${AOF:-0}" = 1 ] && default=10500
+    target "ingest msg/s (AOF=${AOF:-0})" "$rate" ge "${TARGET_INGEST:-$default}" TARGET_INGEST
+    target "ingest / raw XADD" "$(calc "round($rate / $xadd, 3)")" ge "${TARGET_INGEST_XADD_RATIO:-0.40}" TARGET_INGEST_XADD_RATIO
     ;;
   drain)
     # A backlog of MESSAGES over APPS applications, then measure how fast it drains.
@@ -147,11 +206,14 @@ PY
     start=$(date +%s.%N)
     # PROFILE=1: sample the whole machine while the backlog drains (perf from linux-perf).
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/drain.perf}" 2>/dev/null & pids+=($!); }
-    wait_deliveries "$total" 600
+    drained=1; wait_deliveries "$total" 600 || drained=0
     end=$(date +%s.%N)
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
-    python3 -c "print(f'drain: $total deliveries in {($end-$start):.2f} s = {$total/($end-$start):.0f} deliveries/s')"
+    rate=$(calc "round($total / ($end - $start))")
+    [ "$drained" = 1 ] || rate=0
+    python3 -c "print(f'drain: $total deliveries in {($end-$start):.2f} s = $rate deliveries/s')"
     receiver_stats
+    target "drain deliveries/s" "$rate" ge "${TARGET_DRAIN:-20000}" TARGET_DRAIN
     ;;
   fanout)
     n=${ENDPOINTS:-1000}
@@ -160,10 +222,13 @@ PY
     start=$(date +%s.%N)
     curl -sf "${auth[@]}" -X POST "$BASE_URL/api/v1/applications/$id/messages" \
       -d "{\"eventType\":\"fanout\",\"payload\":{\"sentAt\":$(date +%s%3N)}}" >/dev/null
-    wait_deliveries "$n" 60 deliveries
+    drained=1; wait_deliveries "$n" 60 deliveries || drained=0
     end=$(date +%s.%N)
-    python3 -c "print(f'fanout: 1 message to $n endpoints delivered in {($end-$start)*1000:.0f} ms')"
+    ms=$(calc "round(($end - $start) * 1000)")
+    [ "$drained" = 1 ] || ms=""
+    python3 -c "print(f'fanout: 1 message to $n endpoints delivered in {($end-$start)*1000:.0f} ms$([ "$drained" = 1 ] || echo ' (timed out)')')"
     receiver_stats
+    target "fanout ms to $n endpoints" "$ms" le "${TARGET_FANOUT_MS:-1000}" TARGET_FANOUT_MS
     ;;
   memory)
     # ENDPOINTS distinct endpoints (APPS apps x ENDPOINTS/APPS each), each receiving ROUNDS
@@ -187,18 +252,20 @@ with concurrent.futures.ThreadPoolExecutor(32) as pool:
         {"eventType": "mem", "payload": {"filler": "x" * 1000}}), range(apps * rounds)))
 PY
     total=$(( apps * per * rounds ))
-    peak=0
+    peak=0; n=0
     deadline=$((SECONDS + 300))
     while [ $SECONDS -lt $deadline ]; do
       r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
-      n=$(curl -s "$RECEIVER_URL/stats" | sed -n 's/.*"deliveries":\([0-9]*\).*/\1/p')
+      n=$(stat_field deliveries); n=${n:-0}
       [ "$n" -ge "$total" ] && break; sleep 0.2
     done
     actors=$(curl -s "$WORKER_METRICS/metrics" | sed -n 's/^octohooks_active_endpoint_actors \([0-9]*\)/\1/p')
     echo "memory: $((apps * per)) endpoints, $n of $total deliveries; worker RSS peak ${peak} MB with ${actors} live endpoint actors"
     sleep "$(( ${IDLE_TIMEOUT%s} * 2 + 2 ))"
-    actors=$(curl -s "$WORKER_METRICS/metrics" | sed -n 's/^octohooks_active_endpoint_actors \([0-9]*\)/\1/p')
-    echo "memory: after the idle timeout: worker RSS $(rss) MB, ${actors} live endpoint actors"
+    idle_actors=$(curl -s "$WORKER_METRICS/metrics" | sed -n 's/^octohooks_active_endpoint_actors \([0-9]*\)/\1/p')
+    echo "memory: after the idle timeout: worker RSS $(rss) MB, ${idle_actors} live endpoint actors"
+    target "memory worker RSS peak MB" "$peak" lt "${TARGET_MEMORY_MB:-300}" TARGET_MEMORY_MB
+    target "memory live endpoint actors after the idle timeout" "$idle_actors" le 0 "falls back when idle"
     ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
@@ -206,3 +273,10 @@ echo "--- redis commands (calls, usec per call)"
 redis-cli -p "$redis_port" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\1 \2 \3/p' | sort -k2 -n -r | head -12
 echo "--- metrics (excerpt)"
 curl -s "$BASE_URL/metrics" | grep -E '^octohooks_(deliveries_total|messages_accepted_total|owned_partitions|retries_scheduled_total)' | head -20 || true
+if [ "${TARGETS:-1}" = 0 ]; then
+  echo "--- targets not checked (TARGETS=0)"
+else
+  echo "--- targets"
+  printf '%s\n' "${verdicts[@]}"
+  [ "$missed" = 0 ] || exit 1
+fi
