@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Runs one load scenario against a fresh local deployment and prints a short summary.
 #
-#   load-tests/run.sh create-message|api-mix|end-to-end|ingest|drain|fanout|memory
+#   load-tests/run.sh create-message|api-mix|end-to-end|ingest|sustained|drain|fanout|memory
 #
 # Options (environment): APIS=M WORKERS=N (separate processes; default one `serve`),
 #   AOF=1 (Redis with appendonly everysec), DURATION, RATE, VUS, APPS, MODE (k6 scenarios),
-#   CONNECTIONS (wrk, default 64), PAYLOAD (ingest payload bytes, default 1024),
-#   MESSAGES (drain backlog, default 100000), ENDPOINTS (fanout, default 1000; memory,
-#   default 10000), PROFILE=1 (perf record during ingest/drain).
+#   CONNECTIONS (wrk, default 64), PAYLOAD (ingest/sustained payload bytes, default 1024),
+#   ENDPOINTS_PER_APP (sustained fan-out, default 1), MESSAGES (drain backlog, default
+#   100000), ENDPOINTS (fanout, default 1000; memory, default 10000), PROFILE=1 (perf record
+#   during ingest/drain).
 # Targets: each scenario ends with `target met: ...` or `TARGET MISSED: ...` lines and exits
 #   1 when one is missed. Defaults are the README's targets, overridable: TARGET_INGEST
 #   (msg/s, 15000; 10500 with AOF=1), TARGET_INGEST_XADD_RATIO (0.40), TARGET_DRAIN
 #   (deliveries/s, 20000; the README's table still says 10,000), TARGET_LAG_P50_MS (5) and
-#   TARGET_LAG_P99_MS (25) for end-to-end, TARGET_FANOUT_MS (1000), TARGET_MEMORY_MB (300).
+#   TARGET_LAG_P99_MS (25) for end-to-end, TARGET_FANOUT_MS (1000), TARGET_MEMORY_MB (300)
+#   and for sustained
+#   TARGET_SUSTAINED_ACCEPTED (msg/s, 11000, with one endpoint per app),
+#   TARGET_SUSTAINED_FANOUT (deliveries/s, 40000, with more), TARGET_SUSTAINED_KEEP_UP
+#   (delivered / accepted x endpoints, 0.95), TARGET_CPU_MS_PER_DELIVERY (core-ms, 0.18).
 #   k6 scenarios also fail on their own thresholds. TARGETS=0: print figures, check nothing.
 # Binaries come from $CARGO_TARGET_DIR (default ./target). Everything listens on 127.0.0.1
 # only, and only the processes this script starts are signalled; they stop when it ends.
@@ -20,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:?usage: load-tests/run.sh SCENARIO}"
 case "$scenario" in
-  create-message|api-mix|end-to-end|ingest|drain|fanout|memory) ;;
+  create-message|api-mix|end-to-end|ingest|sustained|drain|fanout|memory) ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 ./scripts/ensure-redis.sh
@@ -127,6 +132,15 @@ xadd_baseline() { # raw XADD/s of PAYLOAD bytes on this run's Redis (redis-bench
 wrk_field() { # name wrk-output: a number from the `wrk: name=N ...` line of ingest.lua
   echo "$2" | sed -n "s/^wrk: .*\b$1=\([0-9]*\).*/\1/p"
 }
+ticks() { # pids...: utime+stime of those processes (all their threads), in clock ticks
+  local p s total=0 f
+  for p in "$@"; do
+    read -r s <"/proc/$p/stat" || continue
+    read -ra f <<<"${s##*) }"   # fields from the 3rd (state) on: utime is the 14th, stime the 15th
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
 
 # Targets: defaults are the README's (Performance); each can be overridden through the
 # variable named in its line. TARGETS=0 prints the figures without checking any target.
@@ -180,6 +194,75 @@ case "$scenario" in
     default=15000; [ "${AOF:-0}" = 1 ] && default=10500
     target "ingest msg/s (AOF=${AOF:-0})" "$rate" ge "${TARGET_INGEST:-$default}" TARGET_INGEST
     target "ingest / raw XADD" "$(calc "round($rate / $xadd, 3)")" ge "${TARGET_INGEST_XADD_RATIO:-0.40}" TARGET_INGEST_XADD_RATIO
+    ;;
+  sustained)
+    # wrk posts PAYLOAD-byte messages for DURATION over APPS applications with
+    # ENDPOINTS_PER_APP endpoints each on the local receiver while the node delivers. For the
+    # same window: accepted/s, delivered/s, the backlog left, then the time to drain it, and
+    # CPU (core-ms) per delivered message of each process group.
+    command -v wrk >/dev/null 2>&1 || { apt-get install -y -qq wrk >/dev/null; }
+    apps=${APPS:-100}; epa=${ENDPOINTS_PER_APP:-1}
+    export APP_IDS PAYLOAD="${PAYLOAD:-1024}"; APP_IDS=$(create_apps "$apps" "$epa")
+    xadd=$(xadd_baseline)
+    echo "raw XADD baseline (redis-benchmark, $PAYLOAD bytes, ${CONNECTIONS:-64} connections): $xadd XADD/s"
+    curl -s -X POST "$RECEIVER_URL/reset" >/dev/null
+    hz=$(getconf CLK_TCK)
+    d0=$(stat_field deliveries)
+    c0_node=$(ticks "${node_pids[@]}"); c0_redis=$(ticks "$redis_pid"); c0_recv=$(ticks "$receiver_pid")
+    t0=$(date +%s.%N)
+    # wrk runs in a subshell that reports its children's CPU (cutime+cstime) once wrk is reaped.
+    (
+      wrk -t2 -c "${CONNECTIONS:-64}" -d "${DURATION:-20s}" -s load-tests/ingest.lua "$BASE_URL" >"$work/wrk.out" 2>&1 ||
+        echo "wrk exited with status $?" >&2
+      me=$BASHPID; read -r s <"/proc/$me/stat"; read -ra f <<<"${s##*) }"
+      echo $((f[13] + f[14])) >"$work/wrk.ticks"
+    )
+    t1=$(date +%s.%N)
+    c1_node=$(ticks "${node_pids[@]}"); c1_redis=$(ticks "$redis_pid"); c1_recv=$(ticks "$receiver_pid")
+    d1=$(stat_field deliveries)
+    out=$(cat "$work/wrk.out")
+    requests=$(wrk_field requests "$out"); status_errors=$(wrk_field status_errors "$out")
+    accepted=$((requests - status_errors)); delivered=$((d1 - d0)); expected=$((accepted * epa))
+    # The backlog left at the end of the window drains from t1 on (polled every 50 ms).
+    drained=1; wait_deliveries $((d0 + expected)) "${DRAIN_TIMEOUT:-300}" deliveries 0.05 || drained=0
+    drain_s=$(calc "round($(date +%s.%N) - $t1, 2)")
+    echo "$out" | grep -E 'ingest:|Non-2xx|Socket'
+    backlog=$((expected - delivered))
+    window=$(calc "round($t1 - $t0, 2)")
+    accepted_rate=$(calc "round($accepted / $window)"); delivered_rate=$(calc "round($delivered / $window)")
+    keep_up=$(calc "round($delivered / max($expected, 1), 3)")
+    deployment="${APIS:-serve} api, ${WORKERS:-serve} worker, AOF=${AOF:-0}"
+    echo "sustained: window $window s; $apps apps x $epa endpoints, $PAYLOAD-byte payload, ${CONNECTIONS:-64} connections, $deployment"
+    echo "sustained: accepted $accepted (2xx; $status_errors non-2xx, $(wrk_field socket_errors "$out") socket errors) = $accepted_rate msg/s"
+    echo "sustained: delivered $delivered in the window = $delivered_rate deliveries/s ($(calc "f'{$keep_up:.1%}'") of accepted x $epa endpoints)"
+    if [ "$drained" = 1 ]; then
+      echo "sustained: backlog at the end $backlog (accepted x $epa - delivered); drained in $drain_s s after the window"
+    else
+      echo "sustained: backlog at the end $backlog (accepted x $epa - delivered); NOT drained after $drain_s s"
+    fi
+    cpu_line="sustained: CPU core-ms per delivered message:"
+    total_ms=0
+    for group in octohooks redis-server wrk receiver; do
+      case $group in
+        octohooks) dt=$((c1_node - c0_node)) ;;
+        redis-server) dt=$((c1_redis - c0_redis)) ;;
+        wrk) dt=$(cat "$work/wrk.ticks") ;;
+        receiver) dt=$((c1_recv - c0_recv)) ;;
+      esac
+      ms=$((dt * 1000 / hz)); total_ms=$((total_ms + ms))
+      cpu_line+=" $group $(calc "f'{$ms / max($delivered, 1):.3f}'") ($ms core-ms, $(calc "f'{$ms / 1000 / $window:.2f}'") cores);"
+    done
+    cpu_per=$(calc "round($total_ms / max($delivered, 1), 3)")
+    echo "$cpu_line total $cpu_per ($total_ms core-ms, $(calc "f'{$total_ms / 1000 / $window:.2f}'") cores)"
+    python3 -c "print(f'sustained: accepted / raw XADD = {$accepted_rate / $xadd:.1%}')"
+    receiver_stats
+    if [ "$epa" = 1 ]; then
+      target "sustained accepted msg/s" "$accepted_rate" ge "${TARGET_SUSTAINED_ACCEPTED:-11000}" TARGET_SUSTAINED_ACCEPTED
+    else
+      target "sustained deliveries/s with $epa endpoints per app" "$delivered_rate" ge "${TARGET_SUSTAINED_FANOUT:-40000}" TARGET_SUSTAINED_FANOUT
+    fi
+    target "sustained delivered / (accepted x $epa)" "$keep_up" ge "${TARGET_SUSTAINED_KEEP_UP:-0.95}" TARGET_SUSTAINED_KEEP_UP
+    target "sustained CPU core-ms per delivered message" "$cpu_per" le "${TARGET_CPU_MS_PER_DELIVERY:-0.18}" TARGET_CPU_MS_PER_DELIVERY
     ;;
   drain)
     # A backlog of MESSAGES over APPS applications, then measure how fast it drains.
