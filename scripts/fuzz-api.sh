@@ -15,7 +15,8 @@
 # `fuzz seed: N (replay with FUZZ_SEED=N)` and repeated on failure), FUZZ_TIMEOUT (seconds
 # for the schemathesis run, default 150), FUZZ_WORKERS (default 1: with more, schemathesis
 # 4.32 on Python 3.11 sometimes crashes in ast.parse), FUZZ_VERBOSE=1 (print the full run).
-# Bounded: ~15 s plus `cargo build` (quick once the tests have built the binary).
+# Bounded: ~15 s plus `cargo build` (quick once the tests have built the binary). The binary
+# is taken from $CARGO_TARGET_DIR when set, where cargo builds it (default ./target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -114,7 +115,7 @@ OCTOHOOKS__REDIS__URL="redis://127.0.0.1:$REDIS_PORT" \
   OCTOHOOKS__SERVER__BIND="127.0.0.1:$API_PORT" \
   OCTOHOOKS__SERVER__WORKERS=2 \
   OCTOHOOKS__LOG__LEVEL=warn \
-  ./target/debug/octohooks api >"$WORK/server.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-./target}/debug/octohooks" api >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 wait_for api http_ok "$BASE/health" || fail "the API did not start" "$WORK/server.log"
 
