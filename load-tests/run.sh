@@ -141,6 +141,11 @@ ticks() { # pids...: utime+stime of those processes (all their threads), in cloc
   done
   echo "$total"
 }
+machine_busy() { # busy clock ticks of all CPUs since boot (/proc/stat: all but idle and iowait)
+  local user nice system irq softirq steal
+  read -r _ user nice system _ _ irq softirq steal _ </proc/stat
+  echo $((user + nice + system + irq + softirq + steal))
+}
 
 # Targets: defaults are the README's (Performance); each can be overridden through the
 # variable named in its line. TARGETS=0 prints the figures without checking any target.
@@ -209,6 +214,7 @@ case "$scenario" in
     hz=$(getconf CLK_TCK)
     d0=$(stat_field deliveries)
     c0_node=$(ticks "${node_pids[@]}"); c0_redis=$(ticks "$redis_pid"); c0_recv=$(ticks "$receiver_pid")
+    c0_all=$(machine_busy)
     t0=$(date +%s.%N)
     # wrk runs in a subshell that reports its children's CPU (cutime+cstime) once wrk is reaped.
     (
@@ -218,6 +224,7 @@ case "$scenario" in
       echo $((f[13] + f[14])) >"$work/wrk.ticks"
     )
     t1=$(date +%s.%N)
+    c1_all=$(machine_busy)
     c1_node=$(ticks "${node_pids[@]}"); c1_redis=$(ticks "$redis_pid"); c1_recv=$(ticks "$receiver_pid")
     d1=$(stat_field deliveries)
     # The node also accepted the requests still in flight when wrk stopped (up to one per
@@ -261,6 +268,9 @@ case "$scenario" in
     done
     cpu_per=$(calc "round($total_ms / max($delivered, 1), 3)")
     echo "$cpu_line total $cpu_per ($total_ms core-ms, $(calc "f'{$total_ms / 1000 / $window:.2f}'") cores)"
+    # What else ran: the whole machine's busy time over the window, less the groups above.
+    all_ms=$(((c1_all - c0_all) * 1000 / hz))
+    echo "sustained: machine ($(nproc) CPUs) busy $(calc "f'{$all_ms / 1000 / $window:.2f}'") cores over the window, of which $(calc "f'{max($all_ms - $total_ms, 0) / 1000 / $window:.2f}'") cores outside these groups"
     python3 -c "print(f'sustained: accepted / raw XADD = {$accepted_rate / $xadd:.1%}')"
     receiver_stats
     if [ "$epa" = 1 ]; then
