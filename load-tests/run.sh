@@ -168,6 +168,20 @@ k6_target() { # scenario exit-status: k6 exits 99 when a threshold fails
   else verdicts+=("TARGET MISSED: k6 thresholds of $1 (k6 exit $2; see load-tests/$1.js)"); missed=$((missed + 1)); fi
 }
 calc() { python3 -c "print($1)"; }
+run_wrk() { # wrk posting ingest.lua's messages for DURATION: output in $work/wrk.out, CPU in $work/wrk.ticks
+  # A subshell reports its children's CPU (cutime+cstime) once wrk is reaped.
+  (
+    wrk -t2 -c "${CONNECTIONS:-64}" -d "${DURATION:-20s}" -s load-tests/ingest.lua "$BASE_URL" >"$work/wrk.out" 2>&1 ||
+      echo "wrk exited with status $?" >&2
+    local me=$BASHPID s f; read -r s <"/proc/$me/stat"; read -ra f <<<"${s##*) }"
+    echo $((f[13] + f[14])) >"$work/wrk.ticks"
+  )
+}
+machine_line() { # label window_s busy_ticks_of_the_machine ticks_of_this_run's_processes
+  local hz; hz=$(getconf CLK_TCK)
+  echo "$1: machine ($(nproc) CPUs) busy $(calc "f'{$3 / $hz / $2:.2f}'") cores over the window, of which" \
+    "$(calc "f'{max($3 - $4, 0) / $hz / $2:.2f}'") cores outside this run's processes"
+}
 
 case "$scenario" in
   create-message|api-mix|end-to-end)
@@ -188,13 +202,17 @@ case "$scenario" in
     xadd=$(xadd_baseline)
     echo "raw XADD baseline (redis-benchmark, $PAYLOAD bytes, ${CONNECTIONS:-64} connections): $xadd XADD/s"
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/ingest.perf}" 2>/dev/null & pids+=($!); }
-    out=$(wrk -t2 -c "${CONNECTIONS:-64}" -d "${DURATION:-20s}" -s load-tests/ingest.lua "$BASE_URL")
+    c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid"); t0=$(date +%s.%N)
+    run_wrk
+    t1=$(date +%s.%N); c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
+    out=$(cat "$work/wrk.out")
     echo "$out" | grep -E 'ingest:|Non-2xx|Socket'
     requests=$(wrk_field requests "$out"); status_errors=$(wrk_field status_errors "$out")
     rate=$(calc "round(($requests - $status_errors) / ($(wrk_field duration_us "$out") / 1e6))")
     echo "ingest: $((requests - status_errors)) accepted (2xx) = $rate msg/s"
     python3 -c "print(f'ingest / raw XADD = {$rate / $xadd:.1%}')"
+    machine_line ingest "$(calc "$t1 - $t0")" $((c1_all - c0_all)) $((c1_run - c0_run + $(cat "$work/wrk.ticks")))
     # README target 6: with AOF everysec, 70 % of target 1.
     default=15000; [ "${AOF:-0}" = 1 ] && default=10500
     target "ingest msg/s (AOF=${AOF:-0})" "$rate" ge "${TARGET_INGEST:-$default}" TARGET_INGEST
@@ -216,13 +234,7 @@ case "$scenario" in
     c0_node=$(ticks "${node_pids[@]}"); c0_redis=$(ticks "$redis_pid"); c0_recv=$(ticks "$receiver_pid")
     c0_all=$(machine_busy)
     t0=$(date +%s.%N)
-    # wrk runs in a subshell that reports its children's CPU (cutime+cstime) once wrk is reaped.
-    (
-      wrk -t2 -c "${CONNECTIONS:-64}" -d "${DURATION:-20s}" -s load-tests/ingest.lua "$BASE_URL" >"$work/wrk.out" 2>&1 ||
-        echo "wrk exited with status $?" >&2
-      me=$BASHPID; read -r s <"/proc/$me/stat"; read -ra f <<<"${s##*) }"
-      echo $((f[13] + f[14])) >"$work/wrk.ticks"
-    )
+    run_wrk
     t1=$(date +%s.%N)
     c1_all=$(machine_busy)
     c1_node=$(ticks "${node_pids[@]}"); c1_redis=$(ticks "$redis_pid"); c1_recv=$(ticks "$receiver_pid")
@@ -269,8 +281,7 @@ case "$scenario" in
     cpu_per=$(calc "round($total_ms / max($delivered, 1), 3)")
     echo "$cpu_line total $cpu_per ($total_ms core-ms, $(calc "f'{$total_ms / 1000 / $window:.2f}'") cores)"
     # What else ran: the whole machine's busy time over the window, less the groups above.
-    all_ms=$(((c1_all - c0_all) * 1000 / hz))
-    echo "sustained: machine ($(nproc) CPUs) busy $(calc "f'{$all_ms / 1000 / $window:.2f}'") cores over the window, of which $(calc "f'{max($all_ms - $total_ms, 0) / 1000 / $window:.2f}'") cores outside these groups"
+    machine_line sustained "$(calc "$t1 - $t0")" $((c1_all - c0_all)) $((total_ms * hz / 1000))
     python3 -c "print(f'sustained: accepted / raw XADD = {$accepted_rate / $xadd:.1%}')"
     receiver_stats
     if [ "$epa" = 1 ]; then
