@@ -313,16 +313,19 @@ with concurrent.futures.ThreadPoolExecutor(32) as pool:
 PY
     echo "backlog of $total queued"
     curl -s -X POST "$RECEIVER_URL/reset" >/dev/null
+    c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
     kill -CONT "${stopped[@]}"; stopped=()
     start=$(date +%s.%N)
     # PROFILE=1: sample the whole machine while the backlog drains (perf from linux-perf).
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/drain.perf}" 2>/dev/null & pids+=($!); }
     drained=1; wait_deliveries "$total" 600 || drained=0
     end=$(date +%s.%N)
+    c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
     rate=$(calc "round($total / ($end - $start))")
     [ "$drained" = 1 ] || rate=0
     python3 -c "print(f'drain: $total deliveries in {($end-$start):.2f} s = $rate deliveries/s')"
+    machine_line drain "$(calc "$end - $start")" $((c1_all - c0_all)) $((c1_run - c0_run))
     receiver_stats
     target "drain deliveries/s" "$rate" ge "${TARGET_DRAIN:-20000}" TARGET_DRAIN
     ;;
