@@ -1,11 +1,12 @@
-//! A fast webhook receiver for load tests: answers 200 at once, counts deliveries and
-//! distinct `webhook-id`s, and measures create→delivery lag from a `sentAt` (epoch ms) field
-//! in the payload.
+//! A fast webhook receiver for load tests: answers 200 at once, counts deliveries, distinct
+//! (endpoint path, `webhook-id`) pairs (so `duplicates` stays right when one message fans out
+//! to several endpoints) and deliveries per endpoint path, and measures create→delivery lag
+//! from a `sentAt` (epoch ms) field in the payload.
 //!
 //! `cargo run --release --example receiver -- 127.0.0.1:9000`, then `GET /stats` for JSON
 //! figures and `POST /reset` to start over.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -13,7 +14,10 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 #[derive(Default)]
 struct Stats {
     deliveries: u64,
+    /// `path webhook-id` of every delivery seen.
     ids: HashSet<String>,
+    /// Deliveries per endpoint path.
+    per_path: HashMap<String, u64>,
     lags_ms: Vec<u64>,
     first_ms: Option<u64>,
     last_ms: u64,
@@ -62,9 +66,13 @@ async fn main() -> std::io::Result<()> {
                     let mut lags = s.lags_ms.clone();
                     lags.sort_unstable();
                     let span = s.first_ms.map_or(0, |f| s.last_ms.saturating_sub(f));
+                    let per_min = s.per_path.values().min().copied().unwrap_or(0);
+                    let per_max = s.per_path.values().max().copied().unwrap_or(0);
                     HttpResponse::Ok().json(serde_json::json!({
                         "deliveries": s.deliveries,
                         "distinct": s.ids.len(),
+                        "endpoints": s.per_path.len(),
+                        "per_endpoint": { "min": per_min, "max": per_max },
                         "duplicates": s.deliveries - s.ids.len() as u64,
                         "span_ms": span,
                         "rate_per_s": if span > 0 { s.deliveries as f64 * 1000.0 / span as f64 } else { 0.0 },
@@ -88,15 +96,22 @@ async fn main() -> std::io::Result<()> {
             .default_service(web::to(
                 |req: HttpRequest, body: web::Bytes, stats: web::Data<Arc<Mutex<Stats>>>| async move {
                     let now = now_ms();
+                    let path = req.path();
                     let id = req
                         .headers()
                         .get("webhook-id")
                         .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
+                        .unwrap_or("");
+                    let key = format!("{path} {id}");
                     let mut s = stats.lock().expect("stats");
                     s.deliveries += 1;
-                    s.ids.insert(id);
+                    s.ids.insert(key);
+                    match s.per_path.get_mut(path) {
+                        Some(n) => *n += 1,
+                        None => {
+                            s.per_path.insert(path.to_string(), 1);
+                        }
+                    }
                     if let Some(sent) = sent_at(&body) {
                         s.lags_ms.push(now.saturating_sub(sent));
                     }

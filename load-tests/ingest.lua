@@ -1,24 +1,33 @@
--- wrk script: POST 1 KB messages round-robin over the application ids in $APP_IDS
--- (comma-separated) with the bearer token in $TOKEN. Peak ingest is measured with wrk
--- because k6 itself saturates far below the server on this machine.
+-- wrk script: POST messages round-robin over the application ids in $APP_IDS
+-- (comma-separated) with the bearer token in $TOKEN. The message's `payload` object
+-- serializes to $PAYLOAD bytes (default 1024: `{"filler":"xxx…"}`). Peak ingest is measured
+-- with wrk because k6 itself saturates far below the server on this machine.
+-- Each wrk thread runs its own copy of this script, so each walks the ids round robin.
 local ids = {}
 for id in string.gmatch(os.getenv("APP_IDS") or "", "[^,]+") do ids[#ids + 1] = id end
+if #ids == 0 then error("APP_IDS is empty") end
 local token = os.getenv("TOKEN") or "loadtest"
-local body = '{"eventType":"load.test","payload":{"filler":"' .. string.rep("x", 1000) .. '"}}'
+local size = tonumber(os.getenv("PAYLOAD") or "1024")
+-- `{"filler":""}` is 13 bytes.
+local body = '{"eventType":"load.test","payload":{"filler":"'
+  .. string.rep("x", math.max(0, size - 13)) .. '"}}'
+local headers = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
 local counter = 0
 
 request = function()
   counter = counter + 1
   local id = ids[(counter % #ids) + 1]
-  return wrk.format("POST", "/api/v1/applications/" .. id .. "/messages",
-    { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", "/api/v1/applications/" .. id .. "/messages", headers, body)
 end
 
-
 done = function(summary, latency)
+  local e = summary.errors
   io.write(string.format("ingest: %d requests, %.0f req/s, p50 %.2f ms, p99 %.2f ms, errors %d\n",
     summary.requests, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write
-      + summary.errors.timeout))
+    e.status + e.connect + e.read + e.write + e.timeout))
+  -- Machine-readable: wrk counts responses with status >= 400 in errors.status, so
+  -- requests - status are the accepted (2xx) messages.
+  io.write(string.format("wrk: requests=%d status_errors=%d socket_errors=%d duration_us=%d\n",
+    summary.requests, e.status, e.connect + e.read + e.write + e.timeout, summary.duration))
 end

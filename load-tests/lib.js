@@ -13,6 +13,26 @@ export const params = {
   headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
 };
 
+// Seconds in a k6 duration such as '30s', '2m', '1m30s', '500ms'.
+export function seconds(duration) {
+  let total = 0;
+  for (const [, n, unit] of String(duration).matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += parseFloat(n) * { ms: 0.001, s: 1, m: 60, h: 3600 }[unit];
+  }
+  return total;
+}
+
+// Threshold on k6's `dropped_iterations` for an arrival-rate scenario planned to start
+// `iterations` iterations. An arrival-rate executor drops an iteration when no VU is free to
+// start it on time, i.e. when the generator (or the server behind it) cannot keep the rate;
+// the figures of such a run describe a lower rate than asked, so it must fail. Fewer than
+// 0.1 % of the planned iterations (none at all below 2,000 planned) tolerates a brief stall,
+// e.g. while k6 warms up, without hiding a generator that saturates, which drops iterations
+// by the hundred per second.
+export function droppedIterations(iterations) {
+  return [`count<${Math.max(1, Math.floor(iterations * 0.001))}`];
+}
+
 // A payload of about `size` bytes, with the send time for create→delivery lag.
 export function payload(size) {
   return { sentAt: Date.now(), filler: 'x'.repeat(Math.max(0, size - 40)) };

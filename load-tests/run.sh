@@ -1,38 +1,66 @@
 #!/usr/bin/env bash
 # Runs one load scenario against a fresh local deployment and prints a short summary.
 #
-#   load-tests/run.sh create-message|api-mix|end-to-end|ingest|drain|fanout [options]
+#   load-tests/run.sh create-message|api-mix|end-to-end|ingest|sustained|drain|fanout|memory
 #
 # Options (environment): APIS=M WORKERS=N (separate processes; default one `serve`),
 #   AOF=1 (Redis with appendonly everysec), DURATION, RATE, VUS, APPS, MODE (k6 scenarios),
-#   CONNECTIONS (wrk, default 64), MESSAGES (drain backlog, default 100000),
-#   ENDPOINTS (fanout, default 1000).
-# Everything listens on 127.0.0.1 only and stops when the script ends.
+#   CONNECTIONS (wrk, default 64), PAYLOAD (ingest/sustained payload bytes, default 1024),
+#   ENDPOINTS_PER_APP (sustained fan-out, default 1), MESSAGES (drain backlog, default
+#   100000), ENDPOINTS (fanout, default 1000; memory, default 10000), PROFILE=1 (perf record
+#   during ingest/drain).
+# Targets: each scenario ends with `target met: ...` or `TARGET MISSED: ...` lines and exits
+#   1 when one is missed. Defaults are the README's targets, overridable: TARGET_INGEST
+#   (msg/s, 15000; 10500 with AOF=1), TARGET_INGEST_XADD_RATIO (0.40), TARGET_DRAIN
+#   (deliveries/s, 20000; the README's table still says 10,000), TARGET_LAG_P50_MS (5) and
+#   TARGET_LAG_P99_MS (25) for end-to-end, TARGET_FANOUT_MS (1000), TARGET_MEMORY_MB (300)
+#   and for sustained
+#   TARGET_SUSTAINED_ACCEPTED (msg/s, 11000, with one endpoint per app),
+#   TARGET_SUSTAINED_FANOUT (deliveries/s, 40000, with more), TARGET_SUSTAINED_KEEP_UP
+#   (delivered / accepted x endpoints, 0.95), TARGET_CPU_MS_PER_DELIVERY (core-ms, 0.18).
+#   k6 scenarios also fail on their own thresholds. TARGETS=0: print figures, check nothing.
+# Binaries come from $CARGO_TARGET_DIR (default ./target). Everything listens on 127.0.0.1
+# only, and only the processes this script starts are signalled; they stop when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:?usage: load-tests/run.sh SCENARIO}"
+case "$scenario" in
+  create-message|api-mix|end-to-end|ingest|sustained|drain|fanout|memory) ;;
+  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+esac
 ./scripts/ensure-redis.sh
 
-work="$(mktemp -d)"; pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+# pids: every process started here (stopped at exit); node_pids: octohooks processes;
+# worker_pids: those running the worker role; stopped: pids sent SIGSTOP and not yet resumed.
+work="$(mktemp -d)"; pids=(); node_pids=(); worker_pids=(); stopped=()
+cleanup() {
+  local p
+  # A stopped process would not act on SIGTERM until resumed: resume first.
+  for p in "${stopped[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 
 cargo build --release --quiet --bin octohooks --example receiver
-bin=./target/release/octohooks
+target_dir="${CARGO_TARGET_DIR:-./target}"
+bin="$target_dir/release/octohooks"
 
 redis_port=$(free_port)
 persist=(--save '' --appendonly no)
 [ "${AOF:-0}" = "1" ] && persist=(--save '' --appendonly yes --appendfsync everysec --dir "$work")
 redis-server --port "$redis_port" --bind 127.0.0.1 --maxmemory-policy noeviction "${persist[@]}" --loglevel warning >/dev/null &
-pids+=($!)
+pids+=($!); redis_pid=$!
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 recv_port=$(free_port)
-./target/release/examples/receiver "127.0.0.1:$recv_port" >/dev/null &
-pids+=($!)
+"$target_dir/release/examples/receiver" "127.0.0.1:$recv_port" >/dev/null &
+pids+=($!); receiver_pid=$!
 export RECEIVER_URL="http://127.0.0.1:$recv_port"
 wait_http "$RECEIVER_URL/stats"
 
@@ -49,19 +77,19 @@ IDLE_TIMEOUT="${IDLE_TIMEOUT:-10s}"
 if [ -n "${APIS:-}${WORKERS:-}" ]; then
   for i in $(seq "${WORKERS:-1}"); do
     mport=$(free_port)
-    OCTOHOOKS__METRICS__BIND="127.0.0.1:$mport" $bin worker >"$work/worker-$i.log" 2>&1 &
-    pids+=($!)
+    OCTOHOOKS__METRICS__BIND="127.0.0.1:$mport" "$bin" worker >"$work/worker-$i.log" 2>&1 &
+    pids+=($!); node_pids+=($!); worker_pids+=($!)
     [ "$i" = 1 ] && export WORKER_METRICS="http://127.0.0.1:$mport"
   done
   for i in $(seq "${APIS:-1}"); do
     port=$(free_port)
-    OCTOHOOKS__SERVER__BIND="127.0.0.1:$port" $bin api >"$work/api-$i.log" 2>&1 &
-    pids+=($!); api_urls+=("http://127.0.0.1:$port")
+    OCTOHOOKS__SERVER__BIND="127.0.0.1:$port" "$bin" api >"$work/api-$i.log" 2>&1 &
+    pids+=($!); node_pids+=($!); api_urls+=("http://127.0.0.1:$port")
   done
 else
   port=$(free_port)
-  OCTOHOOKS__SERVER__BIND="127.0.0.1:$port" $bin serve >"$work/serve.log" 2>&1 &
-  pids+=($!); api_urls+=("http://127.0.0.1:$port")
+  OCTOHOOKS__SERVER__BIND="127.0.0.1:$port" "$bin" serve >"$work/serve.log" 2>&1 &
+  pids+=($!); node_pids+=($!); worker_pids+=($!); api_urls+=("http://127.0.0.1:$port")
 fi
 export BASE_URL="${api_urls[0]}"
 for u in "${api_urls[@]}"; do wait_http "$u/health"; done
@@ -82,40 +110,196 @@ create_apps() { # count endpoints_per_app -> ids on stdout, comma-separated
   (IFS=,; echo "${ids[*]}")
 }
 receiver_stats() { curl -s "$RECEIVER_URL/stats"; echo; }
-wait_deliveries() { # expected timeout_s [field: distinct webhook-ids by default]
-  local deadline=$((SECONDS + $2)) field=${3:-distinct}
+stat_field() { # field of the receiver's /stats (top-level integer)
+  curl -s "$RECEIVER_URL/stats" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+wait_deliveries() { # expected timeout_s [field: distinct (path, webhook-id) pairs] [poll_s: 0.2]
+  local deadline=$((SECONDS + $2)) field=${3:-distinct} n=0
   while [ $SECONDS -lt $deadline ]; do
-    n=$(curl -s "$RECEIVER_URL/stats" | sed -n "s/.*\"$field\":\([0-9]*\).*/\1/p")
-    [ "$n" -ge "$1" ] && return 0; sleep 0.2
+    n=$(stat_field "$field"); n=${n:-0}
+    [ "$n" -ge "$1" ] && return 0; sleep "${4:-0.2}"
   done
   echo "timed out: $n of $1 delivered" >&2; return 1
+}
+xadd_baseline() { # raw XADD/s of PAYLOAD bytes on this run's Redis (redis-benchmark)
+  local payload out
+  payload=$(head -c "${PAYLOAD:-1024}" /dev/zero | tr '\0' x)
+  out=$(redis-benchmark -p "$redis_port" -c "${CONNECTIONS:-64}" -n "${XADD_REQUESTS:-300000}" -q --csv \
+    XADD bench:stream '*' f "$payload" | tail -1 | cut -d'"' -f4)
+  redis-cli -p "$redis_port" del bench:stream >/dev/null
+  echo "${out%.*}"
+}
+wrk_field() { # name wrk-output: a number from the `wrk: name=N ...` line of ingest.lua
+  echo "$2" | sed -n "s/^wrk: .*\b$1=\([0-9]*\).*/\1/p"
+}
+ticks() { # pids...: utime+stime of those processes (all their threads), in clock ticks
+  local p s total=0 f
+  for p in "$@"; do
+    read -r s <"/proc/$p/stat" || continue
+    read -ra f <<<"${s##*) }"   # fields from the 3rd (state) on: utime is the 14th, stime the 15th
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+machine_busy() { # busy clock ticks of all CPUs since boot (/proc/stat: all but idle and iowait)
+  local user nice system irq softirq steal
+  read -r _ user nice system _ _ irq softirq steal _ </proc/stat
+  echo $((user + nice + system + irq + softirq + steal))
+}
+
+# Targets: defaults are the README's (Performance); each can be overridden through the
+# variable named in its line. TARGETS=0 prints the figures without checking any target.
+verdicts=(); missed=0
+target() { # description value op(ge|le|lt) threshold variable
+  [ "${TARGETS:-1}" = 0 ] && return 0
+  local sign
+  case $3 in ge) sign=">=" ;; le) sign="<=" ;; lt) sign="<" ;; esac
+  local line="$1 = ${2:-none} (target $sign $4, $5)"
+  if [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v v="$2" -v t="$4" -v op="$3" \
+      'BEGIN { exit !((op == "ge" && v >= t) || (op == "le" && v <= t) || (op == "lt" && v < t)) }'; then
+    verdicts+=("target met: $line")
+  else
+    verdicts+=("TARGET MISSED: $line"); missed=$((missed + 1))
+  fi
+}
+k6_target() { # scenario exit-status: k6 exits 99 when a threshold fails
+  [ "${TARGETS:-1}" = 0 ] && return 0
+  if [ "$2" = 0 ]; then verdicts+=("target met: k6 thresholds of $1 (see load-tests/$1.js)")
+  else verdicts+=("TARGET MISSED: k6 thresholds of $1 (k6 exit $2; see load-tests/$1.js)"); missed=$((missed + 1)); fi
+}
+calc() { python3 -c "print($1)"; }
+run_wrk() { # wrk posting ingest.lua's messages for DURATION: output in $work/wrk.out, CPU in $work/wrk.ticks
+  # A subshell reports its children's CPU (cutime+cstime) once wrk is reaped.
+  (
+    wrk -t2 -c "${CONNECTIONS:-64}" -d "${DURATION:-20s}" -s load-tests/ingest.lua "$BASE_URL" >"$work/wrk.out" 2>&1 ||
+      echo "wrk exited with status $?" >&2
+    local me=$BASHPID s f; read -r s <"/proc/$me/stat"; read -ra f <<<"${s##*) }"
+    echo $((f[13] + f[14])) >"$work/wrk.ticks"
+  )
+}
+machine_line() { # label window_s busy_ticks_of_the_machine ticks_of_this_run's_processes
+  local hz; hz=$(getconf CLK_TCK)
+  echo "$1: machine ($(nproc) CPUs) busy $(calc "f'{$3 / $hz / $2:.2f}'") cores over the window, of which" \
+    "$(calc "f'{max($3 - $4, 0) / $hz / $2:.2f}'") cores outside this run's processes"
 }
 
 case "$scenario" in
   create-message|api-mix|end-to-end)
     ensure_k6
-    k6 run --quiet "load-tests/$scenario.js"
+    k6_status=0
+    k6 run --quiet "load-tests/$scenario.js" || k6_status=$?
+    k6_target "$scenario" "$k6_status"
+    if [ "$scenario" = end-to-end ]; then
+      read -r p50 p99 < <(curl -s "$RECEIVER_URL/stats" | python3 -c 'import json,sys; l=json.load(sys.stdin)["lag_ms"]; print(l["p50"], l["p99"])')
+      echo "end-to-end: at ${RATE:-1000} msg/s, lag p50 $p50 ms, p99 $p99 ms"
+      target "end-to-end lag p50 ms at ${RATE:-1000} msg/s" "$p50" le "${TARGET_LAG_P50_MS:-5}" TARGET_LAG_P50_MS
+      target "end-to-end lag p99 ms at ${RATE:-1000} msg/s" "$p99" le "${TARGET_LAG_P99_MS:-25}" TARGET_LAG_P99_MS
+    fi
     ;;
   ingest)
     command -v wrk >/dev/null 2>&1 || { apt-get install -y -qq wrk >/dev/null; }
-    export APP_IDS; APP_IDS=$(create_apps "${APPS:-100}" 0)
-    payload=$(python3 -c 'print("x"*1024)')
-    xadd=$(redis-benchmark -p "$redis_port" -c "${CONNECTIONS:-64}" -n 300000 -q --csv XADD bench:stream '*' f "$payload" | tail -1 | cut -d'"' -f4)
-    redis-cli -p "$redis_port" del bench:stream >/dev/null
-    echo "raw XADD baseline (redis-benchmark, 1 KB, ${CONNECTIONS:-64} connections): ${xadd%.*} XADD/s"
+    export APP_IDS PAYLOAD="${PAYLOAD:-1024}"; APP_IDS=$(create_apps "${APPS:-100}" 0)
+    xadd=$(xadd_baseline)
+    echo "raw XADD baseline (redis-benchmark, $PAYLOAD bytes, ${CONNECTIONS:-64} connections): $xadd XADD/s"
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/ingest.perf}" 2>/dev/null & pids+=($!); }
-    out=$(wrk -t2 -c "${CONNECTIONS:-64}" -d "${DURATION:-20s}" -s load-tests/ingest.lua "$BASE_URL")
+    c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid"); t0=$(date +%s.%N)
+    run_wrk
+    t1=$(date +%s.%N); c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
+    out=$(cat "$work/wrk.out")
     echo "$out" | grep -E 'ingest:|Non-2xx|Socket'
-    rate=$(echo "$out" | sed -n 's/^ingest: [0-9]* requests, \([0-9]*\) req.*/\1/p')
+    requests=$(wrk_field requests "$out"); status_errors=$(wrk_field status_errors "$out")
+    rate=$(calc "round(($requests - $status_errors) / ($(wrk_field duration_us "$out") / 1e6))")
+    echo "ingest: $((requests - status_errors)) accepted (2xx) = $rate msg/s"
     python3 -c "print(f'ingest / raw XADD = {$rate / $xadd:.1%}')"
+    machine_line ingest "$(calc "$t1 - $t0")" $((c1_all - c0_all)) $((c1_run - c0_run + $(cat "$work/wrk.ticks")))
+    # README target 6: with AOF everysec, 70 % of target 1.
+    default=15000; [ "${AOF:-0}" = 1 ] && default=10500
+    target "ingest msg/s (AOF=${AOF:-0})" "$rate" ge "${TARGET_INGEST:-$default}" TARGET_INGEST
+    target "ingest / raw XADD" "$(calc "round($rate / $xadd, 3)")" ge "${TARGET_INGEST_XADD_RATIO:-0.40}" TARGET_INGEST_XADD_RATIO
+    ;;
+  sustained)
+    # wrk posts PAYLOAD-byte messages for DURATION over APPS applications with
+    # ENDPOINTS_PER_APP endpoints each on the local receiver while the node delivers. For the
+    # same window: accepted/s, delivered/s, the backlog left, then the time to drain it, and
+    # CPU (core-ms) per delivered message of each process group.
+    command -v wrk >/dev/null 2>&1 || { apt-get install -y -qq wrk >/dev/null; }
+    apps=${APPS:-100}; epa=${ENDPOINTS_PER_APP:-1}
+    export APP_IDS PAYLOAD="${PAYLOAD:-1024}"; APP_IDS=$(create_apps "$apps" "$epa")
+    xadd=$(xadd_baseline)
+    echo "raw XADD baseline (redis-benchmark, $PAYLOAD bytes, ${CONNECTIONS:-64} connections): $xadd XADD/s"
+    curl -s -X POST "$RECEIVER_URL/reset" >/dev/null
+    hz=$(getconf CLK_TCK)
+    d0=$(stat_field deliveries)
+    c0_node=$(ticks "${node_pids[@]}"); c0_redis=$(ticks "$redis_pid"); c0_recv=$(ticks "$receiver_pid")
+    c0_all=$(machine_busy)
+    t0=$(date +%s.%N)
+    run_wrk
+    t1=$(date +%s.%N)
+    c1_all=$(machine_busy)
+    c1_node=$(ticks "${node_pids[@]}"); c1_redis=$(ticks "$redis_pid"); c1_recv=$(ticks "$receiver_pid")
+    d1=$(stat_field deliveries)
+    # The node also accepted the requests still in flight when wrk stopped (up to one per
+    # connection), which wrk does not count: the backlog is taken from the node's counter.
+    node_accepted=0
+    for u in "${api_urls[@]}"; do
+      n=$(curl -s "$u/metrics" | sed -n 's/^octohooks_messages_accepted_total \([0-9]*\).*/\1/p')
+      node_accepted=$((node_accepted + ${n:-0}))
+    done
+    out=$(cat "$work/wrk.out")
+    requests=$(wrk_field requests "$out"); status_errors=$(wrk_field status_errors "$out")
+    accepted=$((requests - status_errors)); delivered=$((d1 - d0)); expected=$((node_accepted * epa))
+    # The backlog left at the end of the window drains from t1 on (polled every 50 ms).
+    drained=1; wait_deliveries $((d0 + expected)) "${DRAIN_TIMEOUT:-300}" deliveries 0.05 || drained=0
+    drain_s=$(calc "round($(date +%s.%N) - $t1, 2)")
+    echo "$out" | grep -E 'ingest:|Non-2xx|Socket'
+    backlog=$((expected - delivered))
+    keep_up=$(calc "round($delivered / max($accepted * $epa, 1), 3)")
+    window=$(calc "round($t1 - $t0, 2)")
+    accepted_rate=$(calc "round($accepted / $window)"); delivered_rate=$(calc "round($delivered / $window)")
+    deployment="${APIS:-serve} api, ${WORKERS:-serve} worker, AOF=${AOF:-0}"
+    echo "sustained: window $window s; $apps apps x $epa endpoints, $PAYLOAD-byte payload, ${CONNECTIONS:-64} connections, $deployment"
+    echo "sustained: accepted $accepted (2xx; $status_errors non-2xx, $(wrk_field socket_errors "$out") socket errors) = $accepted_rate msg/s"
+    echo "sustained: delivered $delivered in the window = $delivered_rate deliveries/s ($(calc "f'{$keep_up:.1%}'") of accepted x $epa endpoints)"
+    if [ "$drained" = 1 ]; then
+      echo "sustained: backlog at the end $backlog (node-accepted $node_accepted x $epa - delivered); drained in $drain_s s after the window"
+    else
+      echo "sustained: backlog at the end $backlog (node-accepted $node_accepted x $epa - delivered); NOT drained after $drain_s s"
+    fi
+    cpu_line="sustained: CPU core-ms per delivered message:"
+    total_ms=0
+    for group in octohooks redis-server wrk receiver; do
+      case $group in
+        octohooks) dt=$((c1_node - c0_node)) ;;
+        redis-server) dt=$((c1_redis - c0_redis)) ;;
+        wrk) dt=$(cat "$work/wrk.ticks") ;;
+        receiver) dt=$((c1_recv - c0_recv)) ;;
+      esac
+      ms=$((dt * 1000 / hz)); total_ms=$((total_ms + ms))
+      cpu_line+=" $group $(calc "f'{$ms / max($delivered, 1):.3f}'") ($ms core-ms, $(calc "f'{$ms / 1000 / $window:.2f}'") cores);"
+    done
+    cpu_per=$(calc "round($total_ms / max($delivered, 1), 3)")
+    echo "$cpu_line total $cpu_per ($total_ms core-ms, $(calc "f'{$total_ms / 1000 / $window:.2f}'") cores)"
+    # What else ran: the whole machine's busy time over the window, less the groups above.
+    machine_line sustained "$(calc "$t1 - $t0")" $((c1_all - c0_all)) $((total_ms * hz / 1000))
+    python3 -c "print(f'sustained: accepted / raw XADD = {$accepted_rate / $xadd:.1%}')"
+    receiver_stats
+    if [ "$epa" = 1 ]; then
+      target "sustained accepted msg/s" "$accepted_rate" ge "${TARGET_SUSTAINED_ACCEPTED:-11000}" TARGET_SUSTAINED_ACCEPTED
+    else
+      target "sustained deliveries/s with $epa endpoints per app" "$delivered_rate" ge "${TARGET_SUSTAINED_FANOUT:-40000}" TARGET_SUSTAINED_FANOUT
+    fi
+    target "sustained delivered / (accepted x $epa)" "$keep_up" ge "${TARGET_SUSTAINED_KEEP_UP:-0.95}" TARGET_SUSTAINED_KEEP_UP
+    target "sustained CPU core-ms per delivered message" "$cpu_per" le "${TARGET_CPU_MS_PER_DELIVERY:-0.18}" TARGET_CPU_MS_PER_DELIVERY
     ;;
   drain)
     # A backlog of MESSAGES over APPS applications, then measure how fast it drains.
     total=${MESSAGES:-100000}
-    ids=$(create_apps "${APPS:-100}" 1)
-    pkill -STOP -f "octohooks worker" || true   # queue the backlog without delivering
-    APP_IDS=$ids python3 - "$BASE_URL" "$total" <<'PY'
+    drain_ids=$(create_apps "${APPS:-100}" 1)
+    # Queue the backlog without delivering: pause this run's worker processes only.
+    stopped=("${worker_pids[@]}")
+    kill -STOP "${stopped[@]}"
+    APP_IDS=$drain_ids python3 - "$BASE_URL" "$total" <<'PY'
 import concurrent.futures, json, os, sys, urllib.request
 base, total = sys.argv[1], int(sys.argv[2])
 ids = os.environ["APP_IDS"].split(",")
@@ -129,15 +313,21 @@ with concurrent.futures.ThreadPoolExecutor(32) as pool:
 PY
     echo "backlog of $total queued"
     curl -s -X POST "$RECEIVER_URL/reset" >/dev/null
-    pkill -CONT -f "octohooks worker" || true
+    c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
+    kill -CONT "${stopped[@]}"; stopped=()
     start=$(date +%s.%N)
     # PROFILE=1: sample the whole machine while the backlog drains (perf from linux-perf).
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/drain.perf}" 2>/dev/null & pids+=($!); }
-    wait_deliveries "$total" 600
+    drained=1; wait_deliveries "$total" 600 || drained=0
     end=$(date +%s.%N)
+    c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
-    python3 -c "print(f'drain: $total deliveries in {($end-$start):.2f} s = {$total/($end-$start):.0f} deliveries/s')"
+    rate=$(calc "round($total / ($end - $start))")
+    [ "$drained" = 1 ] || rate=0
+    python3 -c "print(f'drain: $total deliveries in {($end-$start):.2f} s = $rate deliveries/s')"
+    machine_line drain "$(calc "$end - $start")" $((c1_all - c0_all)) $((c1_run - c0_run))
     receiver_stats
+    target "drain deliveries/s" "$rate" ge "${TARGET_DRAIN:-20000}" TARGET_DRAIN
     ;;
   fanout)
     n=${ENDPOINTS:-1000}
@@ -146,16 +336,19 @@ PY
     start=$(date +%s.%N)
     curl -sf "${auth[@]}" -X POST "$BASE_URL/api/v1/applications/$id/messages" \
       -d "{\"eventType\":\"fanout\",\"payload\":{\"sentAt\":$(date +%s%3N)}}" >/dev/null
-    wait_deliveries "$n" 60 deliveries
+    drained=1; wait_deliveries "$n" 60 deliveries || drained=0
     end=$(date +%s.%N)
-    python3 -c "print(f'fanout: 1 message to $n endpoints delivered in {($end-$start)*1000:.0f} ms')"
+    ms=$(calc "round(($end - $start) * 1000)")
+    [ "$drained" = 1 ] || ms=""
+    python3 -c "print(f'fanout: 1 message to $n endpoints delivered in {($end-$start)*1000:.0f} ms$([ "$drained" = 1 ] || echo ' (timed out)')')"
     receiver_stats
+    target "fanout ms to $n endpoints" "$ms" le "${TARGET_FANOUT_MS:-1000}" TARGET_FANOUT_MS
     ;;
   memory)
     # ENDPOINTS distinct endpoints (APPS apps x ENDPOINTS/APPS each), each receiving ROUNDS
     # messages; the worker's RSS is sampled while they are active and after they go idle.
     apps=${APPS:-100}; per=$(( ${ENDPOINTS:-10000} / apps )); rounds=${ROUNDS:-3}
-    worker_pid=$(pgrep -f "octohooks worker" | head -1)
+    worker_pid=${worker_pids[0]}
     rss() { ps -o rss= -p "$worker_pid" | awk '{printf "%.0f", $1/1024}'; }
     echo "worker RSS before: $(rss) MB"
     python3 - "$BASE_URL" "$RECEIVER_URL" "$apps" "$per" "$rounds" <<'PY'
@@ -173,18 +366,20 @@ with concurrent.futures.ThreadPoolExecutor(32) as pool:
         {"eventType": "mem", "payload": {"filler": "x" * 1000}}), range(apps * rounds)))
 PY
     total=$(( apps * per * rounds ))
-    peak=0
+    peak=0; n=0
     deadline=$((SECONDS + 300))
     while [ $SECONDS -lt $deadline ]; do
       r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
-      n=$(curl -s "$RECEIVER_URL/stats" | sed -n 's/.*"deliveries":\([0-9]*\).*/\1/p')
+      n=$(stat_field deliveries); n=${n:-0}
       [ "$n" -ge "$total" ] && break; sleep 0.2
     done
     actors=$(curl -s "$WORKER_METRICS/metrics" | sed -n 's/^octohooks_active_endpoint_actors \([0-9]*\)/\1/p')
     echo "memory: $((apps * per)) endpoints, $n of $total deliveries; worker RSS peak ${peak} MB with ${actors} live endpoint actors"
     sleep "$(( ${IDLE_TIMEOUT%s} * 2 + 2 ))"
-    actors=$(curl -s "$WORKER_METRICS/metrics" | sed -n 's/^octohooks_active_endpoint_actors \([0-9]*\)/\1/p')
-    echo "memory: after the idle timeout: worker RSS $(rss) MB, ${actors} live endpoint actors"
+    idle_actors=$(curl -s "$WORKER_METRICS/metrics" | sed -n 's/^octohooks_active_endpoint_actors \([0-9]*\)/\1/p')
+    echo "memory: after the idle timeout: worker RSS $(rss) MB, ${idle_actors} live endpoint actors"
+    target "memory worker RSS peak MB" "$peak" lt "${TARGET_MEMORY_MB:-300}" TARGET_MEMORY_MB
+    target "memory live endpoint actors after the idle timeout" "$idle_actors" le 0 "falls back when idle"
     ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
@@ -192,3 +387,10 @@ echo "--- redis commands (calls, usec per call)"
 redis-cli -p "$redis_port" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\1 \2 \3/p' | sort -k2 -n -r | head -12
 echo "--- metrics (excerpt)"
 curl -s "$BASE_URL/metrics" | grep -E '^octohooks_(deliveries_total|messages_accepted_total|owned_partitions|retries_scheduled_total)' | head -20 || true
+if [ "${TARGETS:-1}" = 0 ]; then
+  echo "--- targets not checked (TARGETS=0)"
+else
+  echo "--- targets"
+  printf '%s\n' "${verdicts[@]}"
+  [ "$missed" = 0 ] || exit 1
+fi

@@ -11,10 +11,12 @@
 # included) and a worker would try to deliver messages to them; this run sends traffic to
 # 127.0.0.1 only. Delivery behaviour is covered by tests/it.
 #
-# Knobs: FUZZ_MAX_EXAMPLES (default 20), FUZZ_SEED (default random), FUZZ_TIMEOUT (seconds
+# Knobs: FUZZ_MAX_EXAMPLES (default 20), FUZZ_SEED (default: a random seed, printed as
+# `fuzz seed: N (replay with FUZZ_SEED=N)` and repeated on failure), FUZZ_TIMEOUT (seconds
 # for the schemathesis run, default 150), FUZZ_WORKERS (default 1: with more, schemathesis
 # 4.32 on Python 3.11 sometimes crashes in ast.parse), FUZZ_VERBOSE=1 (print the full run).
-# Bounded: ~15 s plus `cargo build` (quick once the tests have built the binary).
+# Bounded: ~15 s plus `cargo build` (quick once the tests have built the binary). The binary
+# is taken from $CARGO_TARGET_DIR when set, where cargo builds it (default ./target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -113,7 +115,7 @@ OCTOHOOKS__REDIS__URL="redis://127.0.0.1:$REDIS_PORT" \
   OCTOHOOKS__SERVER__BIND="127.0.0.1:$API_PORT" \
   OCTOHOOKS__SERVER__WORKERS=2 \
   OCTOHOOKS__LOG__LEVEL=warn \
-  ./target/debug/octohooks api >"$WORK/server.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-./target}/debug/octohooks" api >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 wait_for api http_ok "$BASE/health" || fail "the API did not start" "$WORK/server.log"
 
@@ -143,8 +145,12 @@ PY
       '{"eventType": "fuzz", "uid": "fuzz-message", "payload": {}}'
 } >"$WORK/fixtures.log" 2>&1 || fail "cannot create the fuzzing fixtures" "$WORK/fixtures.log"
 
-SEED_ARGS=()
-if [ -n "${FUZZ_SEED:-}" ]; then SEED_ARGS=(--seed "$FUZZ_SEED"); fi
+# One seed per run, always passed and printed when chosen here, so a failure can be replayed.
+SEED=${FUZZ_SEED:-}
+if [ -z "$SEED" ]; then
+  SEED=$(($(od -An -N4 -tu4 /dev/urandom) % 2147483647))
+  echo "fuzz seed: $SEED (replay with FUZZ_SEED=$SEED)"
+fi
 set +e
 (
   cd "$WORK"
@@ -158,22 +164,24 @@ set +e
     --request-timeout 10 \
     --generation-database none \
     --no-color \
-    "${SEED_ARGS[@]}"
+    --seed "$SEED"
 ) >"$WORK/schemathesis.log" 2>&1
 STATUS=$?
 set -e
 if [ "$STATUS" = 124 ] || [ "$STATUS" = 137 ]; then
-  fail "schemathesis did not finish within ${FUZZ_TIMEOUT}s" "$WORK/schemathesis.log" "$WORK/server.log"
+  fail "schemathesis did not finish within ${FUZZ_TIMEOUT}s (seed $SEED: replay with FUZZ_SEED=$SEED)" \
+    "$WORK/schemathesis.log" "$WORK/server.log"
 fi
 if [ "$STATUS" != 0 ]; then
-  fail "schemathesis found failures (exit $STATUS)" "$WORK/schemathesis.log" "$WORK/server.log"
+  fail "schemathesis found failures (exit $STATUS; replay with FUZZ_SEED=$SEED)" \
+    "$WORK/schemathesis.log" "$WORK/server.log"
 fi
 if grep -qE 'panicked|internal error' "$WORK/server.log"; then
-  fail "the API logged a panic or an internal error" "$WORK/server.log"
+  fail "the API logged a panic or an internal error (replay with FUZZ_SEED=$SEED)" "$WORK/server.log"
 fi
 if [ "${FUZZ_VERBOSE:-0}" = 1 ]; then
   cat "$WORK/validator.log" "$WORK/schemathesis.log"
 else
   summary=$(grep -E '^ *[0-9]+ generated' "$WORK/schemathesis.log" | tr -s ' ' | sed 's/^ //' || true)
-  echo "fuzz-api: document valid; schemathesis: ${summary:-passed}"
+  echo "fuzz-api: document valid; schemathesis: ${summary:-passed} (seed $SEED)"
 fi
