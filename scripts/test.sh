@@ -9,10 +9,10 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 ./scripts/ensure-redis.sh
 
-# tests/it/delivery_signing.rs also verifies deliveries with the `standardwebhooks` Python
-# package (through `python3`), and skips that check when the import fails: install it, with
-# pip, else pip --user, else in a venv put first on PATH (when the system Python refuses pip
-# installs, PEP 668). Quiet unless nothing works, which only skips that check.
+# The integration tests also verify deliveries with the official `standardwebhooks` Python
+# package (through `python3`), and fail when it cannot run: install it, with pip, else pip
+# --user, else in a venv put first on PATH (when the system Python refuses pip installs,
+# PEP 668). Quiet unless nothing works, which stops the run.
 if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
   venv="$ROOT/target/test-venv"
   pip_log="$(mktemp)"
@@ -26,8 +26,9 @@ if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
     export PATH="$venv/bin:$PATH"
   fi
   python3 -c 'import standardwebhooks' 2>/dev/null || {
-    echo "warning: cannot install the Python package standardwebhooks; its check is skipped" >&2
+    echo "error: cannot install the Python package standardwebhooks, which the tests need" >&2
     tail -n 5 "$pip_log" >&2
+    exit 1
   }
   rm -f "$pip_log"
 fi
