@@ -5,20 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::delivery_support::{assert_drained, attempts_of, id_of, wait_attempts, QUIET};
-use crate::harness::{eventually, free_port, Receiver, Reply, TestServer};
+use crate::support::api::{attempts_of, id_of, int as ms};
+use crate::support::queue::{assert_drained, retries_of_endpoint};
+use crate::support::receiver::{Receiver, Reply};
+use crate::support::redis_server::free_port;
+use crate::support::server::TestServer;
+use crate::support::wait::{eventually, wait_attempts, wait_quiet, WAIT};
 
-const WAIT: Duration = Duration::from_secs(10);
 const SLACK_MS: i64 = 300;
 const EPSILON_MS: i64 = 5;
-
-fn ms(value: &Value) -> i64 {
-    value
-        .as_i64()
-        .unwrap_or_else(|| panic!("{value:?} is not ms"))
-}
 
 /// A short schedule: one retry after 200 ms (± 20 %), then give up.
 fn one_retry(c: &mut octohooks::config::Config) {
@@ -43,7 +40,7 @@ async fn gone_disables_the_endpoint_without_retrying() {
     let first = server
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
-    let attempts = wait_attempts(&server, &app, &first, 2, WAIT).await;
+    let attempts = wait_attempts(&server, &app, &first, 2).await;
     let to_gone = attempts_of(&attempts, &id_of(&gone));
     assert_eq!(to_gone.len(), 1, "{attempts:#?}");
     assert_eq!(to_gone[0]["status"], "failed", "410 is final");
@@ -53,8 +50,10 @@ async fn gone_disables_the_endpoint_without_retrying() {
         server.get(&endpoint_path).await.body["enabled"] == false
     })
     .await;
-    // Longer than the schedule: no retry came.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Handled, and no retry scheduled: none can come.
+    wait_quiet(&server).await;
+    let retries = retries_of_endpoint(&server.store, &id_of(&gone)).await;
+    assert!(retries.is_empty(), "410 scheduled a retry: {retries:?}");
     assert_eq!(receiver.hits_on("/gone").len(), 1);
     assert_eq!(server.attempts(&app, &first).await.len(), 2);
 
@@ -66,7 +65,8 @@ async fn gone_disables_the_endpoint_without_retrying() {
         receiver.hits_on("/sentinel").len() == 2
     })
     .await;
-    tokio::time::sleep(QUIET).await;
+    // Its fan-out is done once the node is quiet: a delivery to /gone would have shown.
+    wait_quiet(&server).await;
     assert_eq!(receiver.hits_on("/gone").len(), 1);
     assert_eq!(server.attempts(&app, &second).await.len(), 1);
 
@@ -129,8 +129,11 @@ async fn an_endpoint_failing_for_too_long_is_disabled() {
         failing_for >= Duration::from_millis(300 - EPSILON_MS as u64),
         "disabled after failing for only {failing_for:?}"
     );
-    // The rest of the schedule (5 attempts in all) is not carried out.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The rest of the schedule (5 attempts in all) is not carried out: once the disabling
+    // attempt is handled, no retry of the endpoint is left to come.
+    wait_quiet(&server).await;
+    let retries = retries_of_endpoint(&server.store, &id_of(&down)).await;
+    assert!(retries.is_empty(), "retries after disabling: {retries:?}");
     assert_eq!(receiver.hits_on("/down").len(), hits.len());
     assert!(
         hits.len() < 5,
@@ -147,7 +150,7 @@ async fn an_endpoint_failing_for_too_long_is_disabled() {
     assert!(mine[..mine.len() - 1]
         .iter()
         .all(|a| a["status"] == "pending"));
-    assert_drained(&server.store, WAIT).await;
+    assert_drained(&server.store).await;
     let second = server
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
@@ -158,7 +161,7 @@ async fn an_endpoint_failing_for_too_long_is_disabled() {
             .any(|h| h.headers["webhook-id"] == second)
     })
     .await;
-    tokio::time::sleep(QUIET).await;
+    wait_quiet(&server).await;
     assert_eq!(receiver.hits_on("/down").len(), hits.len());
     server.shutdown().await;
     receiver.stop().await;
@@ -207,7 +210,7 @@ async fn retry_after_on_429_and_503_is_honoured_and_capped() {
     let message = server
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
-    let attempts = wait_attempts(&server, &app, &message, 2 * cases.len(), WAIT).await;
+    let attempts = wait_attempts(&server, &app, &message, 2 * cases.len()).await;
     for ((path, high, low), endpoint) in cases.iter().zip(&endpoints) {
         let mine = attempts_of(&attempts, endpoint);
         assert_eq!(mine.len(), 2, "{path}: {mine:#?}");
@@ -253,7 +256,7 @@ async fn a_slow_receiver_times_out() {
     let message = server
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
-    let attempts = wait_attempts(&server, &app, &message, 2, WAIT).await;
+    let attempts = wait_attempts(&server, &app, &message, 2).await;
     let first = &attempts[0];
     assert_eq!(first["error"], "timeout", "{first}");
     assert!(first["responseStatusCode"].is_null(), "{first}");
@@ -293,7 +296,7 @@ async fn redirects_are_failures_and_never_followed() {
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
     // Two attempts each (first plus one retry), both redirects.
-    let attempts = wait_attempts(&server, &app, &message, 10, WAIT).await;
+    let attempts = wait_attempts(&server, &app, &message, 10).await;
     for (code, endpoint) in codes.iter().zip(&endpoints) {
         let mine = attempts_of(&attempts, endpoint);
         assert_eq!(mine.len(), 2, "{code}: {mine:#?}");
@@ -305,7 +308,8 @@ async fn redirects_are_failures_and_never_followed() {
         assert_eq!(mine[1]["status"], "failed");
         assert_eq!(receiver.hits_on(&format!("/r{code}")).len(), 2);
     }
-    tokio::time::sleep(QUIET).await;
+    // A followed redirect would have been requested within its delivery, handled by now.
+    wait_quiet(&server).await;
     let landed: Vec<String> = receiver
         .hits()
         .into_iter()
@@ -335,7 +339,7 @@ async fn unreachable_receivers_are_classified() {
     let message = server
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
-    let attempts = wait_attempts(&server, &app, &message, 4, WAIT).await;
+    let attempts = wait_attempts(&server, &app, &message, 4).await;
     for (endpoint, error) in [(&refused, "connection_refused"), (&dns, "dns")] {
         let mine = attempts_of(&attempts, &id_of(endpoint));
         assert_eq!(mine.len(), 2, "{error}: {mine:#?}");
@@ -375,7 +379,7 @@ async fn private_addresses_are_refused_unless_allowed() {
     let message = server
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
-    let attempts = wait_attempts(&server, &app, &message, 2 * urls.len(), WAIT).await;
+    let attempts = wait_attempts(&server, &app, &message, 2 * urls.len()).await;
     for (url, endpoint) in urls.iter().zip(&endpoints) {
         let mine = attempts_of(&attempts, endpoint);
         assert_eq!(mine.len(), 2, "{url}: {mine:#?}");
@@ -384,7 +388,7 @@ async fn private_addresses_are_refused_unless_allowed() {
             assert!(attempt["responseStatusCode"].is_null());
         }
     }
-    tokio::time::sleep(QUIET).await;
+    wait_quiet(&server).await;
     assert!(
         receiver.hits().is_empty(),
         "a blocked delivery reached the receiver"

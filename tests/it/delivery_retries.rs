@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::delivery_support::{assert_drained, wait_attempts};
-use crate::harness::{eventually, Receiver, Reply, TestServer};
-
-const WAIT: Duration = Duration::from_secs(10);
+use crate::support::api::{id_of, int as ms, statuses};
+use crate::support::queue::{assert_drained, retries_of_endpoint};
+use crate::support::receiver::{Receiver, Reply};
+use crate::support::server::TestServer;
+use crate::support::wait::{endpoint_when, eventually, wait_attempts, wait_quiet, WAIT};
 /// Scheduling slack allowed on top of a delay (retry poll, stream read, CPU contention).
 const SLACK_MS: i64 = 300;
 /// Clock granularity allowed below a lower bound (wall clock vs monotonic clock).
@@ -31,12 +32,6 @@ fn assert_within(what: &str, value: i64, base_ms: i64) {
     );
 }
 
-fn ms(value: &Value) -> i64 {
-    value
-        .as_i64()
-        .unwrap_or_else(|| panic!("{value:?} is not ms"))
-}
-
 #[actix_rt::test]
 async fn failures_are_retried_on_the_jittered_schedule_until_success() {
     let server = TestServer::start_with(schedule).await;
@@ -50,7 +45,7 @@ async fn failures_are_retried_on_the_jittered_schedule_until_success() {
     let message = server
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
-    let attempts = wait_attempts(&server, &app, &message, 3, WAIT).await;
+    let attempts = wait_attempts(&server, &app, &message, 3).await;
     assert_eq!(attempts.len(), 3, "{attempts:#?}");
     for (i, attempt) in attempts.iter().enumerate() {
         assert_eq!(attempt["endpointId"], endpoint["id"]);
@@ -86,11 +81,13 @@ async fn failures_are_retried_on_the_jittered_schedule_until_success() {
         assert_within("gap between hits", gap, base);
         assert_eq!(pair[0].headers["webhook-id"], pair[1].headers["webhook-id"]);
     }
-    // Success ends the chain.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Success ends the chain: once it is handled, no retry of the endpoint is left.
+    wait_quiet(&server).await;
+    let retries = retries_of_endpoint(&server.store, &id_of(&endpoint)).await;
+    assert!(retries.is_empty(), "a retry after success: {retries:?}");
     assert_eq!(receiver.hits_on("/hook").len(), 3);
     assert_eq!(server.attempts(&app, &message).await.len(), 3);
-    assert_drained(&server.store, WAIT).await;
+    assert_drained(&server.store).await;
     server.shutdown().await;
     receiver.stop().await;
 }
@@ -100,27 +97,33 @@ async fn an_exhausted_schedule_ends_failed_and_stops() {
     let server = TestServer::start_with(schedule).await;
     let receiver = Receiver::with(Arc::new(|_, _| Reply::status(500)));
     let app = server.create_app("exhausted").await;
-    server
+    let endpoint = server
         .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
         .await;
     let message = server
         .send_message(&app, json!({"eventType": "x", "payload": {}}))
         .await;
-    let attempts = wait_attempts(&server, &app, &message, 3, WAIT).await;
-    let statuses: Vec<&str> = attempts
-        .iter()
-        .map(|a| a["status"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(statuses, ["pending", "pending", "failed"], "{attempts:#?}");
+    let attempts = wait_attempts(&server, &app, &message, 3).await;
+    assert_eq!(
+        statuses(&attempts),
+        ["pending", "pending", "failed"],
+        "{attempts:#?}"
+    );
     assert!(attempts[0]["nextAttempt"].is_i64());
     assert!(attempts[1]["nextAttempt"].is_i64());
     assert!(attempts[2]["nextAttempt"].is_null());
     assert!(attempts.iter().all(|a| a["responseStatusCode"] == 500));
-    // Longer than any delay of the schedule: nothing more happens.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The final failure is handled and no retry of the endpoint is left: nothing more can
+    // happen.
+    wait_quiet(&server).await;
+    let retries = retries_of_endpoint(&server.store, &id_of(&endpoint)).await;
+    assert!(
+        retries.is_empty(),
+        "a retry after the last one: {retries:?}"
+    );
     assert_eq!(receiver.hits_on("/hook").len(), 3);
     assert_eq!(server.attempts(&app, &message).await.len(), 3);
-    assert_drained(&server.store, WAIT).await;
+    assert_drained(&server.store).await;
     // The endpoint is failing, not gone: it stays enabled.
     let listed = server
         .get(&format!("/api/v1/applications/{app}/endpoints"))
@@ -165,7 +168,7 @@ async fn jitter_spreads_the_retries_of_many_messages() {
     .await;
     let mut waits = Vec::new();
     for message in &messages {
-        let attempts = wait_attempts(&server, &app, message, 2, WAIT).await;
+        let attempts = wait_attempts(&server, &app, message, 2).await;
         assert_eq!(attempts[0]["status"], "pending");
         assert_eq!(attempts[1]["status"], "success");
         let wait = ms(&attempts[0]["nextAttempt"])
@@ -202,7 +205,7 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
         }
     }));
     let app = server.create_app("circuit").await;
-    server
+    let endpoint = server
         .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
         .await;
     let mut failing = Vec::new();
@@ -217,8 +220,18 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
         receiver.hits_on("/hook").len() == 3
     })
     .await;
-    let opened = std::time::Instant::now();
-    // The circuit is open: neither the due retries nor new messages reach the receiver.
+    endpoint_when(
+        &server,
+        &app,
+        &id_of(&endpoint),
+        WAIT,
+        "circuit open",
+        |e| e["health"]["circuit"] == "open",
+    )
+    .await;
+    // The circuit is open: the due retries and new messages wait for the probe, which will
+    // succeed (the receiver is fine again).
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
     let mut held = Vec::new();
     for n in 3..8 {
         held.push(
@@ -227,14 +240,6 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
                 .await,
         );
     }
-    let quiet_until = opened + Duration::from_millis(700);
-    tokio::time::sleep_until(quiet_until.into()).await;
-    assert_eq!(
-        receiver.hits_on("/hook").len(),
-        3,
-        "requests went out while the circuit was open"
-    );
-    down.store(false, std::sync::atomic::Ordering::SeqCst);
     // After the cooldown one probe succeeds, the circuit closes, everything is delivered.
     for message in failing.iter().chain(&held) {
         eventually(WAIT, "delivery after the circuit closed", || async {
@@ -246,6 +251,8 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
         })
         .await;
     }
+    // Nothing went out while the circuit was open: the first request after the third
+    // failure (the probe) came a whole cooldown later, and every other one after it.
     let hits = receiver.hits_on("/hook");
     let first_after = hits[3].at.duration_since(hits[2].at);
     assert!(
@@ -254,12 +261,8 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
     );
     for message in &failing {
         let attempts = server.attempts(&app, message).await;
-        let statuses: Vec<&str> = attempts
-            .iter()
-            .map(|a| a["status"].as_str().unwrap())
-            .collect();
         assert_eq!(
-            statuses,
+            statuses(&attempts),
             ["pending", "success"],
             "postponing is not an attempt"
         );
@@ -269,13 +272,13 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
         assert_eq!(attempts.len(), 1, "{attempts:#?}");
         assert_eq!(attempts[0]["attempt"], 1);
     }
-    tokio::time::sleep(crate::delivery_support::QUIET).await;
+    wait_quiet(&server).await;
     assert_eq!(
         receiver.hits_on("/hook").len(),
         11,
         "each message once more, no extra"
     );
-    assert_drained(&server.store, WAIT).await;
+    assert_drained(&server.store).await;
     server.shutdown().await;
     receiver.stop().await;
 }

@@ -1,9 +1,10 @@
 //! The shortest path through the whole system.
 
 use serde_json::json;
-use std::time::Duration;
 
-use crate::harness::{eventually, Receiver, TestServer};
+use crate::support::receiver::Receiver;
+use crate::support::server::TestServer;
+use crate::support::wait::{eventually, WAIT};
 
 #[actix_rt::test]
 async fn a_message_reaches_its_endpoint() {
@@ -19,7 +20,7 @@ async fn a_message_reaches_its_endpoint() {
             json!({"eventType": "user.created", "payload": {"x": 1}}),
         )
         .await;
-    eventually(Duration::from_secs(10), "delivery", || async {
+    eventually(WAIT, "delivery", || async {
         receiver.hits_on("/hook").len() == 1
     })
     .await;
