@@ -544,9 +544,7 @@ async fn delete_removes_endpoints_messages_and_every_key_of_the_application() {
                 .await,
         );
     }
-    let kept_message = server
-        .send_message(&other, json!({"eventType": "e", "payload": {}}))
-        .await;
+    let kept_message = server.send_event(&other, "e").await;
     // Let the deliveries finish, so attempts and endpoint health exist too.
     eventually(Duration::from_secs(10), "deliveries", || async {
         receiver.hits().len() == 10
@@ -609,14 +607,11 @@ async fn delete_during_an_in_flight_delivery_leaves_no_key_behind() {
     let server = TestServer::start().await;
     let gate = Arc::new(Gate::default());
     let receiver = Receiver::held(200, &gate);
-    let app = server.create_app("in flight").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/slow", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("in flight", &format!("{}/slow", receiver.url))
         .await;
     let endpoint = endpoint["id"].as_str().unwrap().to_string();
-    let message = server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
+    let message = server.send_event(&app, "e").await;
     eventually(WAIT, "delivery started", || async {
         receiver.hits().len() == 1
     })
@@ -674,9 +669,8 @@ async fn concurrent_puts_to_one_uid_have_exactly_one_winner() {
 async fn delete_stops_the_retries_of_its_messages() {
     let server = TestServer::start().await;
     let receiver = Receiver::answering(500, Duration::from_millis(100));
-    let app = server.create_app("failing").await;
-    server
-        .create_endpoint(&app, &format!("{}/fail", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("failing", &format!("{}/fail", receiver.url))
         .await;
     for i in 0..3 {
         server

@@ -772,9 +772,7 @@ async fn deleting_an_endpoint_during_an_in_flight_delivery_leaves_no_key_behind(
     )
     .await;
     let id = endpoint["id"].as_str().unwrap().to_string();
-    server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
+    server.send_event(&app, "e").await;
     eventually(WAIT, "delivery started", || async {
         receiver.hits().len() == 1
     })

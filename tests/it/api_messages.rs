@@ -452,9 +452,7 @@ async fn resend_and_attempts_resolve_ids_and_uids_within_the_application() {
     let message = server
         .send_message(&app, json!({"eventType": "e", "uid": "msg", "payload": {}}))
         .await;
-    let foreign_message = server
-        .send_message(&other, json!({"eventType": "e", "payload": {}}))
-        .await;
+    let foreign_message = server.send_event(&other, "e").await;
     let first =
         || async { receiver.hits_on("/hook").len() == 1 && receiver.hits_on("/other").len() == 1 };
     eventually(Duration::from_secs(10), "deliveries", first).await;

@@ -68,9 +68,13 @@ struct Worker {
     process: NodeProcess,
 }
 
-/// API and worker processes around one prefix, with an in-process store to look at Redis.
+/// API and worker processes around one prefix, with an in-process store to look at Redis
+/// and a receiver recording every delivery.
 struct Cluster {
     config: Config,
+    /// Deliveries per `webhook-id`, recorded by `receiver`.
+    seen: Arc<Seen>,
+    receiver: Receiver,
     store: Store,
     token: String,
     http: reqwest::Client,
@@ -93,8 +97,12 @@ impl Cluster {
         let apis = (0..apis)
             .map(|i| NodeProcess::api(&config, &format!("api{}", i + 1), &[]))
             .collect();
+        let seen = Arc::new(Seen::default());
+        let receiver = recording_receiver(&seen);
         let mut cluster = Cluster {
             config,
+            seen,
+            receiver,
             store,
             token,
             http: reqwest::Client::new(),
@@ -164,12 +172,7 @@ impl Cluster {
 
     /// `count` applications with one endpoint each (`endpoint` adds attributes), created
     /// through the API nodes in turn; endpoint `i` is at `{receiver}/app{i}`.
-    async fn apps_with_endpoints(
-        &self,
-        count: usize,
-        receiver: &Receiver,
-        endpoint: Value,
-    ) -> Vec<String> {
+    async fn apps_with_endpoints(&self, count: usize, endpoint: Value) -> Vec<String> {
         let mut apps = Vec::new();
         for i in 0..count {
             let created = self
@@ -185,7 +188,7 @@ impl Cluster {
             let app = created.body["id"].as_str().expect("id").to_string();
             let mut body = endpoint.clone();
             body["name"] = "endpoint".into();
-            body["url"] = format!("{}/app{i}", receiver.url).into();
+            body["url"] = format!("{}/app{i}", self.receiver.url).into();
             let created = self
                 .call(
                     i + 1,
@@ -306,7 +309,40 @@ impl Cluster {
             .collect()
     }
 
-    /// Stops every process gracefully (workers first, so they release their leases).
+    /// `requests` identical POSTs of `body` to `path`, spread over the API nodes and all in
+    /// flight at once; asserts each answers `status` with the same body, and returns the
+    /// answers and how many of them were not replays.
+    async fn race(
+        &self,
+        requests: usize,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+        status: u16,
+    ) -> (Vec<Answer>, usize) {
+        let answers: Vec<Answer> = join_all(
+            (0..requests).map(|i| self.call(i, "POST", path, Some(body.clone()), headers)),
+        )
+        .await;
+        for answer in &answers {
+            assert_eq!(answer.status, status, "{answers:?}");
+            assert_eq!(answer.body, answers[0].body, "answers differ");
+        }
+        let originals = answers
+            .iter()
+            .filter(|a| a.headers.get("idempotent-replayed").is_none())
+            .count();
+        (answers, originals)
+    }
+
+    /// Posts `count` messages over `apps` through the API nodes in turn, `POSTERS` at a time;
+    /// resolves to the accepted ids.
+    fn post(&self, apps: &[String], count: usize) -> tokio::task::JoinHandle<Vec<String>> {
+        post_messages(&self.http, &self.bases(), &self.token, apps, count, POSTERS)
+    }
+
+    /// Stops every process gracefully (workers first, so they release their leases), then
+    /// the receiver.
     async fn shutdown(mut self) {
         for worker in &mut self.workers {
             if worker.process.running() {
@@ -318,6 +354,7 @@ impl Cluster {
         }
         let left = ownership_keys(&self.store).await;
         assert!(left.is_empty(), "workers stopped but left {left:?}");
+        self.receiver.stop().await;
     }
 }
 
@@ -355,8 +392,8 @@ fn cli_ownership(status: &Value) -> BTreeMap<String, Vec<u16>> {
 
 /// Waits until every accepted message was delivered and the queues are drained; returns
 /// (lost, duplicates) as then counted (final: nothing is left to redeliver).
-async fn wait_all_delivered(accepted: &[String], seen: &Seen, cluster: &Cluster) -> (usize, usize) {
-    settle(accepted, seen, &cluster.store, DELIVER, || {
+async fn wait_all_delivered(accepted: &[String], cluster: &Cluster) -> (usize, usize) {
+    settle(accepted, &cluster.seen, &cluster.store, DELIVER, || {
         let logs: Vec<String> = cluster
             .workers
             .iter()
@@ -370,12 +407,8 @@ async fn wait_all_delivered(accepted: &[String], seen: &Seen, cluster: &Cluster)
 #[actix_rt::test]
 async fn three_workers_and_two_apis_spread_partitions_evenly_and_deliver_everything() {
     let _serial = SERIAL.lock().await;
-    let seen = Arc::new(Seen::default());
-    let receiver = recording_receiver(&seen);
     let cluster = Cluster::start(2, 3).await;
-    let apps = cluster
-        .apps_with_endpoints(APPS, &receiver, json!({}))
-        .await;
+    let apps = cluster.apps_with_endpoints(APPS, json!({})).await;
     let (settled, _) = cluster.wait_even(SETTLE).await;
     assert!(
         settled <= REBALANCE,
@@ -398,19 +431,10 @@ async fn three_workers_and_two_apis_spread_partitions_evenly_and_deliver_everyth
     );
     let epochs = cluster.epochs().await;
     let started = Instant::now();
-    let accepted = post_messages(
-        &cluster.http,
-        &cluster.bases(),
-        &cluster.token,
-        &apps,
-        MESSAGES,
-        POSTERS,
-    )
-    .await
-    .expect("backlog posted");
+    let accepted = cluster.post(&apps, MESSAGES).await.expect("backlog posted");
     let posted = started.elapsed();
     assert_eq!(accepted.len(), MESSAGES);
-    let (lost, duplicates) = wait_all_delivered(&accepted, &seen, &cluster).await;
+    let (lost, duplicates) = wait_all_delivered(&accepted, &cluster).await;
     let delivered = started.elapsed();
     println!(
         "cluster steady: messages={MESSAGES} apps={APPS} api_nodes=2 posted_in={posted:?} \
@@ -427,7 +451,6 @@ async fn three_workers_and_two_apis_spread_partitions_evenly_and_deliver_everyth
     let (_, after) = cluster.wait_even(Duration::ZERO).await;
     assert_eq!(after, ownership, "ownership moved in a steady cluster");
     cluster.shutdown().await;
-    receiver.stop().await;
 }
 
 /// Polls the cluster after `dead` was killed until none of its partitions is left unowned
@@ -460,31 +483,26 @@ async fn wait_takeover(cluster: &Cluster, dead: &str, killed: Instant) -> (Durat
 #[actix_rt::test]
 async fn a_killed_worker_loses_nothing_and_its_partitions_are_taken_over_once_its_leases_lapse() {
     let _serial = SERIAL.lock().await;
-    let seen = Arc::new(Seen::default());
-    let receiver = recording_receiver(&seen);
     let mut cluster = Cluster::start(2, 3).await;
-    let apps = cluster
-        .apps_with_endpoints(APPS, &receiver, json!({}))
-        .await;
+    let apps = cluster.apps_with_endpoints(APPS, json!({})).await;
     let (_, before) = cluster.wait_even(SETTLE).await;
     // Two halves: the kill lands in the middle of the first, the replacement worker joins in
     // the middle of the second.
     let half = MESSAGES / 2;
-    let first = post_messages(
-        &cluster.http,
-        &cluster.bases(),
-        &cluster.token,
-        &apps,
-        half,
-        POSTERS,
-    );
-    wait_delivered(&seen, half / 3, DELIVER, "deliveries before the kill").await;
+    let first = cluster.post(&apps, half);
+    wait_delivered(
+        &cluster.seen,
+        half / 3,
+        DELIVER,
+        "deliveries before the kill",
+    )
+    .await;
     let victim = &mut cluster.workers[1];
     victim.process.kill();
     let killed = Instant::now();
     let dead = victim.id.clone();
     let lapse = cluster.leases_lapse(&dead, killed).await;
-    let at_kill = seen.distinct();
+    let at_kill = cluster.seen.distinct();
     // What the victim served: its partitions and the endpoints (one per application) in them.
     let victim_partitions = &before[&dead];
     let victim_endpoints = apps
@@ -509,22 +527,15 @@ async fn a_killed_worker_loses_nothing_and_its_partitions_are_taken_over_once_it
          kill, {lapse:?} after which its leases lapsed"
     );
     let mut accepted = first.await.expect("first half posted");
-    let second = post_messages(
-        &cluster.http,
-        &cluster.bases(),
-        &cluster.token,
-        &apps,
-        half,
-        POSTERS,
-    );
+    let second = cluster.post(&apps, half);
     wait_delivered(
-        &seen,
+        &cluster.seen,
         half + half / 3,
         DELIVER,
         "deliveries before the join",
     )
     .await;
-    let at_join = seen.distinct();
+    let at_join = cluster.seen.distinct();
     let joined = Instant::now();
     cluster.add_worker().await;
     let (_, three) = cluster.wait_even(SETTLE).await;
@@ -539,14 +550,14 @@ async fn a_killed_worker_loses_nothing_and_its_partitions_are_taken_over_once_it
     );
     accepted.extend(second.await.expect("second half posted"));
     assert_eq!(accepted.len(), MESSAGES);
-    let (lost, duplicates) = wait_all_delivered(&accepted, &seen, &cluster).await;
+    let (lost, duplicates) = wait_all_delivered(&accepted, &cluster).await;
     // Only the victim's requests under way at the kill can be delivered twice (the join
     // hands partitions over gracefully).
     let bound = in_flight_bound(&cluster.config, victim_endpoints, victim_partitions.len());
     println!(
         "cluster kill -9 and join: messages={MESSAGES} lost={lost} duplicates={duplicates} \
          (bound {bound}) requests={}",
-        seen.total()
+        cluster.seen.total()
     );
     assert_eq!(lost, 0, "messages lost");
     assert!(
@@ -555,29 +566,23 @@ async fn a_killed_worker_loses_nothing_and_its_partitions_are_taken_over_once_it
     );
     assert_drained(&cluster.store).await;
     cluster.shutdown().await;
-    receiver.stop().await;
 }
 
 #[actix_rt::test]
 async fn a_fourth_worker_takes_its_share_and_nothing_is_lost() {
     let _serial = SERIAL.lock().await;
-    let seen = Arc::new(Seen::default());
-    let receiver = recording_receiver(&seen);
     let mut cluster = Cluster::start(2, 3).await;
-    let apps = cluster
-        .apps_with_endpoints(APPS, &receiver, json!({}))
-        .await;
+    let apps = cluster.apps_with_endpoints(APPS, json!({})).await;
     let (_, before) = cluster.wait_even(SETTLE).await;
-    let backlog = post_messages(
-        &cluster.http,
-        &cluster.bases(),
-        &cluster.token,
-        &apps,
-        MESSAGES,
-        POSTERS,
-    );
-    wait_delivered(&seen, MESSAGES / 3, DELIVER, "deliveries before the join").await;
-    let at_join = seen.distinct();
+    let backlog = cluster.post(&apps, MESSAGES);
+    wait_delivered(
+        &cluster.seen,
+        MESSAGES / 3,
+        DELIVER,
+        "deliveries before the join",
+    )
+    .await;
+    let at_join = cluster.seen.distinct();
     let joined = Instant::now();
     let newcomer = cluster.add_worker().await.id.clone();
     let (_, after) = cluster.wait_even(SETTLE).await;
@@ -595,17 +600,16 @@ async fn a_fourth_worker_takes_its_share_and_nothing_is_lost() {
     assert_eq!(after[&newcomer].len(), usize::from(PARTITIONS) / 4);
     let accepted = backlog.await.expect("backlog posted");
     assert_eq!(accepted.len(), MESSAGES);
-    let (lost, duplicates) = wait_all_delivered(&accepted, &seen, &cluster).await;
+    let (lost, duplicates) = wait_all_delivered(&accepted, &cluster).await;
     println!(
         "cluster join: messages={MESSAGES} lost={lost} duplicates={duplicates} requests={}",
-        seen.total()
+        cluster.seen.total()
     );
     assert_eq!(lost, 0, "messages lost");
     // Partitions moved by draining and releasing them: nothing is delivered twice.
     assert_eq!(duplicates, 0, "a graceful hand-over redelivered");
     assert_drained(&cluster.store).await;
     cluster.shutdown().await;
-    receiver.stop().await;
 }
 
 #[actix_rt::test]
@@ -616,11 +620,9 @@ async fn a_rate_limit_holds_cluster_wide_through_a_hand_over() {
     /// starts afresh and may admit one request right after the old owner's last one.
     const HAND_OVER_ALLOWANCE: usize = 1;
     let _serial = SERIAL.lock().await;
-    let seen = Arc::new(Seen::default());
-    let receiver = recording_receiver(&seen);
     let mut cluster = Cluster::start(2, 3).await;
     let apps = cluster
-        .apps_with_endpoints(1, &receiver, json!({"rateLimit": RATE}))
+        .apps_with_endpoints(1, json!({"rateLimit": RATE}))
         .await;
     let (_, ownership) = cluster.wait_even(SETTLE).await;
     let partition = cluster
@@ -634,16 +636,9 @@ async fn a_rate_limit_holds_cluster_wide_through_a_hand_over() {
         .map(|(id, _)| id.clone())
         .expect("an owner");
     let started = Instant::now();
-    let backlog = post_messages(
-        &cluster.http,
-        &cluster.bases(),
-        &cluster.token,
-        &apps,
-        PACED,
-        POSTERS,
-    );
+    let backlog = cluster.post(&apps, PACED);
     wait_delivered(
-        &seen,
+        &cluster.seen,
         PACED / 3,
         DELIVER,
         "paced deliveries before the hand-over",
@@ -653,7 +648,7 @@ async fn a_rate_limit_holds_cluster_wide_through_a_hand_over() {
     // 200 paced jobs (10 s of work), so its drain is cut short by the shutdown timeout; it
     // then releases the lease and another worker re-reads what is left: a real hand-over,
     // with the old and the new owner's deliveries close together.
-    let at_stop = seen.distinct();
+    let at_stop = cluster.seen.distinct();
     let index = cluster
         .workers
         .iter()
@@ -684,12 +679,12 @@ async fn a_rate_limit_holds_cluster_wide_through_a_hand_over() {
         victim.process.log_tail()
     );
     let accepted = backlog.await.expect("backlog posted");
-    let (lost, duplicates) = wait_all_delivered(&accepted, &seen, &cluster).await;
+    let (lost, duplicates) = wait_all_delivered(&accepted, &cluster).await;
     // Deliveries per one-second window `[t, t + 1 s)` starting at each delivery, apart for
     // the windows that overlap the hand-over (from the stop to a second after the new owner
     // took the lease) and the others.
     let origin = started.min(stopping);
-    let times = offsets(receiver.hits().iter().map(|h| h.at), origin);
+    let times = offsets(cluster.receiver.hits().iter().map(|h| h.at), origin);
     let second = Duration::from_secs(1);
     let hand_over = (
         stopping.duration_since(origin),
@@ -730,32 +725,19 @@ async fn a_rate_limit_holds_cluster_wide_through_a_hand_over() {
     );
     assert_drained(&cluster.store).await;
     cluster.shutdown().await;
-    receiver.stop().await;
 }
 
 #[actix_rt::test]
 async fn one_idempotency_key_sent_to_both_api_nodes_at_once_runs_once() {
     const REQUESTS: usize = 10;
     let _serial = SERIAL.lock().await;
-    let seen = Arc::new(Seen::default());
-    let receiver = recording_receiver(&seen);
     let cluster = Cluster::start(2, 1).await;
     let key = [("idempotency-key", "cluster-race-app")];
     // Applications: ten identical creations, split over the two API nodes, all in flight.
     let body = json!({"name": "raced"});
-    let answers: Vec<Answer> = join_all(
-        (0..REQUESTS)
-            .map(|i| cluster.call(i, "POST", "/api/v1/applications", Some(body.clone()), &key)),
-    )
-    .await;
-    let originals = answers
-        .iter()
-        .filter(|a| a.headers.get("idempotent-replayed").is_none())
-        .count();
-    for answer in &answers {
-        assert_eq!(answer.status, 201, "{answers:?}");
-        assert_eq!(answer.body, answers[0].body, "answers differ");
-    }
+    let (answers, originals) = cluster
+        .race(REQUESTS, "/api/v1/applications", body, &key, 201)
+        .await;
     let apps = cluster
         .call(0, "GET", "/api/v1/applications", None, &[])
         .await;
@@ -768,7 +750,7 @@ async fn one_idempotency_key_sent_to_both_api_nodes_at_once_runs_once() {
     assert_eq!(originals, 1, "exactly one request ran: {answers:?}");
     assert_eq!(app_count, 1, "{:?}", apps.body);
     let app = answers[0].body["id"].as_str().expect("id").to_string();
-    let endpoint = json!({"name": "e", "url": format!("{}/raced", receiver.url)});
+    let endpoint = json!({"name": "e", "url": format!("{}/raced", cluster.receiver.url)});
     let created = cluster
         .call(
             1,
@@ -783,18 +765,7 @@ async fn one_idempotency_key_sent_to_both_api_nodes_at_once_runs_once() {
     let path = format!("/api/v1/applications/{app}/messages");
     let message = json!({"eventType": "raced", "payload": {"once": true}});
     let key = [("idempotency-key", "cluster-race-message")];
-    let answers: Vec<Answer> = join_all(
-        (0..REQUESTS).map(|i| cluster.call(i, "POST", &path, Some(message.clone()), &key)),
-    )
-    .await;
-    let originals = answers
-        .iter()
-        .filter(|a| a.headers.get("idempotent-replayed").is_none())
-        .count();
-    for answer in &answers {
-        assert_eq!(answer.status, 202, "{answers:?}");
-        assert_eq!(answer.body, answers[0].body, "answers differ");
-    }
+    let (answers, originals) = cluster.race(REQUESTS, &path, message, &key, 202).await;
     assert_eq!(originals, 1, "exactly one request ran: {answers:?}");
     let listed = cluster.call(1, "GET", &path, None, &[]).await;
     assert_eq!(
@@ -804,18 +775,23 @@ async fn one_idempotency_key_sent_to_both_api_nodes_at_once_runs_once() {
         listed.body
     );
     let id = answers[0].body["id"].as_str().expect("id").to_string();
-    wait_delivered(&seen, 1, Duration::from_secs(10), "the raced message").await;
+    wait_delivered(
+        &cluster.seen,
+        1,
+        Duration::from_secs(10),
+        "the raced message",
+    )
+    .await;
     // Drained: the delivery was recorded and acknowledged; no other can come.
     assert_drained(&cluster.store).await;
-    let (lost, duplicates) = reconcile(std::slice::from_ref(&id), &seen);
+    let (lost, duplicates) = reconcile(std::slice::from_ref(&id), &cluster.seen);
     println!(
         "cluster idempotency (messages): requests={REQUESTS} originals={originals} \
          messages_created=1 deliveries={} lost={lost} duplicates={duplicates}",
-        seen.total()
+        cluster.seen.total()
     );
     assert_eq!((lost, duplicates), (0, 0));
     cluster.shutdown().await;
-    receiver.stop().await;
 }
 
 #[actix_rt::test]

@@ -29,17 +29,14 @@ async fn gone_disables_the_endpoint_without_retrying() {
     let receiver = Receiver::with(Arc::new(|_, hit| {
         Reply::status(if hit.path == "/gone" { 410 } else { 200 })
     }));
-    let app = server.create_app("gone").await;
-    let gone = server
-        .create_endpoint(&app, &format!("{}/gone", receiver.url), json!({}))
+    let (app, gone) = server
+        .app_with_endpoint("gone", &format!("{}/gone", receiver.url))
         .await;
     server
         .create_endpoint(&app, &format!("{}/sentinel", receiver.url), json!({}))
         .await;
     let endpoint_path = format!("/api/v1/applications/{app}/endpoints/{}", id_of(&gone));
-    let first = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let first = server.send_event(&app, "x").await;
     let attempts = wait_attempts(&server, &app, &first, 2).await;
     let to_gone = attempts_of(&attempts, &id_of(&gone));
     assert_eq!(to_gone.len(), 1, "{attempts:#?}");
@@ -58,9 +55,7 @@ async fn gone_disables_the_endpoint_without_retrying() {
     assert_eq!(server.attempts(&app, &first).await.len(), 2);
 
     // Later messages skip the disabled endpoint.
-    let second = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let second = server.send_event(&app, "x").await;
     eventually(WAIT, "sentinel gets the second message", || async {
         receiver.hits_on("/sentinel").len() == 2
     })
@@ -79,9 +74,7 @@ async fn gone_disables_the_endpoint_without_retrying() {
         )
         .await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    server.send_event(&app, "x").await;
     eventually(WAIT, "delivery after re-enabling", || async {
         receiver.hits_on("/gone").len() == 2
     })
@@ -106,17 +99,14 @@ async fn an_endpoint_failing_for_too_long_is_disabled() {
     let receiver = Receiver::with(Arc::new(|_, hit| {
         Reply::status(if hit.path == "/down" { 500 } else { 200 })
     }));
-    let app = server.create_app("auto-disable").await;
-    let down = server
-        .create_endpoint(&app, &format!("{}/down", receiver.url), json!({}))
+    let (app, down) = server
+        .app_with_endpoint("auto-disable", &format!("{}/down", receiver.url))
         .await;
     server
         .create_endpoint(&app, &format!("{}/sentinel", receiver.url), json!({}))
         .await;
     let endpoint_path = format!("/api/v1/applications/{app}/endpoints/{}", id_of(&down));
-    let first = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let first = server.send_event(&app, "x").await;
     eventually(
         WAIT,
         "endpoint disabled after failing for 300 ms",
@@ -151,9 +141,7 @@ async fn an_endpoint_failing_for_too_long_is_disabled() {
         .iter()
         .all(|a| a["status"] == "pending"));
     assert_drained(&server.store).await;
-    let second = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let second = server.send_event(&app, "x").await;
     eventually(WAIT, "sentinel gets the second message", || async {
         receiver
             .hits_on("/sentinel")
@@ -207,9 +195,7 @@ async fn retry_after_on_429_and_503_is_honoured_and_capped() {
             .await;
         endpoints.push(id_of(&endpoint));
     }
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let message = server.send_event(&app, "x").await;
     let attempts = wait_attempts(&server, &app, &message, 2 * cases.len()).await;
     for ((path, high, low), endpoint) in cases.iter().zip(&endpoints) {
         let mine = attempts_of(&attempts, endpoint);
@@ -249,13 +235,10 @@ async fn a_slow_receiver_times_out() {
             reply
         }
     }));
-    let app = server.create_app("timeout").await;
-    server
-        .create_endpoint(&app, &format!("{}/slow", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("timeout", &format!("{}/slow", receiver.url))
         .await;
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let message = server.send_event(&app, "x").await;
     let attempts = wait_attempts(&server, &app, &message, 2).await;
     let first = &attempts[0];
     assert_eq!(first["error"], "timeout", "{first}");
@@ -292,9 +275,7 @@ async fn redirects_are_failures_and_never_followed() {
             .await;
         endpoints.push(id_of(&endpoint));
     }
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let message = server.send_event(&app, "x").await;
     // Two attempts each (first plus one retry), both redirects.
     let attempts = wait_attempts(&server, &app, &message, 10).await;
     for (code, endpoint) in codes.iter().zip(&endpoints) {
@@ -336,9 +317,7 @@ async fn unreachable_receivers_are_classified() {
     let dns = server
         .create_endpoint(&app, "http://no-such-host.invalid/x", json!({}))
         .await;
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let message = server.send_event(&app, "x").await;
     let attempts = wait_attempts(&server, &app, &message, 4).await;
     for (endpoint, error) in [(&refused, "connection_refused"), (&dns, "dns")] {
         let mine = attempts_of(&attempts, &id_of(endpoint));
@@ -376,9 +355,7 @@ async fn private_addresses_are_refused_unless_allowed() {
     for url in &urls {
         endpoints.push(id_of(&server.create_endpoint(&app, url, json!({})).await));
     }
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let message = server.send_event(&app, "x").await;
     let attempts = wait_attempts(&server, &app, &message, 2 * urls.len()).await;
     for (url, endpoint) in urls.iter().zip(&endpoints) {
         let mine = attempts_of(&attempts, endpoint);

@@ -102,16 +102,8 @@ async fn a_slow_endpoint_delays_neither_its_siblings_nor_its_partition() {
         .await;
     // More messages than the slow endpoint may have in flight (16 by default).
     let cap = server.config.endpoint.max_in_flight;
-    for n in 0..24 {
-        server
-            .send_message(&app, json!({"eventType": "x", "payload": {"n": n}}))
-            .await;
-    }
-    for n in 0..10 {
-        server
-            .send_message(&neighbour, json!({"eventType": "x", "payload": {"n": n}}))
-            .await;
-    }
+    server.send_numbered(&app, 0..24).await;
+    server.send_numbered(&neighbour, 0..10).await;
     eventually(
         WAIT,
         "sibling and neighbour served while the slow endpoint holds its requests",
@@ -152,18 +144,10 @@ async fn a_full_endpoint_queue_spills_to_the_retry_set_without_loss() {
     let receiver = Receiver::with(Arc::new(|_, _| {
         Reply::status(200).delay(Duration::from_millis(50))
     }));
-    let app = server.create_app("spill").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("spill", &format!("{}/hook", receiver.url))
         .await;
-    let mut messages = Vec::new();
-    for n in 0..10 {
-        messages.push(
-            server
-                .send_message(&app, json!({"eventType": "x", "payload": {"n": n}}))
-                .await,
-        );
-    }
+    let messages = server.send_numbered(&app, 0..10).await;
     // One in flight, two queued: the rest waits in the retry set, not in memory.
     eventually(WAIT, "work spilled to the retry set", || async {
         depth(&server.store).await.retry > 0

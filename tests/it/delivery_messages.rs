@@ -49,9 +49,7 @@ async fn a_duplicate_uid_is_refused_and_delivered_once() {
             json!({"eventType": "order.paid", "uid": "order-42", "payload": {"n": 3}}),
         )
         .await;
-    let marker = server
-        .send_message(&app, json!({"eventType": "marker", "payload": {}}))
-        .await;
+    let marker = server.send_event(&app, "marker").await;
     eventually(WAIT, "marker and the other app's message", || async {
         receiver.hits_on("/hook").len() >= 2 && receiver.hits_on("/other").len() == 1
     })
@@ -79,9 +77,8 @@ async fn a_duplicate_uid_is_refused_and_delivered_once() {
 async fn resend_delivers_the_same_message_once_more() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("resend").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("resend", &format!("{}/hook", receiver.url))
         .await;
     server
         .create_endpoint(&app, &format!("{}/bystander", receiver.url), json!({}))
@@ -139,9 +136,7 @@ async fn resend_delivers_the_same_message_once_more() {
             json!({"eventTypes": ["y"]}),
         )
         .await;
-    let second = server
-        .send_message(&app, json!({"eventType": "y", "payload": {}}))
-        .await;
+    let second = server.send_event(&app, "y").await;
     eventually(WAIT, "retry schedule exhausted", || async {
         server
             .attempts(&app, &second)

@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::support::api::{id_of, int as ms, statuses};
 use crate::support::queue::{assert_drained, retries_of_endpoint};
 use crate::support::receiver::{Receiver, Reply};
@@ -38,13 +36,10 @@ async fn failures_are_retried_on_the_jittered_schedule_until_success() {
     let receiver = Receiver::with(Arc::new(|nth, _| {
         Reply::status(if nth < 2 { 500 } else { 200 })
     }));
-    let app = server.create_app("retries").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("retries", &format!("{}/hook", receiver.url))
         .await;
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let message = server.send_event(&app, "x").await;
     let attempts = wait_attempts(&server, &app, &message, 3).await;
     assert_eq!(attempts.len(), 3, "{attempts:#?}");
     for (i, attempt) in attempts.iter().enumerate() {
@@ -96,13 +91,10 @@ async fn failures_are_retried_on_the_jittered_schedule_until_success() {
 async fn an_exhausted_schedule_ends_failed_and_stops() {
     let server = TestServer::start_with(schedule).await;
     let receiver = Receiver::with(Arc::new(|_, _| Reply::status(500)));
-    let app = server.create_app("exhausted").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("exhausted", &format!("{}/hook", receiver.url))
         .await;
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let message = server.send_event(&app, "x").await;
     let attempts = wait_attempts(&server, &app, &message, 3).await;
     assert_eq!(
         statuses(&attempts),
@@ -150,18 +142,10 @@ async fn jitter_spreads_the_retries_of_many_messages() {
         let first = seen.lock().expect("seen").insert(id);
         Reply::status(if first { 503 } else { 200 })
     }));
-    let app = server.create_app("jitter").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("jitter", &format!("{}/hook", receiver.url))
         .await;
-    let mut messages = Vec::new();
-    for n in 0..10 {
-        messages.push(
-            server
-                .send_message(&app, json!({"eventType": "x", "payload": {"n": n}}))
-                .await,
-        );
-    }
+    let messages = server.send_numbered(&app, 0..10).await;
     eventually(WAIT, "20 deliveries", || async {
         receiver.hits_on("/hook").len() == 20
     })
@@ -204,18 +188,10 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
             Reply::status(200)
         }
     }));
-    let app = server.create_app("circuit").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("circuit", &format!("{}/hook", receiver.url))
         .await;
-    let mut failing = Vec::new();
-    for n in 0..3 {
-        failing.push(
-            server
-                .send_message(&app, json!({"eventType": "x", "payload": {"n": n}}))
-                .await,
-        );
-    }
+    let failing = server.send_numbered(&app, 0..3).await;
     eventually(WAIT, "three failed attempts", || async {
         receiver.hits_on("/hook").len() == 3
     })
@@ -232,14 +208,7 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
     // The circuit is open: the due retries and new messages wait for the probe, which will
     // succeed (the receiver is fine again).
     down.store(false, std::sync::atomic::Ordering::SeqCst);
-    let mut held = Vec::new();
-    for n in 3..8 {
-        held.push(
-            server
-                .send_message(&app, json!({"eventType": "x", "payload": {"n": n}}))
-                .await,
-        );
-    }
+    let held = server.send_numbered(&app, 3..8).await;
     // After the cooldown one probe succeeds, the circuit closes, everything is delivered.
     for message in failing.iter().chain(&held) {
         eventually(WAIT, "delivery after the circuit closed", || async {

@@ -186,9 +186,8 @@ async fn each_endpoint_gets_exactly_the_messages_its_filters_match() {
 async fn endpoint_changes_apply_to_messages_created_after_them() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("changes").await;
-    server
-        .create_endpoint(&app, &format!("{}/sentinel", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("changes", &format!("{}/sentinel", receiver.url))
         .await;
     let target = server
         .create_endpoint(

@@ -88,9 +88,8 @@ fn the_test_verifier_matches_the_spec_test_vector() {
 async fn live_deliveries_verify_with_every_secret() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("signing").await;
-    let generated = server
-        .create_endpoint(&app, &format!("{}/generated", receiver.url), json!({}))
+    let (app, generated) = server
+        .app_with_endpoint("signing", &format!("{}/generated", receiver.url))
         .await;
     let two = vec![random_secret(24), random_secret(64)];
     let rotated = server
@@ -112,17 +111,8 @@ async fn live_deliveries_verify_with_every_secret() {
     // A payload with odd spacing, escapes and non-ASCII text: delivered byte for byte.
     let payload = r#"{ "b" : [1, 2.50, "é\u00e9 \"q\""],  "a":null,
         "nested": {"x": "y"} }"#;
-    let body = format!(r#"{{"eventType":"sig.test","payload":{payload}}}"#);
     let before = now_ms() / 1000;
-    let answer = server
-        .call_raw(
-            "POST",
-            &format!("/api/v1/applications/{app}/messages"),
-            body.into_bytes(),
-        )
-        .await;
-    assert_eq!(answer.status, 202, "{:?}", answer.body);
-    let message = answer.body["id"].as_str().expect("id").to_string();
+    let message = server.send_raw_payload(&app, "sig.test", payload).await;
     eventually(WAIT, "both deliveries", || async {
         receiver.hits_on("/generated").len() == 1 && receiver.hits_on("/two").len() == 1
     })
@@ -249,9 +239,8 @@ async fn retries_keep_the_id_and_sign_a_fresh_timestamp() {
     let receiver = Receiver::with(Arc::new(|nth, _| {
         Reply::status(if nth == 0 { 500 } else { 204 })
     }));
-    let app = server.create_app("retry-signing").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("retry-signing", &format!("{}/hook", receiver.url))
         .await;
     let secrets = secrets_of(&endpoint);
     let message = server
@@ -293,23 +282,14 @@ async fn retries_keep_the_id_and_sign_a_fresh_timestamp() {
 async fn a_large_payload_is_delivered_and_signed_byte_for_byte() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("large").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("large", &format!("{}/hook", receiver.url))
         .await;
     // ~200 KB (the test receiver accepts up to 256 KB), with escapes and non-ASCII text.
     let text: String = "ünïcødé \\\"quoted\\\" ".repeat(9_000);
     let payload = format!(r#"{{"blob": "{text}", "n": 1}}"#);
     assert!(payload.len() > 190_000, "{}", payload.len());
-    let body = format!(r#"{{"eventType":"big","payload":{payload}}}"#);
-    let answer = server
-        .call_raw(
-            "POST",
-            &format!("/api/v1/applications/{app}/messages"),
-            body.into_bytes(),
-        )
-        .await;
-    assert_eq!(answer.status, 202, "{:?}", answer.body);
+    server.send_raw_payload(&app, "big", &payload).await;
     eventually(WAIT, "delivery", || async {
         receiver.hits_on("/hook").len() == 1
     })

@@ -369,9 +369,8 @@ async fn a_circuit_tripping_after_its_endpoint_was_deleted_leaves_no_health_behi
     .await;
     let gate = Arc::new(Gate::default());
     let receiver = Receiver::held(500, &gate);
-    let app = server.create_app("deleted-mid-flight").await;
-    let ep = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, ep) = server
+        .app_with_endpoint("deleted-mid-flight", &format!("{}/hook", receiver.url))
         .await;
     let ep = ep["id"].as_str().expect("id").to_string();
     server.send_event(&app, "e").await;

@@ -31,9 +31,8 @@ async fn an_endpoint_never_gets_more_than_max_in_flight_requests_at_once() {
     .await;
     let gauge = Arc::new(Gauge::default());
     let receiver = slow_receiver(Duration::from_millis(300), vec![gauge.clone()]);
-    let app = server.create_app("capped").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("capped", &format!("{}/hook", receiver.url))
         .await;
     server.send_many(&app, MESSAGES, MESSAGES).await;
     eventually(

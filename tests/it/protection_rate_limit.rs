@@ -122,9 +122,8 @@ async fn null_rate_limit_takes_the_configured_default_and_own_values_override_it
     })
     .await;
     let receiver = Receiver::ok();
-    let app = server.create_app("defaults").await;
-    let defaulted = server
-        .create_endpoint(&app, &format!("{}/default", receiver.url), json!({}))
+    let (app, defaulted) = server
+        .app_with_endpoint("defaults", &format!("{}/default", receiver.url))
         .await;
     assert_eq!(defaulted["rateLimit"], serde_json::Value::Null);
     server
@@ -170,9 +169,8 @@ async fn a_zero_default_rate_limit_means_unlimited() {
     })
     .await;
     let receiver = Receiver::ok();
-    let app = server.create_app("unlimited").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("unlimited", &format!("{}/hook", receiver.url))
         .await;
     server.send_many(&app, MESSAGES, 60).await;
     eventually(WAIT, "all deliveries", || async {

@@ -29,9 +29,8 @@ async fn recover_resends_exactly_the_messages_that_failed_in_the_window() {
             200
         })
     }));
-    let app = server.create_app("recovery").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("recovery", &format!("{}/hook", receiver.url))
         .await;
     let endpoint = endpoint["id"].as_str().expect("id").to_string();
     // Failed for good before the window: must not be re-sent.

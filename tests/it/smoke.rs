@@ -10,9 +10,8 @@ use crate::support::wait::{eventually, WAIT};
 async fn a_message_reaches_its_endpoint() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("smoke").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("smoke", &format!("{}/hook", receiver.url))
         .await;
     let id = server
         .send_message(

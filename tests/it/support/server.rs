@@ -200,6 +200,14 @@ impl TestServer {
         answer.body
     }
 
+    /// An application named `name` with one endpoint at `url` (default attributes); returns
+    /// the application's id and the endpoint.
+    pub async fn app_with_endpoint(&self, name: &str, url: &str) -> (String, Value) {
+        let app = self.create_app(name).await;
+        let endpoint = self.create_endpoint(&app, url, json!({})).await;
+        (app, endpoint)
+    }
+
     /// GET of one endpoint (asserting 200).
     pub async fn endpoint(&self, app: &str, endpoint: &str) -> Value {
         let answer = self
@@ -235,6 +243,34 @@ impl TestServer {
     pub async fn send_event(&self, app: &str, event: &str) -> String {
         self.send_message(app, json!({"eventType": event, "payload": {}}))
             .await
+    }
+
+    /// Posts a message whose payload is `payload` exactly as written (spacing, escapes, key
+    /// order), so its delivery can be compared byte for byte; returns its id.
+    pub async fn send_raw_payload(&self, app: &str, event: &str, payload: &str) -> String {
+        let body = format!(r#"{{"eventType":"{event}","payload":{payload}}}"#);
+        let answer = self
+            .call_raw(
+                "POST",
+                &format!("/api/v1/applications/{app}/messages"),
+                body.into_bytes(),
+            )
+            .await;
+        assert_eq!(answer.status, 202, "{:?}", answer.body);
+        answer.body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Posts one message per `n` in `numbers` (event type `x`, payload `{"n": n}`), one
+    /// after the other; returns their ids in order.
+    pub async fn send_numbered(&self, app: &str, numbers: std::ops::Range<usize>) -> Vec<String> {
+        let mut ids = Vec::new();
+        for n in numbers {
+            ids.push(
+                self.send_message(app, json!({"eventType": "x", "payload": {"n": n}}))
+                    .await,
+            );
+        }
+        ids
     }
 
     /// Posts `count` messages (payload `{"n": i}`) with up to `concurrency` requests at once;
