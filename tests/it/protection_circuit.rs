@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::support::api::{int, statuses};
 use crate::support::measure::epoch_ms_of;
-use crate::support::queue::depth;
+use crate::support::queue::{depth, stream_tasks};
 use crate::support::receiver::{Gate, Receiver, Reply};
 use crate::support::redis_server::CommandLog;
 use crate::support::server::TestServer;
@@ -456,6 +456,12 @@ async fn a_probe_whose_outcome_could_not_be_recorded_does_not_block_the_endpoint
         server.activity().expect("worker").is_quiet()
     })
     .await;
+    let first_id: uuid::Uuid = first.parse().expect("uuid");
+    let pending = stream_tasks(&server.store).await;
+    assert!(
+        pending.iter().any(|task| task.message == first_id),
+        "the unrecorded probe's entry is not left in the stream: {pending:?}"
+    );
     let id = flaky.send().await;
     flaky.delivered_at(&id, (Instant::now(), now_ms())).await;
     flaky

@@ -292,11 +292,6 @@ impl Receiver {
         self.ended.load(SeqCst)
     }
 
-    /// Whether every request received so far has been answered.
-    pub fn idle(&self) -> bool {
-        self.ended() == self.hits.lock().expect("hits").len()
-    }
-
     pub async fn stop(self) {
         self.handle.stop(false).await;
     }
