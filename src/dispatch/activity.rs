@@ -11,6 +11,7 @@ use std::sync::Arc;
 pub struct Activity {
     jobs: AtomicI64,
     requests: AtomicI64,
+    writes: AtomicI64,
     actors: AtomicI64,
 }
 
@@ -22,14 +23,17 @@ pub struct ActivitySnapshot {
     pub jobs: i64,
     /// Delivery requests in flight.
     pub requests: i64,
+    /// Writes that follow a job's end still running (an endpoint's circuit or rate
+    /// publication).
+    pub writes: i64,
     /// Endpoint actors alive.
     pub actors: i64,
 }
 
 impl ActivitySnapshot {
-    /// No job open and no request in flight.
+    /// No job open, no request in flight, no write pending.
     pub fn is_quiet(&self) -> bool {
-        self.jobs == 0 && self.requests == 0
+        self.jobs == 0 && self.requests == 0 && self.writes == 0
     }
 }
 
@@ -45,6 +49,7 @@ pub struct Ticket {
 enum Kind {
     Job,
     Request,
+    Write,
 }
 
 impl Drop for Ticket {
@@ -60,6 +65,7 @@ impl Activity {
         match kind {
             Kind::Job => &self.jobs,
             Kind::Request => &self.requests,
+            Kind::Write => &self.writes,
         }
     }
 
@@ -81,6 +87,11 @@ impl Activity {
         self.open(Kind::Request)
     }
 
+    /// A write following a job's end (health publication).
+    pub fn write(self: &Arc<Self>) -> Ticket {
+        self.open(Kind::Write)
+    }
+
     pub fn actor_started(&self) {
         self.actors.fetch_add(1, Ordering::Relaxed);
     }
@@ -94,6 +105,7 @@ impl Activity {
         ActivitySnapshot {
             jobs: self.jobs.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
             actors: self.actors.load(Ordering::Relaxed),
         }
     }

@@ -1,17 +1,23 @@
 //! `/api/v1/applications`: every route by id and by uid, response shape, ordering and paging,
 //! validation, uid uniqueness (also under concurrency), PUT semantics and cascading delete.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
-use crate::api_support::{
+use crate::support::api::{
     assert_error, creation_order, fields, ids, keys_mentioning, names, next_iterator, redis_conn,
     walk_pages, without_health,
 };
-use crate::harness::{eventually, Receiver, TestServer};
+use crate::support::queue::retry_tasks;
+use crate::support::receiver::{Gate, Receiver};
+use crate::support::server::TestServer;
+use crate::support::wait::{
+    eventually, poll_until, wait_answered_and_quiet, wait_clock_past, wait_quiet, WAIT,
+};
 
 const APPS: &str = "/api/v1/applications";
 
@@ -384,7 +390,7 @@ async fn put_without_uid_keeps_the_uid_and_replaces_the_name() {
     let server = TestServer::start().await;
     let app = create(&server, json!({"name": "before", "uid": "keep-me"})).await;
     let id = app["id"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    wait_clock_past(app["updated"].as_i64().unwrap()).await;
     let answer = server
         .call(
             "PUT",
@@ -538,9 +544,7 @@ async fn delete_removes_endpoints_messages_and_every_key_of_the_application() {
                 .await,
         );
     }
-    let kept_message = server
-        .send_message(&other, json!({"eventType": "e", "payload": {}}))
-        .await;
+    let kept_message = server.send_event(&other, "e").await;
     // Let the deliveries finish, so attempts and endpoint health exist too.
     eventually(Duration::from_secs(10), "deliveries", || async {
         receiver.hits().len() == 10
@@ -605,25 +609,23 @@ async fn delete_removes_endpoints_messages_and_every_key_of_the_application() {
 #[actix_rt::test]
 async fn delete_during_an_in_flight_delivery_leaves_no_key_behind() {
     let server = TestServer::start().await;
-    let receiver = Receiver::with(std::sync::Arc::new(|_, _| {
-        crate::harness::Reply::status(200).delay(Duration::from_millis(400))
-    }));
-    let app = server.create_app("in flight").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/slow", receiver.url), json!({}))
+    let gate = Arc::new(Gate::default());
+    let receiver = Receiver::held(200, &gate);
+    let (app, endpoint) = server
+        .app_with_endpoint("in flight", &format!("{}/slow", receiver.url))
         .await;
     let endpoint = endpoint["id"].as_str().unwrap().to_string();
-    let message = server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-    eventually(Duration::from_secs(10), "delivery started", || async {
+    let message = server.send_event(&app, "e").await;
+    eventually(WAIT, "delivery started", || async {
         receiver.hits().len() == 1
     })
     .await;
     let answer = server.call("DELETE", &format!("{APPS}/{app}"), None).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    // The receiver answers 400 ms after the request arrived; give the worker time to record.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The receiver answers after the delete; the worker has recorded what it does with the
+    // late answer once it is quiet.
+    gate.open();
+    wait_answered_and_quiet(&server, &receiver, 1).await;
     let left = keys_mentioning(&server, &[&app, &endpoint, &message]).await;
     assert!(
         left.is_empty(),
@@ -670,51 +672,45 @@ async fn concurrent_puts_to_one_uid_have_exactly_one_winner() {
 #[actix_rt::test]
 async fn delete_stops_the_retries_of_its_messages() {
     let server = TestServer::start().await;
-    let receiver = Receiver::with(std::sync::Arc::new(|_, _| {
-        crate::harness::Reply::status(500).delay(Duration::from_millis(100))
-    }));
-    let app = server.create_app("failing").await;
-    server
-        .create_endpoint(&app, &format!("{}/fail", receiver.url), json!({}))
+    let receiver = Receiver::answering(500, Duration::from_millis(100));
+    let (app, _) = server
+        .app_with_endpoint("failing", &format!("{}/fail", receiver.url))
         .await;
     for i in 0..3 {
         server
             .send_message(&app, json!({"eventType": "e", "payload": {"i": i}}))
             .await;
     }
-    eventually(Duration::from_secs(10), "first attempts", || async {
+    eventually(WAIT, "first attempts", || async {
         receiver.hits().len() == 3
     })
     .await;
-    // The failures are recorded (and retries scheduled) after the delete.
+    // The failures are recorded (and their retries scheduled) after the delete.
     let answer = server.call("DELETE", &format!("{APPS}/{app}"), None).await;
     assert_eq!(answer.status, 200);
-    let partition = server
-        .store
-        .db
-        .keys
-        .partition_of(uuid::Uuid::parse_str(&app).unwrap());
-    let retry_set = server.store.db.keys.retry(partition);
-    eventually(
-        Duration::from_secs(10),
-        "no retry of the app left",
+    wait_answered_and_quiet(&server, &receiver, 3).await;
+    // Those retries come due, go back to the stream and are dropped: once none is left in
+    // the retry set and the node is quiet again, every one of them was handled.
+    let app_id = uuid::Uuid::parse_str(&app).unwrap();
+    poll_until(
+        WAIT,
+        "no retry of the deleted application left",
         || async {
-            let mut conn = redis_conn(&server).await;
-            let members: Vec<String> = conn.zrange(&retry_set, 0, -1).await.unwrap();
-            !members.iter().any(|m| m.contains(&app))
+            retry_tasks(&server.store)
+                .await
+                .into_iter()
+                .filter(|(task, _)| task.app == app_id)
+                .collect::<Vec<_>>()
         },
+        Vec::is_empty,
     )
     .await;
-    // Past both retry delays of the test schedule (200 ms, 400 ms): nothing was retried.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    wait_quiet(&server).await;
     assert_eq!(
         receiver.hits().len(),
         3,
         "a deleted application's message was retried"
     );
-    let mut conn = redis_conn(&server).await;
-    let members: Vec<String> = conn.zrange(&retry_set, 0, -1).await.unwrap();
-    assert!(!members.iter().any(|m| m.contains(&app)), "{members:?}");
     assert!(keys_mentioning(&server, &[&app]).await.is_empty());
     server.shutdown().await;
     receiver.stop().await;

@@ -4,8 +4,9 @@
 
 use serde_json::json;
 
-use crate::api_support::{assert_error, assert_error_body, raw, without_health, Raw};
-use crate::harness::TestServer;
+use crate::support::api::{assert_error, assert_error_body, raw, without_health, Raw};
+use crate::support::routes::{protected, served, Fixture};
+use crate::support::server::TestServer;
 
 const APPS: &str = "/api/v1/applications";
 
@@ -17,61 +18,18 @@ fn assert_unauthorized(answer: &Raw) {
         .is_some_and(|c| c.starts_with("application/json")));
 }
 
-/// Every API route, with a body for those that take one.
-fn routes(
-    app: &str,
-    endpoint: &str,
-    message: &str,
-) -> Vec<(&'static str, String, Option<Vec<u8>>)> {
-    let app_body = br#"{"name":"x"}"#.to_vec();
-    let ep_body = br#"{"name":"x","url":"https://example.com"}"#.to_vec();
-    let msg_body = br#"{"eventType":"e","payload":{}}"#.to_vec();
-    vec![
-        ("GET", APPS.to_string(), None),
-        ("POST", APPS.to_string(), Some(app_body.clone())),
-        ("GET", format!("{APPS}/{app}"), None),
-        ("PUT", format!("{APPS}/{app}"), Some(app_body)),
-        ("DELETE", format!("{APPS}/{app}"), None),
-        ("GET", format!("{APPS}/{app}/endpoints"), None),
-        (
-            "POST",
-            format!("{APPS}/{app}/endpoints"),
-            Some(ep_body.clone()),
-        ),
-        ("GET", format!("{APPS}/{app}/endpoints/{endpoint}"), None),
-        (
-            "PUT",
-            format!("{APPS}/{app}/endpoints/{endpoint}"),
-            Some(ep_body),
-        ),
-        ("DELETE", format!("{APPS}/{app}/endpoints/{endpoint}"), None),
-        ("GET", format!("{APPS}/{app}/messages"), None),
-        ("POST", format!("{APPS}/{app}/messages"), Some(msg_body)),
-        ("GET", format!("{APPS}/{app}/messages/{message}"), None),
-        (
-            "GET",
-            format!("{APPS}/{app}/messages/{message}/attempts"),
-            None,
-        ),
-        (
-            "POST",
-            format!("{APPS}/{app}/messages/{message}/endpoints/{endpoint}/resend"),
-            Some(Vec::new()),
-        ),
-    ]
+/// The body of a probe as raw bytes (an empty body where the route takes none).
+fn body_bytes(body: Option<serde_json::Value>) -> Vec<u8> {
+    body.map(|b| serde_json::to_vec(&b).expect("json"))
+        .unwrap_or_default()
 }
 
 #[actix_rt::test]
 async fn every_api_route_requires_a_valid_bearer_token() {
     let server = TestServer::start().await;
-    let app = server.create_app("a").await;
-    let endpoint = server
-        .create_endpoint(&app, "https://example.com/x", json!({}))
-        .await;
-    let endpoint = endpoint["id"].as_str().unwrap().to_string();
-    let message = server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
+    let fixture = Fixture::new(&server).await;
+    // Every route of the route table but the public ones.
+    let routes = protected();
     let unknown = format!("Bearer {}", server.token.replace("oh_", "oh_x"));
     let too_long = format!("Bearer {}", "a".repeat(300));
     let basic = format!("Basic {}", server.token);
@@ -87,13 +45,15 @@ async fn every_api_route_requires_a_valid_bearer_token() {
         Some(&too_long),
         Some("Bearer oh_not-a-token"),
     ];
-    for (method, path, body) in routes(&app, &endpoint, &message) {
+    for (method, template) in &routes {
+        let path = fixture.path(template);
+        let body = body_bytes(fixture.probe(method, template).0);
         for credential in &credentials {
             let mut headers = vec![("content-type", "application/json")];
             if let Some(value) = credential {
                 headers.push(("authorization", value));
             }
-            let answer = raw(&server, method, &path, &headers, body.clone()).await;
+            let answer = raw(&server, method, &path, &headers, Some(body.clone())).await;
             assert!(
                 answer.status == 401,
                 "{method} {path} with {credential:?}: {} {}",
@@ -104,6 +64,7 @@ async fn every_api_route_requires_a_valid_bearer_token() {
         }
     }
     // Nothing was changed by the rejected requests.
+    let app = &fixture.app;
     let apps = server.get(APPS).await;
     assert_eq!(apps.body.as_array().unwrap().len(), 1);
     let endpoints = server.get(&format!("{APPS}/{app}/endpoints")).await;
@@ -111,6 +72,7 @@ async fn every_api_route_requires_a_valid_bearer_token() {
     let messages = server.get(&format!("{APPS}/{app}/messages")).await;
     assert_eq!(messages.body.as_array().unwrap().len(), 1);
     server.shutdown().await;
+    fixture.receiver.stop().await;
 }
 
 #[actix_rt::test]
@@ -149,99 +111,59 @@ async fn a_token_acts_for_its_own_organisation_only() {
 #[actix_rt::test]
 async fn another_organisations_application_looks_exactly_like_a_missing_one() {
     let server = TestServer::start().await;
-    let app = server
-        .post(APPS, json!({"name": "victim", "uid": "victim"}))
+    let victim = Fixture::new(&server).await;
+    let app = server.get(&format!("{APPS}/{}", victim.app)).await.body;
+    let endpoints = server
+        .get(&format!("{APPS}/{}/endpoints", victim.app))
         .await
         .body;
-    let app_id = app["id"].as_str().unwrap().to_string();
-    let endpoint = server
-        .create_endpoint(&app_id, "https://example.com/x", json!({"uid": "ep"}))
-        .await;
-    let endpoint_id = endpoint["id"].as_str().unwrap().to_string();
-    let message = server
-        .send_message(
-            &app_id,
-            json!({"eventType": "e", "uid": "msg", "payload": {}}),
-        )
-        .await;
     let intruder = server.other_token().await;
     let missing = uuid::Uuid::new_v4().to_string();
-
-    let app_body = json!({"name": "pwned"});
-    let ep_body = json!({"name": "pwned", "url": "https://evil.example/x"});
-    let msg_body = json!({"eventType": "e", "payload": {}});
-    for reference in [app_id.as_str(), "victim"] {
-        let cases = [
-            ("GET", format!("{APPS}/{{}}"), None),
-            ("PUT", format!("{APPS}/{{}}"), Some(app_body.clone())),
-            ("DELETE", format!("{APPS}/{{}}"), None),
-            ("GET", format!("{APPS}/{{}}/endpoints"), None),
-            (
-                "POST",
-                format!("{APPS}/{{}}/endpoints"),
-                Some(ep_body.clone()),
-            ),
-            ("GET", format!("{APPS}/{{}}/endpoints/{endpoint_id}"), None),
-            ("GET", format!("{APPS}/{{}}/endpoints/ep"), None),
-            (
-                "PUT",
-                format!("{APPS}/{{}}/endpoints/{endpoint_id}"),
-                Some(ep_body.clone()),
-            ),
-            (
-                "DELETE",
-                format!("{APPS}/{{}}/endpoints/{endpoint_id}"),
-                None,
-            ),
-            ("GET", format!("{APPS}/{{}}/messages"), None),
-            (
-                "POST",
-                format!("{APPS}/{{}}/messages"),
-                Some(msg_body.clone()),
-            ),
-            ("GET", format!("{APPS}/{{}}/messages/{message}"), None),
-            ("GET", format!("{APPS}/{{}}/messages/msg"), None),
-            (
-                "GET",
-                format!("{APPS}/{{}}/messages/{message}/attempts"),
-                None,
-            ),
-            (
-                "POST",
-                format!("{APPS}/{{}}/messages/{message}/endpoints/{endpoint_id}/resend"),
-                None,
-            ),
-        ];
-        for (method, template, body) in cases {
-            let foreign = template.replace("{}", reference);
-            let absent = template.replace("{}", &missing);
-            let got = server
-                .call_as(&intruder, method, &foreign, body.clone(), &[])
-                .await;
-            let expected = server
-                .call_as(&intruder, method, &absent, body.clone(), &[])
-                .await;
-            assert_error(&got, 404, "not_found");
-            assert_eq!(
-                (got.status, &got.body),
-                (expected.status, &expected.body),
-                "{method} {foreign} differs from a missing application"
-            );
+    // Every route of the route table that names an application, with the victim's
+    // application named by id and by uid, and its endpoint and message by id and by uid.
+    let routes: Vec<(String, String)> = served()
+        .into_iter()
+        .filter(|(_, template)| template.contains("{application_id}"))
+        .collect();
+    assert!(!routes.is_empty());
+    for (method, template) in &routes {
+        let (body, _) = victim.probe(method, template);
+        for reference in [&victim.app, &victim.app_uid] {
+            for foreign in victim.paths_naming_app(template, reference) {
+                let absent = foreign.replacen(reference.as_str(), &missing, 1);
+                let got = server
+                    .call_as(&intruder, method, &foreign, body.clone(), &[])
+                    .await;
+                let expected = server
+                    .call_as(&intruder, method, &absent, body.clone(), &[])
+                    .await;
+                assert_error(&got, 404, "not_found");
+                assert_eq!(
+                    (got.status, &got.body),
+                    (expected.status, &expected.body),
+                    "{method} {foreign} differs from a missing application"
+                );
+            }
         }
     }
     // The owner still sees everything unchanged.
-    assert_eq!(server.get(&format!("{APPS}/victim")).await.body, app);
-    let endpoints = server.get(&format!("{APPS}/victim/endpoints")).await;
     assert_eq!(
-        without_health(&endpoints.body),
-        without_health(&json!([endpoint]))
+        server.get(&format!("{APPS}/{}", victim.app_uid)).await.body,
+        app
     );
-    let messages = server.get(&format!("{APPS}/victim/messages")).await;
+    let still = server
+        .get(&format!("{APPS}/{}/endpoints", victim.app_uid))
+        .await;
+    assert_eq!(without_health(&still.body), without_health(&endpoints));
+    let messages = server
+        .get(&format!("{APPS}/{}/messages", victim.app_uid))
+        .await;
     assert_eq!(messages.body.as_array().unwrap().len(), 1);
     // And the intruder's organisation did not gain anything.
     let theirs = server.call_as(&intruder, "GET", APPS, None, &[]).await;
     assert_eq!(theirs.body, json!([]));
     server.shutdown().await;
+    victim.receiver.stop().await;
 }
 
 #[actix_rt::test]

@@ -2,18 +2,21 @@
 //! uid too), response shape, secrets, ordering and paging, validation, uid uniqueness per
 //! application, PUT semantics, delete, and isolation between applications.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use base64::Engine;
 use futures_util::future::join_all;
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
-use crate::api_support::{
+use crate::support::api::{
     assert_error, creation_order, fields, ids, keys_mentioning, names, neighbour_apps,
     next_iterator, redis_conn, walk_pages,
 };
-use crate::harness::TestServer;
+use crate::support::receiver::{Gate, Receiver};
+use crate::support::server::TestServer;
+use crate::support::wait::{eventually, wait_answered_and_quiet, wait_clock_past, WAIT};
+use crate::support::webhooks::{secret_key, secret_with_key};
 
 const URL: &str = "https://example.com/webhook";
 
@@ -42,19 +45,9 @@ fn eps(app: &str) -> String {
     format!("/api/v1/applications/{app}/endpoints")
 }
 
+/// A secret of `bytes` key bytes, each `fill`.
 fn secret(bytes: usize, fill: u8) -> String {
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(vec![fill; bytes])
-    )
-}
-
-fn decoded_secret_len(secret: &str) -> usize {
-    let encoded = secret.strip_prefix("whsec_").expect("whsec_ prefix");
-    base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .expect("standard base64")
-        .len()
+    secret_with_key(&vec![fill; bytes])
 }
 
 async fn create(server: &TestServer, app: &str, body: Value) -> Value {
@@ -100,7 +93,7 @@ async fn create_answers_201_with_the_documented_fields_and_a_generated_secret() 
     let secrets = endpoint["secrets"].as_array().expect("secrets array");
     assert_eq!(secrets.len(), 1, "{endpoint}");
     let generated = secrets[0].as_str().unwrap();
-    assert_eq!(decoded_secret_len(generated), 24, "{generated}");
+    assert_eq!(secret_key(generated).len(), 24, "{generated}");
 
     // Stored in the application's partition, with the uid index.
     let app_id = uuid::Uuid::parse_str(&app).unwrap();
@@ -139,7 +132,7 @@ async fn every_endpoint_gets_its_own_secret_and_empty_secrets_means_generate() {
     for endpoint in [&a, &b, &c] {
         let secrets = endpoint["secrets"].as_array().unwrap();
         assert_eq!(secrets.len(), 1, "{endpoint}");
-        assert_eq!(decoded_secret_len(secrets[0].as_str().unwrap()), 24);
+        assert_eq!(secret_key(secrets[0].as_str().unwrap()).len(), 24);
     }
     assert_ne!(a["secrets"], b["secrets"]);
     assert_ne!(b["secrets"], c["secrets"]);
@@ -539,7 +532,7 @@ async fn put_replaces_attributes_and_keeps_uid_and_secrets_when_omitted() {
         json!({"name": "e", "url": URL, "uid": "stay", "channels": ["c"], "eventTypes": ["t"], "rateLimit": 3}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    wait_clock_past(original["updated"].as_i64().unwrap()).await;
     let path = format!("{}/stay", eps(&app));
     // The documented PUT body: no uid.
     let answer = server
@@ -773,9 +766,8 @@ async fn the_endpoint_limit_per_application_is_a_422() {
 #[actix_rt::test]
 async fn deleting_an_endpoint_during_an_in_flight_delivery_leaves_no_key_behind() {
     let server = TestServer::start().await;
-    let receiver = crate::harness::Receiver::with(std::sync::Arc::new(|_, _| {
-        crate::harness::Reply::status(200).delay(Duration::from_millis(400))
-    }));
+    let gate = Arc::new(Gate::default());
+    let receiver = Receiver::held(200, &gate);
     let app = server.create_app("a").await;
     let endpoint = create(
         &server,
@@ -784,10 +776,8 @@ async fn deleting_an_endpoint_during_an_in_flight_delivery_leaves_no_key_behind(
     )
     .await;
     let id = endpoint["id"].as_str().unwrap().to_string();
-    server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-    crate::harness::eventually(Duration::from_secs(10), "delivery started", || async {
+    server.send_event(&app, "e").await;
+    eventually(WAIT, "delivery started", || async {
         receiver.hits().len() == 1
     })
     .await;
@@ -795,8 +785,10 @@ async fn deleting_an_endpoint_during_an_in_flight_delivery_leaves_no_key_behind(
         .call("DELETE", &format!("{}/{id}", eps(&app)), None)
         .await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    // The receiver answers 400 ms after the request arrived; give the worker time to record.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The receiver answers after the delete; the worker has recorded what it does with the
+    // late answer once it is quiet.
+    gate.open();
+    wait_answered_and_quiet(&server, &receiver, 1).await;
     let left = keys_mentioning(&server, &[&id]).await;
     assert!(
         left.is_empty(),

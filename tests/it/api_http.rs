@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 
 use serde_json::json;
 
-use crate::api_support::{assert_error, assert_error_body, authed_raw, raw, Raw};
-use crate::harness::TestServer;
+use crate::support::api::{assert_error, assert_error_body, authed_raw, raw, Raw};
+use crate::support::server::TestServer;
 
 const APPS: &str = "/api/v1/applications";
 
@@ -322,7 +322,7 @@ struct RedisProxy {
 impl RedisProxy {
     fn start() -> RedisProxy {
         use std::net::{TcpListener, TcpStream};
-        let target = crate::harness::redis_url()
+        let target = crate::support::redis_server::redis_url()
             .trim_start_matches("redis://")
             .to_string();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
@@ -372,14 +372,14 @@ impl RedisProxy {
 #[actix_rt::test]
 async fn without_redis_health_and_the_api_answer_503_json() {
     let proxy = RedisProxy::start();
-    let mut config = crate::harness::test_config();
+    let mut config = crate::support::server::test_config();
     config.redis.url = format!("redis://{}", proxy.addr);
     let server = TestServer::start_config(config, octohooks::runtime::Roles::API).await;
     assert_eq!(raw(&server, "GET", "/health", &[], None).await.status, 200);
     let app = server.create_app("before").await;
 
     proxy.cut();
-    crate::harness::eventually(std::time::Duration::from_secs(10), "health 503", || async {
+    crate::support::wait::eventually(std::time::Duration::from_secs(10), "health 503", || async {
         raw(&server, "GET", "/health", &[], None).await.status == 503
     })
     .await;

@@ -10,8 +10,10 @@ use redis::AsyncCommands;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::api_support::{assert_error, assert_error_body, ids, raw, redis_conn};
-use crate::harness::{Answer, TestServer};
+use crate::support::api::{assert_error, assert_error_body, ids, raw, redis_conn};
+use crate::support::redis_server::CommandLog;
+use crate::support::server::{Answer, TestServer};
+use crate::support::wait::eventually;
 
 const APPS: &str = "/api/v1/applications";
 
@@ -325,7 +327,9 @@ fn hex_sha256(parts: &[&[u8]]) -> String {
 
 #[actix_rt::test]
 async fn a_request_still_running_elsewhere_is_waited_for_then_409() {
-    let server = TestServer::start_with(|c| c.idempotency.wait = Duration::from_millis(300)).await;
+    // Long enough that the finisher below surely writes while the request still waits.
+    let wait = Duration::from_secs(1);
+    let server = TestServer::start_with(|c| c.idempotency.wait = wait).await;
     // Simulate another node holding the key mid-request (a pending claim).
     let body = br#"{"name":"slow"}"#;
     let fingerprint = hex_sha256(&[b"POST", APPS.as_bytes(), body]);
@@ -359,7 +363,7 @@ async fn a_request_still_running_elsewhere_is_waited_for_then_409() {
         )
         .await;
     assert_error(&answer, 409, "idempotency_key_in_progress");
-    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(started.elapsed() >= wait);
     // A different request with the held key is a mismatch at once.
     let answer = post_with_key(&server, APPS, json!({"name": "other"}), "held").await;
     assert_error(&answer, 422, "idempotency_key_reused");
@@ -367,11 +371,19 @@ async fn a_request_still_running_elsewhere_is_waited_for_then_409() {
 
     // When the other request finishes, waiting requests get its answer.
     let stored = br#"{"name":"slow","uid":null,"id":"ada4692e-96a4-45c9-8a58-2d389f95454a","created":1,"updated":1}"#;
+    // The other request finishes once this one has found the key pending (its claim script
+    // ran on the record), so this one is surely waiting.
+    let log = CommandLog::start(&record).await;
     let finisher = {
         let store = server.store.clone();
         let record = record.clone();
+        let log = &log;
         async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let claim = format!("\"{record}\"");
+            eventually(Duration::from_secs(5), "the request's claim", || async {
+                log.ran_script(&claim)
+            })
+            .await;
             let mut conn = store.conn().await.unwrap();
             let _: () = conn
                 .hset_multiple(
@@ -446,7 +458,7 @@ async fn a_stored_answer_expires_after_the_configured_time() {
     let mut conn = redis_conn(&server).await;
     let ttl: i64 = conn.pttl(&record).await.unwrap();
     assert!(ttl > 0 && ttl <= 300, "pttl {ttl}");
-    crate::harness::eventually(Duration::from_secs(5), "record expired", || {
+    eventually(Duration::from_secs(5), "record expired", || {
         let store = server.store.clone();
         let record = record.clone();
         async move {

@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::api_support::{
+use crate::support::api::{
     assert_error, authed_raw, creation_order, fields, ids, names, neighbour_apps, next_iterator,
     redis_conn, walk_pages,
 };
-use crate::harness::{eventually, TestServer};
+use crate::support::server::TestServer;
+use crate::support::wait::eventually;
 
 fn msgs(app: &str) -> String {
     format!("/api/v1/applications/{app}/messages")
@@ -434,7 +435,7 @@ fn sorted(ids: &[impl AsRef<str>]) -> Vec<String> {
 #[actix_rt::test]
 async fn resend_and_attempts_resolve_ids_and_uids_within_the_application() {
     let server = TestServer::start().await;
-    let receiver = crate::harness::Receiver::ok();
+    let receiver = crate::support::receiver::Receiver::ok();
     let app = server.create_app("a").await;
     let other = server.create_app("b").await;
     let endpoint = server
@@ -451,9 +452,7 @@ async fn resend_and_attempts_resolve_ids_and_uids_within_the_application() {
     let message = server
         .send_message(&app, json!({"eventType": "e", "uid": "msg", "payload": {}}))
         .await;
-    let foreign_message = server
-        .send_message(&other, json!({"eventType": "e", "payload": {}}))
-        .await;
+    let foreign_message = server.send_event(&other, "e").await;
     let first =
         || async { receiver.hits_on("/hook").len() == 1 && receiver.hits_on("/other").len() == 1 };
     eventually(Duration::from_secs(10), "deliveries", first).await;

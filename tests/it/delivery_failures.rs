@@ -5,20 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::delivery_support::{assert_drained, attempts_of, id_of, wait_attempts, QUIET};
-use crate::harness::{eventually, free_port, Receiver, Reply, TestServer};
+use crate::support::api::{attempts_of, id_of, int as ms};
+use crate::support::queue::{assert_drained, retries_of_endpoint};
+use crate::support::receiver::{Receiver, Reply};
+use crate::support::redis_server::free_port;
+use crate::support::server::TestServer;
+use crate::support::wait::{eventually, wait_attempts, wait_quiet, WAIT};
 
-const WAIT: Duration = Duration::from_secs(10);
 const SLACK_MS: i64 = 300;
 const EPSILON_MS: i64 = 5;
-
-fn ms(value: &Value) -> i64 {
-    value
-        .as_i64()
-        .unwrap_or_else(|| panic!("{value:?} is not ms"))
-}
 
 /// A short schedule: one retry after 200 ms (± 20 %), then give up.
 fn one_retry(c: &mut octohooks::config::Config) {
@@ -32,18 +29,15 @@ async fn gone_disables_the_endpoint_without_retrying() {
     let receiver = Receiver::with(Arc::new(|_, hit| {
         Reply::status(if hit.path == "/gone" { 410 } else { 200 })
     }));
-    let app = server.create_app("gone").await;
-    let gone = server
-        .create_endpoint(&app, &format!("{}/gone", receiver.url), json!({}))
+    let (app, gone) = server
+        .app_with_endpoint("gone", &format!("{}/gone", receiver.url))
         .await;
     server
         .create_endpoint(&app, &format!("{}/sentinel", receiver.url), json!({}))
         .await;
     let endpoint_path = format!("/api/v1/applications/{app}/endpoints/{}", id_of(&gone));
-    let first = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
-    let attempts = wait_attempts(&server, &app, &first, 2, WAIT).await;
+    let first = server.send_event(&app, "x").await;
+    let attempts = wait_attempts(&server, &app, &first, 2).await;
     let to_gone = attempts_of(&attempts, &id_of(&gone));
     assert_eq!(to_gone.len(), 1, "{attempts:#?}");
     assert_eq!(to_gone[0]["status"], "failed", "410 is final");
@@ -53,20 +47,21 @@ async fn gone_disables_the_endpoint_without_retrying() {
         server.get(&endpoint_path).await.body["enabled"] == false
     })
     .await;
-    // Longer than the schedule: no retry came.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Handled, and no retry scheduled: none can come.
+    wait_quiet(&server).await;
+    let retries = retries_of_endpoint(&server.store, &id_of(&gone)).await;
+    assert!(retries.is_empty(), "410 scheduled a retry: {retries:?}");
     assert_eq!(receiver.hits_on("/gone").len(), 1);
     assert_eq!(server.attempts(&app, &first).await.len(), 2);
 
     // Later messages skip the disabled endpoint.
-    let second = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let second = server.send_event(&app, "x").await;
     eventually(WAIT, "sentinel gets the second message", || async {
         receiver.hits_on("/sentinel").len() == 2
     })
     .await;
-    tokio::time::sleep(QUIET).await;
+    // Its fan-out is done once the node is quiet: a delivery to /gone would have shown.
+    wait_quiet(&server).await;
     assert_eq!(receiver.hits_on("/gone").len(), 1);
     assert_eq!(server.attempts(&app, &second).await.len(), 1);
 
@@ -79,9 +74,7 @@ async fn gone_disables_the_endpoint_without_retrying() {
         )
         .await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    server.send_event(&app, "x").await;
     eventually(WAIT, "delivery after re-enabling", || async {
         receiver.hits_on("/gone").len() == 2
     })
@@ -106,17 +99,14 @@ async fn an_endpoint_failing_for_too_long_is_disabled() {
     let receiver = Receiver::with(Arc::new(|_, hit| {
         Reply::status(if hit.path == "/down" { 500 } else { 200 })
     }));
-    let app = server.create_app("auto-disable").await;
-    let down = server
-        .create_endpoint(&app, &format!("{}/down", receiver.url), json!({}))
+    let (app, down) = server
+        .app_with_endpoint("auto-disable", &format!("{}/down", receiver.url))
         .await;
     server
         .create_endpoint(&app, &format!("{}/sentinel", receiver.url), json!({}))
         .await;
     let endpoint_path = format!("/api/v1/applications/{app}/endpoints/{}", id_of(&down));
-    let first = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let first = server.send_event(&app, "x").await;
     eventually(
         WAIT,
         "endpoint disabled after failing for 300 ms",
@@ -129,8 +119,11 @@ async fn an_endpoint_failing_for_too_long_is_disabled() {
         failing_for >= Duration::from_millis(300 - EPSILON_MS as u64),
         "disabled after failing for only {failing_for:?}"
     );
-    // The rest of the schedule (5 attempts in all) is not carried out.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The rest of the schedule (5 attempts in all) is not carried out: once the disabling
+    // attempt is handled, no retry of the endpoint is left to come.
+    wait_quiet(&server).await;
+    let retries = retries_of_endpoint(&server.store, &id_of(&down)).await;
+    assert!(retries.is_empty(), "retries after disabling: {retries:?}");
     assert_eq!(receiver.hits_on("/down").len(), hits.len());
     assert!(
         hits.len() < 5,
@@ -147,10 +140,8 @@ async fn an_endpoint_failing_for_too_long_is_disabled() {
     assert!(mine[..mine.len() - 1]
         .iter()
         .all(|a| a["status"] == "pending"));
-    assert_drained(&server.store, WAIT).await;
-    let second = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    assert_drained(&server.store).await;
+    let second = server.send_event(&app, "x").await;
     eventually(WAIT, "sentinel gets the second message", || async {
         receiver
             .hits_on("/sentinel")
@@ -158,7 +149,7 @@ async fn an_endpoint_failing_for_too_long_is_disabled() {
             .any(|h| h.headers["webhook-id"] == second)
     })
     .await;
-    tokio::time::sleep(QUIET).await;
+    wait_quiet(&server).await;
     assert_eq!(receiver.hits_on("/down").len(), hits.len());
     server.shutdown().await;
     receiver.stop().await;
@@ -204,10 +195,8 @@ async fn retry_after_on_429_and_503_is_honoured_and_capped() {
             .await;
         endpoints.push(id_of(&endpoint));
     }
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
-    let attempts = wait_attempts(&server, &app, &message, 2 * cases.len(), WAIT).await;
+    let message = server.send_event(&app, "x").await;
+    let attempts = wait_attempts(&server, &app, &message, 2 * cases.len()).await;
     for ((path, high, low), endpoint) in cases.iter().zip(&endpoints) {
         let mine = attempts_of(&attempts, endpoint);
         assert_eq!(mine.len(), 2, "{path}: {mine:#?}");
@@ -246,14 +235,11 @@ async fn a_slow_receiver_times_out() {
             reply
         }
     }));
-    let app = server.create_app("timeout").await;
-    server
-        .create_endpoint(&app, &format!("{}/slow", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("timeout", &format!("{}/slow", receiver.url))
         .await;
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
-    let attempts = wait_attempts(&server, &app, &message, 2, WAIT).await;
+    let message = server.send_event(&app, "x").await;
+    let attempts = wait_attempts(&server, &app, &message, 2).await;
     let first = &attempts[0];
     assert_eq!(first["error"], "timeout", "{first}");
     assert!(first["responseStatusCode"].is_null(), "{first}");
@@ -289,11 +275,9 @@ async fn redirects_are_failures_and_never_followed() {
             .await;
         endpoints.push(id_of(&endpoint));
     }
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
+    let message = server.send_event(&app, "x").await;
     // Two attempts each (first plus one retry), both redirects.
-    let attempts = wait_attempts(&server, &app, &message, 10, WAIT).await;
+    let attempts = wait_attempts(&server, &app, &message, 10).await;
     for (code, endpoint) in codes.iter().zip(&endpoints) {
         let mine = attempts_of(&attempts, endpoint);
         assert_eq!(mine.len(), 2, "{code}: {mine:#?}");
@@ -305,7 +289,8 @@ async fn redirects_are_failures_and_never_followed() {
         assert_eq!(mine[1]["status"], "failed");
         assert_eq!(receiver.hits_on(&format!("/r{code}")).len(), 2);
     }
-    tokio::time::sleep(QUIET).await;
+    // A followed redirect would have been requested within its delivery, handled by now.
+    wait_quiet(&server).await;
     let landed: Vec<String> = receiver
         .hits()
         .into_iter()
@@ -332,10 +317,8 @@ async fn unreachable_receivers_are_classified() {
     let dns = server
         .create_endpoint(&app, "http://no-such-host.invalid/x", json!({}))
         .await;
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
-    let attempts = wait_attempts(&server, &app, &message, 4, WAIT).await;
+    let message = server.send_event(&app, "x").await;
+    let attempts = wait_attempts(&server, &app, &message, 4).await;
     for (endpoint, error) in [(&refused, "connection_refused"), (&dns, "dns")] {
         let mine = attempts_of(&attempts, &id_of(endpoint));
         assert_eq!(mine.len(), 2, "{error}: {mine:#?}");
@@ -372,10 +355,8 @@ async fn private_addresses_are_refused_unless_allowed() {
     for url in &urls {
         endpoints.push(id_of(&server.create_endpoint(&app, url, json!({})).await));
     }
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
-    let attempts = wait_attempts(&server, &app, &message, 2 * urls.len(), WAIT).await;
+    let message = server.send_event(&app, "x").await;
+    let attempts = wait_attempts(&server, &app, &message, 2 * urls.len()).await;
     for (url, endpoint) in urls.iter().zip(&endpoints) {
         let mine = attempts_of(&attempts, endpoint);
         assert_eq!(mine.len(), 2, "{url}: {mine:#?}");
@@ -384,7 +365,7 @@ async fn private_addresses_are_refused_unless_allowed() {
             assert!(attempt["responseStatusCode"].is_null());
         }
     }
-    tokio::time::sleep(QUIET).await;
+    wait_quiet(&server).await;
     assert!(
         receiver.hits().is_empty(),
         "a blocked delivery reached the receiver"

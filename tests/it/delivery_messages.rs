@@ -2,14 +2,14 @@
 //! delivery of the same message (same `webhook-id`) to one endpoint.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 
-use crate::delivery_support::{assert_signed, id_of, secrets_of, sorted_ids, wait_attempts, QUIET};
-use crate::harness::{eventually, Receiver, Reply, TestServer};
-
-const WAIT: Duration = Duration::from_secs(10);
+use crate::support::api::id_of;
+use crate::support::receiver::{sorted_ids, Receiver, Reply};
+use crate::support::server::TestServer;
+use crate::support::wait::{eventually, wait_attempts, wait_quiet, WAIT};
+use crate::support::webhooks::{assert_signed, secrets_of};
 
 #[actix_rt::test]
 async fn a_duplicate_uid_is_refused_and_delivered_once() {
@@ -49,14 +49,13 @@ async fn a_duplicate_uid_is_refused_and_delivered_once() {
             json!({"eventType": "order.paid", "uid": "order-42", "payload": {"n": 3}}),
         )
         .await;
-    let marker = server
-        .send_message(&app, json!({"eventType": "marker", "payload": {}}))
-        .await;
+    let marker = server.send_event(&app, "marker").await;
     eventually(WAIT, "marker and the other app's message", || async {
         receiver.hits_on("/hook").len() >= 2 && receiver.hits_on("/other").len() == 1
     })
     .await;
-    tokio::time::sleep(QUIET).await;
+    // Everything sent before the marker is handled once the node is quiet.
+    wait_quiet(&server).await;
     let mut want = vec![first_id.clone(), marker];
     want.sort();
     assert_eq!(sorted_ids(&receiver.hits_on("/hook")), want);
@@ -78,9 +77,8 @@ async fn a_duplicate_uid_is_refused_and_delivered_once() {
 async fn resend_delivers_the_same_message_once_more() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("resend").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("resend", &format!("{}/hook", receiver.url))
         .await;
     server
         .create_endpoint(&app, &format!("{}/bystander", receiver.url), json!({}))
@@ -106,7 +104,7 @@ async fn resend_delivers_the_same_message_once_more() {
         receiver.hits_on("/hook").len() == 2
     })
     .await;
-    tokio::time::sleep(QUIET).await;
+    wait_quiet(&server).await;
     let hits = receiver.hits_on("/hook");
     assert_eq!(hits.len(), 2, "one more delivery, not more");
     assert_eq!(
@@ -119,7 +117,7 @@ async fn resend_delivers_the_same_message_once_more() {
         assert_eq!(hit.body, br#"{"k":"v"}"#);
         assert_signed(hit, &secrets);
     }
-    let attempts = wait_attempts(&server, &app, &message, 3, WAIT).await;
+    let attempts = wait_attempts(&server, &app, &message, 3).await;
     let to_endpoint: Vec<_> = attempts
         .iter()
         .filter(|a| a["endpointId"] == endpoint["id"])
@@ -138,9 +136,7 @@ async fn resend_delivers_the_same_message_once_more() {
             json!({"eventTypes": ["y"]}),
         )
         .await;
-    let second = server
-        .send_message(&app, json!({"eventType": "y", "payload": {}}))
-        .await;
+    let second = server.send_event(&app, "y").await;
     eventually(WAIT, "retry schedule exhausted", || async {
         server
             .attempts(&app, &second)
@@ -197,7 +193,7 @@ async fn resend_delivers_the_same_message_once_more() {
         )
         .await;
     assert_eq!(unknown.status, 404, "{:?}", unknown.body);
-    tokio::time::sleep(QUIET).await;
+    wait_quiet(&server).await;
     let of_first = |path: &str| {
         receiver
             .hits_on(path)

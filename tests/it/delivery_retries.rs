@@ -5,12 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
-
-use crate::delivery_support::{assert_drained, wait_attempts};
-use crate::harness::{eventually, Receiver, Reply, TestServer};
-
-const WAIT: Duration = Duration::from_secs(10);
+use crate::support::api::{id_of, int as ms, statuses};
+use crate::support::queue::{assert_drained, retries_of_endpoint};
+use crate::support::receiver::{Receiver, Reply};
+use crate::support::server::TestServer;
+use crate::support::wait::{endpoint_when, eventually, wait_attempts, wait_quiet, WAIT};
 /// Scheduling slack allowed on top of a delay (retry poll, stream read, CPU contention).
 const SLACK_MS: i64 = 300;
 /// Clock granularity allowed below a lower bound (wall clock vs monotonic clock).
@@ -31,26 +30,17 @@ fn assert_within(what: &str, value: i64, base_ms: i64) {
     );
 }
 
-fn ms(value: &Value) -> i64 {
-    value
-        .as_i64()
-        .unwrap_or_else(|| panic!("{value:?} is not ms"))
-}
-
 #[actix_rt::test]
 async fn failures_are_retried_on_the_jittered_schedule_until_success() {
     let server = TestServer::start_with(schedule).await;
     let receiver = Receiver::with(Arc::new(|nth, _| {
         Reply::status(if nth < 2 { 500 } else { 200 })
     }));
-    let app = server.create_app("retries").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("retries", &format!("{}/hook", receiver.url))
         .await;
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
-    let attempts = wait_attempts(&server, &app, &message, 3, WAIT).await;
+    let message = server.send_event(&app, "x").await;
+    let attempts = wait_attempts(&server, &app, &message, 3).await;
     assert_eq!(attempts.len(), 3, "{attempts:#?}");
     for (i, attempt) in attempts.iter().enumerate() {
         assert_eq!(attempt["endpointId"], endpoint["id"]);
@@ -86,11 +76,13 @@ async fn failures_are_retried_on_the_jittered_schedule_until_success() {
         assert_within("gap between hits", gap, base);
         assert_eq!(pair[0].headers["webhook-id"], pair[1].headers["webhook-id"]);
     }
-    // Success ends the chain.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Success ends the chain: once it is handled, no retry of the endpoint is left.
+    wait_quiet(&server).await;
+    let retries = retries_of_endpoint(&server.store, &id_of(&endpoint)).await;
+    assert!(retries.is_empty(), "a retry after success: {retries:?}");
     assert_eq!(receiver.hits_on("/hook").len(), 3);
     assert_eq!(server.attempts(&app, &message).await.len(), 3);
-    assert_drained(&server.store, WAIT).await;
+    assert_drained(&server.store).await;
     server.shutdown().await;
     receiver.stop().await;
 }
@@ -99,28 +91,31 @@ async fn failures_are_retried_on_the_jittered_schedule_until_success() {
 async fn an_exhausted_schedule_ends_failed_and_stops() {
     let server = TestServer::start_with(schedule).await;
     let receiver = Receiver::with(Arc::new(|_, _| Reply::status(500)));
-    let app = server.create_app("exhausted").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("exhausted", &format!("{}/hook", receiver.url))
         .await;
-    let message = server
-        .send_message(&app, json!({"eventType": "x", "payload": {}}))
-        .await;
-    let attempts = wait_attempts(&server, &app, &message, 3, WAIT).await;
-    let statuses: Vec<&str> = attempts
-        .iter()
-        .map(|a| a["status"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(statuses, ["pending", "pending", "failed"], "{attempts:#?}");
+    let message = server.send_event(&app, "x").await;
+    let attempts = wait_attempts(&server, &app, &message, 3).await;
+    assert_eq!(
+        statuses(&attempts),
+        ["pending", "pending", "failed"],
+        "{attempts:#?}"
+    );
     assert!(attempts[0]["nextAttempt"].is_i64());
     assert!(attempts[1]["nextAttempt"].is_i64());
     assert!(attempts[2]["nextAttempt"].is_null());
     assert!(attempts.iter().all(|a| a["responseStatusCode"] == 500));
-    // Longer than any delay of the schedule: nothing more happens.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The final failure is handled and no retry of the endpoint is left: nothing more can
+    // happen.
+    wait_quiet(&server).await;
+    let retries = retries_of_endpoint(&server.store, &id_of(&endpoint)).await;
+    assert!(
+        retries.is_empty(),
+        "a retry after the last one: {retries:?}"
+    );
     assert_eq!(receiver.hits_on("/hook").len(), 3);
     assert_eq!(server.attempts(&app, &message).await.len(), 3);
-    assert_drained(&server.store, WAIT).await;
+    assert_drained(&server.store).await;
     // The endpoint is failing, not gone: it stays enabled.
     let listed = server
         .get(&format!("/api/v1/applications/{app}/endpoints"))
@@ -145,27 +140,20 @@ async fn jitter_spreads_the_retries_of_many_messages() {
     let receiver = Receiver::with(Arc::new(move |_, hit| {
         let id = hit.headers["webhook-id"].clone();
         let first = seen.lock().expect("seen").insert(id);
-        Reply::status(if first { 503 } else { 200 })
+        // 500, not 503: a 503 without Retry-After would also lower the endpoint's rate.
+        Reply::status(if first { 500 } else { 200 })
     }));
-    let app = server.create_app("jitter").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("jitter", &format!("{}/hook", receiver.url))
         .await;
-    let mut messages = Vec::new();
-    for n in 0..10 {
-        messages.push(
-            server
-                .send_message(&app, json!({"eventType": "x", "payload": {"n": n}}))
-                .await,
-        );
-    }
+    let messages = server.send_numbered(&app, 0..10).await;
     eventually(WAIT, "20 deliveries", || async {
         receiver.hits_on("/hook").len() == 20
     })
     .await;
     let mut waits = Vec::new();
     for message in &messages {
-        let attempts = wait_attempts(&server, &app, message, 2, WAIT).await;
+        let attempts = wait_attempts(&server, &app, message, 2).await;
         assert_eq!(attempts[0]["status"], "pending");
         assert_eq!(attempts[1]["status"], "success");
         let wait = ms(&attempts[0]["nextAttempt"])
@@ -201,40 +189,27 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
             Reply::status(200)
         }
     }));
-    let app = server.create_app("circuit").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("circuit", &format!("{}/hook", receiver.url))
         .await;
-    let mut failing = Vec::new();
-    for n in 0..3 {
-        failing.push(
-            server
-                .send_message(&app, json!({"eventType": "x", "payload": {"n": n}}))
-                .await,
-        );
-    }
+    let failing = server.send_numbered(&app, 0..3).await;
     eventually(WAIT, "three failed attempts", || async {
         receiver.hits_on("/hook").len() == 3
     })
     .await;
-    let opened = std::time::Instant::now();
-    // The circuit is open: neither the due retries nor new messages reach the receiver.
-    let mut held = Vec::new();
-    for n in 3..8 {
-        held.push(
-            server
-                .send_message(&app, json!({"eventType": "x", "payload": {"n": n}}))
-                .await,
-        );
-    }
-    let quiet_until = opened + Duration::from_millis(700);
-    tokio::time::sleep_until(quiet_until.into()).await;
-    assert_eq!(
-        receiver.hits_on("/hook").len(),
-        3,
-        "requests went out while the circuit was open"
-    );
+    endpoint_when(
+        &server,
+        &app,
+        &id_of(&endpoint),
+        WAIT,
+        "circuit open",
+        |e| e["health"]["circuit"] == "open",
+    )
+    .await;
+    // The circuit is open: the due retries and new messages wait for the probe, which will
+    // succeed (the receiver is fine again).
     down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let held = server.send_numbered(&app, 3..8).await;
     // After the cooldown one probe succeeds, the circuit closes, everything is delivered.
     for message in failing.iter().chain(&held) {
         eventually(WAIT, "delivery after the circuit closed", || async {
@@ -246,6 +221,8 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
         })
         .await;
     }
+    // Nothing went out while the circuit was open: the first request after the third
+    // failure (the probe) came a whole cooldown later, and every other one after it.
     let hits = receiver.hits_on("/hook");
     let first_after = hits[3].at.duration_since(hits[2].at);
     assert!(
@@ -254,12 +231,8 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
     );
     for message in &failing {
         let attempts = server.attempts(&app, message).await;
-        let statuses: Vec<&str> = attempts
-            .iter()
-            .map(|a| a["status"].as_str().unwrap())
-            .collect();
         assert_eq!(
-            statuses,
+            statuses(&attempts),
             ["pending", "success"],
             "postponing is not an attempt"
         );
@@ -269,13 +242,13 @@ async fn an_open_circuit_holds_deliveries_back_without_dropping_them() {
         assert_eq!(attempts.len(), 1, "{attempts:#?}");
         assert_eq!(attempts[0]["attempt"], 1);
     }
-    tokio::time::sleep(crate::delivery_support::QUIET).await;
+    wait_quiet(&server).await;
     assert_eq!(
         receiver.hits_on("/hook").len(),
         11,
         "each message once more, no extra"
     );
-    assert_drained(&server.store, WAIT).await;
+    assert_drained(&server.store).await;
     server.shutdown().await;
     receiver.stop().await;
 }

@@ -1,18 +1,18 @@
 //! Fan-out end to end: which endpoints get which messages, through real receivers.
 //!
 //! "None it should not" is checked the same way throughout: wait until a message that must
-//! arrive was processed after the ones that must not, give the receivers a quiet period,
-//! then compare exact sets of `webhook-id`s per receiver path.
+//! arrive was delivered after the ones that must not, then until the node is quiet (every
+//! fan-out and delivery handled), then compare exact sets of `webhook-id`s per receiver path.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::delivery_support::{assert_drained, id_of, sorted_ids, QUIET};
-use crate::harness::{eventually, Receiver, TestServer};
-
-const WAIT: Duration = Duration::from_secs(10);
+use crate::support::api::id_of;
+use crate::support::queue::assert_drained;
+use crate::support::receiver::{sorted_ids, Receiver};
+use crate::support::server::TestServer;
+use crate::support::wait::{eventually, wait_quiet, WAIT};
 
 /// Posts a message whose payload names it, so bodies can be matched to their messages.
 async fn send(server: &TestServer, app: &str, label: &str, event: &str, channels: Value) -> String {
@@ -147,7 +147,7 @@ async fn each_endpoint_gets_exactly_the_messages_its_filters_match() {
     })
     .await;
     // Earlier messages are dispatched before the marker but may still be in flight.
-    tokio::time::sleep(QUIET).await;
+    wait_quiet(&server).await;
 
     for (path, labels) in &expected {
         let hits = receiver.hits_on(path);
@@ -177,7 +177,7 @@ async fn each_endpoint_gets_exactly_the_messages_its_filters_match() {
         "no request on an unknown path"
     );
     // Messages that matched nothing were acknowledged too: nothing is left queued.
-    assert_drained(&server.store, WAIT).await;
+    assert_drained(&server.store).await;
     server.shutdown().await;
     receiver.stop().await;
 }
@@ -186,9 +186,8 @@ async fn each_endpoint_gets_exactly_the_messages_its_filters_match() {
 async fn endpoint_changes_apply_to_messages_created_after_them() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("changes").await;
-    server
-        .create_endpoint(&app, &format!("{}/sentinel", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("changes", &format!("{}/sentinel", receiver.url))
         .await;
     let target = server
         .create_endpoint(
@@ -202,7 +201,7 @@ async fn endpoint_changes_apply_to_messages_created_after_them() {
     let secrets = target["secrets"].clone();
 
     // Sends a message and returns once the sentinel (which gets everything) has it and the
-    // quiet period is over, so any delivery to the target would have shown by then.
+    // node is quiet, so any delivery to the target would have shown by then.
     let step = |event: &'static str, channels: Value| {
         let server = &server;
         let receiver = &receiver;
@@ -216,7 +215,7 @@ async fn endpoint_changes_apply_to_messages_created_after_them() {
                     .any(|h| h.headers["webhook-id"] == id)
             })
             .await;
-            tokio::time::sleep(QUIET).await;
+            wait_quiet(server).await;
             id
         }
     };

@@ -1,6 +1,7 @@
 //! Live deliveries checked the way a receiver checks them: Standard Webhooks signatures
-//! re-verified in the test with hmac/sha2/base64 from the secrets the API returned (and, when
-//! the `standardwebhooks` Python package is installed, by that reference library too).
+//! re-verified in the test with hmac/sha2/base64 from the secrets the API returned, and by
+//! the reference library, the `standardwebhooks` Python package (`scripts/test.sh` installs
+//! it; without python3 and the package the reference check fails rather than skips).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -9,17 +10,20 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::delivery_support::{
-    assert_signed, expected_signature, id_of, now_ms, random_secret, secrets_of, signature_valid,
-    QUIET,
+use octohooks::clock::now_ms;
+
+use crate::support::api::id_of;
+use crate::support::queue::retries_of_endpoint;
+use crate::support::receiver::{Hit, Receiver, Reply};
+use crate::support::server::TestServer;
+use crate::support::wait::{eventually, wait_quiet, WAIT};
+use crate::support::webhooks::{
+    assert_signed, expected_signature, random_secret, secret_key, secrets_of, signature_valid,
 };
-use crate::harness::{eventually, Hit, Receiver, Reply, TestServer};
 
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Verifies a delivery with the reference Python library. `None` when python3 or the
-/// `standardwebhooks` package is not installed (the check is optional).
-pub(crate) fn python_verifies(secret: &str, hit: &Hit, body: &[u8]) -> Option<bool> {
+/// Verifies a delivery with the reference Python library. Panics when python3 or the
+/// `standardwebhooks` package is missing: the reference check is part of the suite.
+pub(crate) fn python_verifies(secret: &str, hit: &Hit, body: &[u8]) -> bool {
     const SCRIPT: &str = r#"
 import os, sys
 try:
@@ -41,12 +45,22 @@ Webhook(os.environ["WH_SECRET"]).verify(sys.stdin.buffer.read(), headers)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .ok()?;
-    child.stdin.take()?.write_all(body).ok()?;
-    match child.wait().ok()?.code() {
-        Some(0) => Some(true),
-        Some(3) => None,
-        _ => Some(false),
+        .unwrap_or_else(|e| {
+            panic!("python3 is needed for the standardwebhooks reference check: {e}")
+        });
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(body)
+        .expect("write the body to python3");
+    match child.wait().expect("python3 ran").code() {
+        Some(0) => true,
+        Some(3) => panic!(
+            "the standardwebhooks Python package is missing \
+             (pip install standardwebhooks; scripts/test.sh installs it)"
+        ),
+        _ => false,
     }
 }
 
@@ -74,9 +88,8 @@ fn the_test_verifier_matches_the_spec_test_vector() {
 async fn live_deliveries_verify_with_every_secret() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("signing").await;
-    let generated = server
-        .create_endpoint(&app, &format!("{}/generated", receiver.url), json!({}))
+    let (app, generated) = server
+        .app_with_endpoint("signing", &format!("{}/generated", receiver.url))
         .await;
     let two = vec![random_secret(24), random_secret(64)];
     let rotated = server
@@ -93,25 +106,13 @@ async fn live_deliveries_verify_with_every_secret() {
     );
     let generated_secrets = secrets_of(&generated);
     assert_eq!(generated_secrets.len(), 1);
-    assert_eq!(
-        crate::delivery_support::secret_key(&generated_secrets[0]).len(),
-        24
-    );
+    assert_eq!(secret_key(&generated_secrets[0]).len(), 24);
 
     // A payload with odd spacing, escapes and non-ASCII text: delivered byte for byte.
     let payload = r#"{ "b" : [1, 2.50, "é\u00e9 \"q\""],  "a":null,
         "nested": {"x": "y"} }"#;
-    let body = format!(r#"{{"eventType":"sig.test","payload":{payload}}}"#);
     let before = now_ms() / 1000;
-    let answer = server
-        .call_raw(
-            "POST",
-            &format!("/api/v1/applications/{app}/messages"),
-            body.into_bytes(),
-        )
-        .await;
-    assert_eq!(answer.status, 202, "{:?}", answer.body);
-    let message = answer.body["id"].as_str().expect("id").to_string();
+    let message = server.send_raw_payload(&app, "sig.test", payload).await;
     eventually(WAIT, "both deliveries", || async {
         receiver.hits_on("/generated").len() == 1 && receiver.hits_on("/two").len() == 1
     })
@@ -151,20 +152,14 @@ async fn live_deliveries_verify_with_every_secret() {
         ));
 
         for secret in secrets {
-            match python_verifies(secret, hit, &hit.body) {
-                None => {
-                    println!("standardwebhooks (Python) not installed; reference check skipped")
-                }
-                Some(ok) => {
-                    assert!(ok, "standardwebhooks rejects the delivery on {path}");
-                    let tampered = python_verifies(secret, hit, b"{\"tampered\":true}");
-                    assert_eq!(
-                        tampered,
-                        Some(false),
-                        "reference check must be able to fail"
-                    );
-                }
-            }
+            assert!(
+                python_verifies(secret, hit, &hit.body),
+                "standardwebhooks rejects the delivery on {path}"
+            );
+            assert!(
+                !python_verifies(secret, hit, b"{\"tampered\":true}"),
+                "reference check must be able to fail"
+            );
         }
     }
     // With two secrets the signatures differ (each is keyed by its own secret).
@@ -244,9 +239,8 @@ async fn retries_keep_the_id_and_sign_a_fresh_timestamp() {
     let receiver = Receiver::with(Arc::new(|nth, _| {
         Reply::status(if nth == 0 { 500 } else { 204 })
     }));
-    let app = server.create_app("retry-signing").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("retry-signing", &format!("{}/hook", receiver.url))
         .await;
     let secrets = secrets_of(&endpoint);
     let message = server
@@ -256,7 +250,11 @@ async fn retries_keep_the_id_and_sign_a_fresh_timestamp() {
         receiver.hits_on("/hook").len() == 2
     })
     .await;
-    tokio::time::sleep(QUIET).await;
+    // The success is handled once the node is quiet; with no retry of the endpoint left, no
+    // third attempt can come.
+    wait_quiet(&server).await;
+    let retries = retries_of_endpoint(&server.store, &id_of(&endpoint)).await;
+    assert!(retries.is_empty(), "a retry after a 204: {retries:?}");
     let hits = receiver.hits_on("/hook");
     assert_eq!(hits.len(), 2, "204 is a success: no third attempt");
     for hit in &hits {
@@ -284,23 +282,14 @@ async fn retries_keep_the_id_and_sign_a_fresh_timestamp() {
 async fn a_large_payload_is_delivered_and_signed_byte_for_byte() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("large").await;
-    let endpoint = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, endpoint) = server
+        .app_with_endpoint("large", &format!("{}/hook", receiver.url))
         .await;
     // ~200 KB (the test receiver accepts up to 256 KB), with escapes and non-ASCII text.
     let text: String = "ünïcødé \\\"quoted\\\" ".repeat(9_000);
     let payload = format!(r#"{{"blob": "{text}", "n": 1}}"#);
     assert!(payload.len() > 190_000, "{}", payload.len());
-    let body = format!(r#"{{"eventType":"big","payload":{payload}}}"#);
-    let answer = server
-        .call_raw(
-            "POST",
-            &format!("/api/v1/applications/{app}/messages"),
-            body.into_bytes(),
-        )
-        .await;
-    assert_eq!(answer.status, 202, "{:?}", answer.body);
+    server.send_raw_payload(&app, "big", &payload).await;
     eventually(WAIT, "delivery", || async {
         receiver.hits_on("/hook").len() == 1
     })

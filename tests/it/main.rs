@@ -1,5 +1,8 @@
 //! The one integration-test binary: every test talks to a real redis-server and, where
-//! deliveries matter, to real HTTP receivers on 127.0.0.1.
+//! deliveries matter, to real HTTP receivers on 127.0.0.1. Shared helpers live in
+//! [`support`], one module per concern.
+
+mod support;
 
 mod api_applications;
 mod api_auth;
@@ -7,7 +10,6 @@ mod api_endpoints;
 mod api_http;
 mod api_idempotency;
 mod api_messages;
-mod api_support;
 mod cluster;
 mod delivery_crash;
 mod delivery_failures;
@@ -16,15 +18,11 @@ mod delivery_messages;
 mod delivery_retries;
 mod delivery_routing;
 mod delivery_signing;
-mod delivery_support;
-mod harness;
 mod openapi;
-mod process_support;
 mod protection_circuit;
 mod protection_concurrency;
 mod protection_isolation;
 mod protection_rate_limit;
-mod protection_support;
 mod receiver_features;
 mod recovery;
 mod smoke;

@@ -7,24 +7,105 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use octohooks::clock::now_ms;
+use octohooks::config::Config;
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, Receiver, Reply, TestServer};
-use crate::protection_support::{
-    endpoint, endpoint_when, epoch_ms_of, parked_backlog, retry_backlog, webhook_id,
-};
+use crate::support::api::{int, statuses};
+use crate::support::measure::epoch_ms_of;
+use crate::support::queue::{depth, stream_tasks};
+use crate::support::receiver::{Gate, Receiver, Reply};
+use crate::support::server::TestServer;
+use crate::support::wait::{endpoint_when, eventually, wait_answered_and_quiet, wait_quiet, WAIT};
 
-/// A receiver that answers 500 until `healthy` is set, then 200.
-fn switchable_receiver(healthy: Arc<AtomicBool>) -> Receiver {
-    Receiver::with(Arc::new(move |_, _| {
-        Reply::status(if healthy.load(SeqCst) { 200 } else { 500 })
-    }))
+/// One endpoint at a receiver that answers 500 until told it is healthy, then 200.
+struct Flaky {
+    server: TestServer,
+    receiver: Receiver,
+    healthy: Arc<AtomicBool>,
+    app: String,
+    endpoint: String,
+    url: String,
 }
 
-fn int(value: &Value) -> i64 {
-    value
-        .as_i64()
-        .unwrap_or_else(|| panic!("not an integer: {value}"))
+impl Flaky {
+    async fn start(name: &str, adjust: impl FnOnce(&mut Config)) -> Flaky {
+        let server = TestServer::start_with(adjust).await;
+        let healthy = Arc::new(AtomicBool::new(false));
+        let state = healthy.clone();
+        let receiver = Receiver::with(Arc::new(move |_, _| {
+            Reply::status(if state.load(SeqCst) { 200 } else { 500 })
+        }));
+        let app = server.create_app(name).await;
+        let url = format!("{}/hook", receiver.url);
+        let endpoint = server
+            .create_endpoint(&app, &url, json!({"name": "e"}))
+            .await["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        Flaky {
+            server,
+            receiver,
+            healthy,
+            app,
+            endpoint,
+            url,
+        }
+    }
+
+    async fn send(&self) -> String {
+        self.server.send_event(&self.app, "e").await
+    }
+
+    fn heal(&self) {
+        self.healthy.store(true, SeqCst);
+    }
+
+    /// The endpoint once `check` holds on it.
+    async fn when(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        endpoint_when(&self.server, &self.app, &self.endpoint, WAIT, what, check).await
+    }
+
+    async fn get(&self) -> Value {
+        self.server.endpoint(&self.app, &self.endpoint).await
+    }
+
+    /// PUT with `enabled` (the documented body); returns the answer's body.
+    async fn put_enabled(&self, enabled: bool) -> Value {
+        let body = json!({"name": "e", "url": self.url, "enabled": enabled});
+        self.server
+            .put_endpoint(&self.app, &self.endpoint, body)
+            .await
+    }
+
+    /// Waits for the delivery of `message`; returns when (epoch ms) the receiver got it.
+    async fn delivered_at(&self, message: &str, reference: (Instant, i64)) -> i64 {
+        eventually(WAIT, &format!("delivery of {message}"), || async {
+            self.receiver.got("/hook", message)
+        })
+        .await;
+        let hits = self.receiver.hits_on("/hook");
+        let hit = hits
+            .iter()
+            .find(|h| h.webhook_id() == message)
+            .expect("hit");
+        epoch_ms_of(hit.at, reference)
+    }
+
+    async fn stop(self) {
+        self.server.shutdown().await;
+        self.receiver.stop().await;
+    }
+}
+
+/// Asserts a health hash after a reset (PUT with `enabled: true`).
+fn assert_reset(body: &Value) {
+    assert_eq!(body["enabled"], true);
+    let health = &body["health"];
+    assert_eq!(health["consecutiveFailures"], 0, "{health}");
+    assert_eq!(health["failingSince"], Value::Null, "{health}");
+    assert_eq!(health["lastFailure"], Value::Null, "{health}");
+    assert_eq!(health["circuit"], "closed", "{health}");
 }
 
 /// closed → open after 3 failures → (1 s, nothing sent) → one probe, which fails → open for
@@ -32,7 +113,7 @@ fn int(value: &Value) -> i64 {
 /// the cycle arrives once; the only attempts are the requests the receiver really got.
 #[actix_rt::test]
 async fn circuit_opens_probes_reopens_longer_and_closes_without_losing_messages() {
-    let server = TestServer::start_with(|c| {
+    let flaky = Flaky::start("breaker", |c| {
         c.circuit.failure_threshold = 3;
         c.circuit.cooldown = Duration::from_secs(1);
         c.circuit.max_cooldown = Duration::from_secs(10);
@@ -41,35 +122,15 @@ async fn circuit_opens_probes_reopens_longer_and_closes_without_losing_messages(
     })
     .await;
     let reference = (Instant::now(), now_ms());
-    let healthy = Arc::new(AtomicBool::new(false));
-    let receiver = switchable_receiver(healthy.clone());
-    let app = server.create_app("breaker").await;
-    let ep = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
-        .await;
-    let ep = ep["id"].as_str().expect("id").to_string();
-    assert_eq!(
-        endpoint(&server, &app, &ep).await["health"]["circuit"],
-        "closed"
-    );
+    assert_eq!(flaky.get().await["health"]["circuit"], "closed");
 
     // Three consecutive failures (the first attempt and two retries) open the circuit.
-    let mut ids = vec![
-        server
-            .send_message(&app, json!({"eventType": "e", "payload": {}}))
-            .await,
-    ];
-    let opened = endpoint_when(
-        &server,
-        &app,
-        &ep,
-        Duration::from_secs(5),
-        "circuit open",
-        |e| e["health"]["circuit"] == "open",
-    )
-    .await;
+    let mut ids = vec![flaky.send().await];
+    let opened = flaky
+        .when("circuit open", |e| e["health"]["circuit"] == "open")
+        .await;
     let health = &opened["health"];
-    assert_eq!(receiver.hits().len(), 3, "{health}");
+    assert_eq!(flaky.receiver.hits().len(), 3, "{health}");
     assert_eq!(health["consecutiveFailures"], 3);
     assert!(health["failingSince"].is_i64() && health["lastFailure"].is_i64());
     let cooldown = int(&health["nextProbe"]) - int(&health["lastFailure"]);
@@ -80,36 +141,38 @@ async fn circuit_opens_probes_reopens_longer_and_closes_without_losing_messages(
 
     // Messages sent while open are parked, with the first message's retries.
     for _ in 0..4 {
-        ids.push(
-            server
-                .send_message(&app, json!({"eventType": "e", "payload": {}}))
-                .await,
-        );
+        ids.push(flaky.send().await);
     }
+    let server = &flaky.server;
     eventually(
         Duration::from_secs(2),
-        "open circuit parks work",
-        || async { retry_backlog(&server).await + parked_backlog(&server).await == ids.len() },
+        "open circuit parks work (behind the circuit, and in the retry set)",
+        || async {
+            let depth = depth(&server.store).await;
+            depth.retry + depth.parked == ids.len()
+        },
     )
     .await;
 
     // Half-open: one probe about 1 s after the third failure; it fails and reopens the
     // circuit for twice as long.
-    let reopened = endpoint_when(
-        &server,
-        &app,
-        &ep,
-        Duration::from_secs(5),
-        "probe failed",
-        |e| e["health"]["consecutiveFailures"] == 4 && e["health"]["circuit"] == "open",
-    )
-    .await;
+    let reopened = flaky
+        .when("probe failed", |e| {
+            // The failure is recorded first, the reopened circuit published right after.
+            let health = &e["health"];
+            health["consecutiveFailures"] == 4
+                && health["circuit"] == "open"
+                && health["nextProbe"].as_i64() > health["lastFailure"].as_i64()
+        })
+        .await;
     let health = &reopened["health"];
-    let hits = receiver.hits();
+    let hits = flaky.receiver.hits();
     assert_eq!(hits.len(), 4, "exactly one probe");
+    // Nothing is sent before the open period ends; the probe follows it within a second
+    // (the retry poll is 50 ms; the rest is slack for a loaded machine).
     let first_open = hits[3].at - hits[2].at;
     assert!(
-        first_open >= Duration::from_millis(950) && first_open < Duration::from_millis(1600),
+        first_open >= Duration::from_millis(950) && first_open < Duration::from_millis(2000),
         "nothing sent while open, probe after the cooldown: {first_open:?}"
     );
     let cooldown = int(&health["nextProbe"]) - int(&health["lastFailure"]);
@@ -120,62 +183,49 @@ async fn circuit_opens_probes_reopens_longer_and_closes_without_losing_messages(
     assert!(int(&health["nextProbe"]) > int(&opened["health"]["nextProbe"]));
 
     // The receiver recovers; the next probe succeeds and closes the circuit.
-    healthy.store(true, SeqCst);
-    let closed = endpoint_when(
-        &server,
-        &app,
-        &ep,
-        Duration::from_secs(5),
-        "circuit closed",
-        |e| e["health"]["circuit"] == "closed",
-    )
-    .await;
+    flaky.heal();
+    let closed = flaky
+        .when("circuit closed", |e| e["health"]["circuit"] == "closed")
+        .await;
     let health = &closed["health"];
     assert_eq!(health["consecutiveFailures"], 0, "{health}");
     assert_eq!(health["nextProbe"], Value::Null, "{health}");
     assert_eq!(health["failingSince"], Value::Null, "{health}");
     assert!(health["lastSuccess"].is_i64(), "{health}");
-    let hits = receiver.hits();
+    let hits = flaky.receiver.hits();
+    // As above: nothing during the 2 s, then the probe within a second.
     let second_open = hits[4].at - hits[3].at;
     assert!(
-        second_open >= Duration::from_millis(1950) && second_open < Duration::from_millis(2600),
+        second_open >= Duration::from_millis(1950) && second_open < Duration::from_millis(3000),
         "nothing sent during the second open period: {second_open:?}"
     );
 
     // Everything sent during the cycle arrives, once each, after the probe.
-    eventually(
-        Duration::from_secs(5),
-        "every message delivered",
-        || async { receiver.hits().len() == 4 + ids.len() },
-    )
+    eventually(WAIT, "every message delivered", || async {
+        flaky.receiver.hits().len() == 4 + ids.len()
+    })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let hits = receiver.hits();
+    wait_quiet(server).await;
+    let hits = flaky.receiver.hits();
     assert_eq!(hits.len(), 4 + ids.len(), "no duplicates");
-    let mut hits_per_message: HashMap<&str, Vec<i64>> = HashMap::new();
+    let mut hits_per_message: HashMap<&str, usize> = HashMap::new();
     for hit in &hits {
-        hits_per_message
-            .entry(webhook_id(hit))
-            .or_default()
-            .push(epoch_ms_of(hit.at, reference));
+        *hits_per_message.entry(hit.webhook_id()).or_default() += 1;
     }
     // The open periods, as epoch ms, with a margin for clock reading differences.
     let at = |i: usize| epoch_ms_of(hits[i].at, reference);
     let open_windows = [(at(2) + 50, at(3) - 50), (at(3) + 50, at(4) - 50)];
     let mut failed_attempts = 0;
     for id in &ids {
-        let attempts = server.attempts(&app, id).await;
+        let attempts = server.attempts(&flaky.app, id).await;
         // Attempts are exactly the requests the receiver got: waiting in the retry set while
         // the circuit was open left no trace.
         assert_eq!(
             attempts.len(),
-            hits_per_message.get(id.as_str()).map_or(0, Vec::len),
+            hits_per_message.get(id.as_str()).copied().unwrap_or(0),
             "message {id}: {attempts:?}"
         );
-        let statuses: Vec<&str> = attempts
-            .iter()
-            .map(|a| a["status"].as_str().unwrap_or(""))
-            .collect();
+        let statuses = statuses(&attempts);
         assert_eq!(
             statuses.last(),
             Some(&"success"),
@@ -194,43 +244,23 @@ async fn circuit_opens_probes_reopens_longer_and_closes_without_losing_messages(
         }
     }
     assert_eq!(failed_attempts, 4, "three failures and one failed probe");
-    assert_eq!(retry_backlog(&server).await, 0);
-    server.shutdown().await;
-    receiver.stop().await;
+    assert_eq!(depth(&server.store).await.retry, 0);
+    flaky.stop().await;
 }
 
 /// An endpoint failing with no success for `endpoint.disable_after` is disabled; re-enabling
 /// it with PUT resets its health, and deliveries resume.
 #[actix_rt::test]
 async fn an_endpoint_failing_for_disable_after_is_disabled_and_put_re_enables_it() {
-    let server = TestServer::start_with(|c| {
+    let flaky = Flaky::start("auto-disable", |c| {
         c.endpoint.disable_after = Duration::from_secs(1);
         // Keep the breaker out of the way: only the failure streak's age matters here.
         c.circuit.failure_threshold = 1000;
         c.retry.schedule = vec![Duration::from_millis(100); 100];
     })
     .await;
-    let healthy = Arc::new(AtomicBool::new(false));
-    let receiver = switchable_receiver(healthy.clone());
-    let app = server.create_app("auto-disable").await;
-    let url = format!("{}/hook", receiver.url);
-    let ep = server
-        .create_endpoint(&app, &url, json!({"name": "flaky"}))
-        .await;
-    let ep = ep["id"].as_str().expect("id").to_string();
-    let first = server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-
-    let disabled = endpoint_when(
-        &server,
-        &app,
-        &ep,
-        Duration::from_secs(5),
-        "auto-disable",
-        |e| e["enabled"] == false,
-    )
-    .await;
+    let first = flaky.send().await;
+    let disabled = flaky.when("auto-disable", |e| e["enabled"] == false).await;
     let health = &disabled["health"];
     assert!(int(&health["consecutiveFailures"]) >= 5, "{health}");
     assert!(
@@ -239,55 +269,58 @@ async fn an_endpoint_failing_for_disable_after_is_disabled_and_put_re_enables_it
     );
     assert_eq!(health["lastSuccess"], Value::Null, "{health}");
 
-    // Disabled: no more requests, and new messages are not routed to it.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let settled = receiver.hits().len();
-    server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Disabled: the disabling attempt was final (no retry left once it is handled), and a new
+    // message is not routed to it (handled, with nothing to do, once the node is quiet).
+    let server = &flaky.server;
+    wait_quiet(server).await;
+    let settled = flaky.receiver.hits().len();
+    flaky.send().await;
+    wait_quiet(server).await;
+    assert_eq!(depth(&server.store).await.retry, 0, "a retry is left");
     assert_eq!(
-        receiver.hits().len(),
+        flaky.receiver.hits().len(),
         settled,
         "a disabled endpoint got requests"
     );
-    let attempts = server.attempts(&app, &first).await;
+    let attempts = server.attempts(&flaky.app, &first).await;
     assert_eq!(attempts.len(), settled, "{attempts:?}");
 
     // PUT with enabled: true resets health.
-    let answer = server
-        .call(
-            "PUT",
-            &format!("/api/v1/applications/{app}/endpoints/{ep}"),
-            Some(json!({"name": "flaky", "url": url, "enabled": true})),
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{:?}", answer.body);
-    for body in [answer.body.clone(), endpoint(&server, &app, &ep).await] {
-        assert_eq!(body["enabled"], true);
-        let health = &body["health"];
-        assert_eq!(health["consecutiveFailures"], 0, "{health}");
-        assert_eq!(health["failingSince"], Value::Null, "{health}");
-        assert_eq!(health["lastFailure"], Value::Null, "{health}");
-        assert_eq!(health["circuit"], "closed", "{health}");
-    }
+    assert_reset(&flaky.put_enabled(true).await);
+    assert_reset(&flaky.get().await);
 
     // Deliveries resume.
-    healthy.store(true, SeqCst);
-    let id = server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-    eventually(
-        Duration::from_secs(5),
-        "delivery after re-enabling",
-        || async { receiver.hits().iter().any(|h| webhook_id(h) == id) },
-    )
-    .await;
-    let health = &endpoint(&server, &app, &ep).await["health"];
+    flaky.heal();
+    let id = flaky.send().await;
+    flaky.delivered_at(&id, (Instant::now(), now_ms())).await;
+    let health = &flaky.get().await["health"];
     assert_eq!(health["consecutiveFailures"], 0, "{health}");
     assert!(health["lastSuccess"].is_i64(), "{health}");
-    server.shutdown().await;
-    receiver.stop().await;
+    flaky.stop().await;
+}
+
+/// Re-enables the endpoint of `flaky` (its receiver healed) while its circuit is still open
+/// for `open_for` after its last failure, and asserts the next message is delivered before
+/// that old open period would have ended: the reset also reset the breaker.
+async fn assert_re_enabled_delivers_at_once(flaky: &Flaky, health: &Value, open_for: i64) {
+    let old_period_ends = int(&health["lastFailure"]) + open_for;
+    flaky.heal();
+    assert_reset(&flaky.put_enabled(true).await);
+    assert_reset(&flaky.get().await);
+    let reference = (Instant::now(), now_ms());
+    assert!(
+        reference.1 < old_period_ends - 500,
+        "the test reached the re-enable too late to tell ({} ms before the old period ended)",
+        old_period_ends - reference.1
+    );
+    let id = flaky.send().await;
+    let delivered = flaky.delivered_at(&id, reference).await;
+    assert!(
+        delivered < old_period_ends,
+        "the re-enabled endpoint's first delivery waited for the old open period \
+         (delivered {} ms after it ended)",
+        delivered - old_period_ends
+    );
 }
 
 /// An endpoint auto-disabled while its circuit was open, then re-enabled (health reset)
@@ -295,7 +328,7 @@ async fn an_endpoint_failing_for_disable_after_is_disabled_and_put_re_enables_it
 /// of the old open period.
 #[actix_rt::test]
 async fn re_enabling_an_endpoint_also_resets_its_circuit() {
-    let server = TestServer::start_with(|c| {
+    let flaky = Flaky::start("re-enable", |c| {
         c.endpoint.disable_after = Duration::from_millis(500);
         c.circuit.failure_threshold = 1;
         c.circuit.cooldown = Duration::from_secs(1);
@@ -303,57 +336,32 @@ async fn re_enabling_an_endpoint_also_resets_its_circuit() {
         c.retry.schedule = vec![Duration::from_millis(100); 40];
     })
     .await;
-    let healthy = Arc::new(AtomicBool::new(false));
-    let receiver = switchable_receiver(healthy.clone());
-    let app = server.create_app("re-enable").await;
-    let url = format!("{}/hook", receiver.url);
-    let ep = server
-        .create_endpoint(&app, &url, json!({"name": "e"}))
-        .await;
-    let ep = ep["id"].as_str().expect("id").to_string();
-    server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
+    flaky.send().await;
     // First failure opens the circuit for 1 s; the probe fails after the 500 ms of
-    // disable_after: disabled, with the circuit reopened for 2 s.
-    endpoint_when(
-        &server,
-        &app,
-        &ep,
-        Duration::from_secs(5),
-        "auto-disable",
-        |e| e["enabled"] == false,
-    )
-    .await;
-    assert_eq!(receiver.hits().len(), 2);
+    // disable_after: disabled, with the circuit reopened for 2 s after that failure.
+    let disabled = flaky.when("auto-disable", |e| e["enabled"] == false).await;
+    assert_eq!(flaky.receiver.hits().len(), 2);
+    assert_re_enabled_delivers_at_once(&flaky, &disabled["health"], 2000).await;
+    flaky.stop().await;
+}
 
-    healthy.store(true, SeqCst);
-    let answer = server
-        .call(
-            "PUT",
-            &format!("/api/v1/applications/{app}/endpoints/{ep}"),
-            Some(json!({"name": "e", "url": url, "enabled": true})),
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{:?}", answer.body);
-    assert_eq!(answer.body["health"]["circuit"], "closed");
-    let sent = Instant::now();
-    let id = server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-    eventually(
-        Duration::from_secs(5),
-        "delivery after re-enabling",
-        || async { receiver.hits().iter().any(|h| webhook_id(h) == id) },
-    )
+/// The same when the operator disables the endpoint by hand while its circuit is open and
+/// re-enables it (health reset) once the receiver is fixed.
+#[actix_rt::test]
+async fn re_enabling_a_manually_disabled_endpoint_also_resets_its_circuit() {
+    let flaky = Flaky::start("manual", |c| {
+        c.circuit.failure_threshold = 1;
+        c.circuit.cooldown = Duration::from_secs(3);
+        c.retry.schedule = vec![Duration::from_millis(100); 40];
+    })
     .await;
-    let waited = sent.elapsed();
-    assert!(
-        waited < Duration::from_millis(700),
-        "the re-enabled endpoint's first delivery waited {waited:?} (old open period)"
-    );
-    server.shutdown().await;
-    receiver.stop().await;
+    flaky.send().await;
+    let open = flaky
+        .when("circuit open", |e| e["health"]["circuit"] == "open")
+        .await;
+    flaky.put_enabled(false).await;
+    assert_re_enabled_delivers_at_once(&flaky, &open["health"], 3000).await;
+    flaky.stop().await;
 }
 
 /// A delivery that fails (and trips the circuit) after its endpoint was deleted leaves no
@@ -365,18 +373,14 @@ async fn a_circuit_tripping_after_its_endpoint_was_deleted_leaves_no_health_behi
         c.circuit.failure_threshold = 1;
     })
     .await;
-    let receiver = Receiver::with(Arc::new(|_, _| {
-        Reply::status(500).delay(Duration::from_millis(800))
-    }));
-    let app = server.create_app("deleted-mid-flight").await;
-    let ep = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let gate = Arc::new(Gate::default());
+    let receiver = Receiver::held(500, &gate);
+    let (app, ep) = server
+        .app_with_endpoint("deleted-mid-flight", &format!("{}/hook", receiver.url))
         .await;
     let ep = ep["id"].as_str().expect("id").to_string();
-    server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-    eventually(Duration::from_secs(5), "request in flight", || async {
+    server.send_event(&app, "e").await;
+    eventually(WAIT, "request in flight", || async {
         !receiver.hits().is_empty()
     })
     .await;
@@ -388,8 +392,10 @@ async fn a_circuit_tripping_after_its_endpoint_was_deleted_leaves_no_health_behi
         )
         .await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    // The 500 arrives after the delete; the circuit opens; give its write time to land.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The 500 arrives after the delete and opens the circuit; the node is quiet once the
+    // attempt and the circuit's publication are handled.
+    gate.open();
+    wait_answered_and_quiet(&server, &receiver, 1).await;
     let left: Vec<String> = server
         .keys()
         .await
@@ -401,104 +407,29 @@ async fn a_circuit_tripping_after_its_endpoint_was_deleted_leaves_no_health_behi
     receiver.stop().await;
 }
 
-/// The same when the operator disables the endpoint by hand while its circuit is open and
-/// re-enables it (health reset) once the receiver is fixed.
-#[actix_rt::test]
-async fn re_enabling_a_manually_disabled_endpoint_also_resets_its_circuit() {
-    let server = TestServer::start_with(|c| {
-        c.circuit.failure_threshold = 1;
-        c.circuit.cooldown = Duration::from_secs(3);
-        c.retry.schedule = vec![Duration::from_millis(100); 40];
-    })
-    .await;
-    let healthy = Arc::new(AtomicBool::new(false));
-    let receiver = switchable_receiver(healthy.clone());
-    let app = server.create_app("manual").await;
-    let url = format!("{}/hook", receiver.url);
-    let ep = server
-        .create_endpoint(&app, &url, json!({"name": "e"}))
-        .await;
-    let ep = ep["id"].as_str().expect("id").to_string();
-    server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-    endpoint_when(
-        &server,
-        &app,
-        &ep,
-        Duration::from_secs(5),
-        "circuit open",
-        |e| e["health"]["circuit"] == "open",
-    )
-    .await;
-    let path = format!("/api/v1/applications/{app}/endpoints/{ep}");
-    for enabled in [false, true] {
-        let body = json!({"name": "e", "url": url, "enabled": enabled});
-        let answer = server.call("PUT", &path, Some(body)).await;
-        assert_eq!(answer.status, 200, "{:?}", answer.body);
-    }
-    assert_eq!(
-        endpoint(&server, &app, &ep).await["health"]["circuit"],
-        "closed"
-    );
-    healthy.store(true, SeqCst);
-    let sent = Instant::now();
-    let id = server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-    eventually(
-        Duration::from_secs(5),
-        "delivery after re-enabling",
-        || async { receiver.hits().iter().any(|h| webhook_id(h) == id) },
-    )
-    .await;
-    let waited = sent.elapsed();
-    assert!(
-        waited < Duration::from_millis(700),
-        "the re-enabled endpoint's first delivery waited {waited:?} (old open period)"
-    );
-    server.shutdown().await;
-    receiver.stop().await;
-}
-
 /// A half-open probe whose outcome cannot be recorded (the attempt stays pending in the
 /// stream for redelivery) must not leave the breaker waiting for it forever: later
 /// deliveries go on once a new probe can be made.
 #[actix_rt::test]
 async fn a_probe_whose_outcome_could_not_be_recorded_does_not_block_the_endpoint() {
-    let server = TestServer::start_with(|c| {
+    let flaky = Flaky::start("lost-probe", |c| {
         c.circuit.failure_threshold = 1;
         c.circuit.cooldown = Duration::from_secs(1);
         c.retry.schedule = vec![Duration::from_millis(100); 40];
         c.retry.jitter = 0.0;
     })
     .await;
-    let healthy = Arc::new(AtomicBool::new(false));
-    let receiver = switchable_receiver(healthy.clone());
-    let app = server.create_app("lost-probe").await;
-    let ep = server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let first = flaky.send().await;
+    flaky
+        .when("circuit open", |e| e["health"]["circuit"] == "open")
         .await;
-    let ep = ep["id"].as_str().expect("id").to_string();
-    let first = server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
-        .await;
-    endpoint_when(
-        &server,
-        &app,
-        &ep,
-        Duration::from_secs(5),
-        "circuit open",
-        |e| e["health"]["circuit"] == "open",
-    )
-    .await;
     // The first message's retry will be the probe; make its attempt record fail (a key of
     // the wrong type makes the record script error on every try).
-    let attempts_key = server
-        .store
-        .db
-        .keys
-        .attempts(app.parse().expect("uuid"), first.parse().expect("uuid"));
+    let server = &flaky.server;
+    let attempts_key = server.store.db.keys.attempts(
+        flaky.app.parse().expect("uuid"),
+        first.parse().expect("uuid"),
+    );
     let mut conn = server.store.conn().await.expect("conn");
     let _: () = redis::pipe()
         .del(&attempts_key)
@@ -506,31 +437,27 @@ async fn a_probe_whose_outcome_could_not_be_recorded_does_not_block_the_endpoint
         .query_async(&mut conn)
         .await
         .expect("corrupt");
-    healthy.store(true, SeqCst);
-    eventually(Duration::from_secs(3), "the probe", || async {
-        receiver.hits().len() == 2
+    flaky.heal();
+    eventually(WAIT, "the probe", || async {
+        flaky.receiver.hits().len() == 2
     })
     .await;
-    // Let the record's tries run out (about 0.75 s of back-off).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let id = server
-        .send_message(&app, json!({"eventType": "e", "payload": {}}))
+    // The probe's record tries run out (about 0.75 s of back-off); its job then ends
+    // unrecorded and the node is quiet again (the entry stays pending, reclaimed later).
+    eventually(WAIT, "the probe's job ended", || async {
+        server.activity().expect("worker").is_quiet()
+    })
+    .await;
+    let first_id: uuid::Uuid = first.parse().expect("uuid");
+    let pending = stream_tasks(&server.store).await;
+    assert!(
+        pending.iter().any(|task| task.message == first_id),
+        "the unrecorded probe's entry is not left in the stream: {pending:?}"
+    );
+    let id = flaky.send().await;
+    flaky.delivered_at(&id, (Instant::now(), now_ms())).await;
+    flaky
+        .when("circuit closed", |e| e["health"]["circuit"] == "closed")
         .await;
-    eventually(
-        Duration::from_secs(5),
-        "delivery after the lost probe",
-        || async { receiver.hits().iter().any(|h| webhook_id(h) == id) },
-    )
-    .await;
-    endpoint_when(
-        &server,
-        &app,
-        &ep,
-        Duration::from_secs(2),
-        "circuit closed",
-        |e| e["health"]["circuit"] == "closed",
-    )
-    .await;
-    server.shutdown().await;
-    receiver.stop().await;
+    flaky.stop().await;
 }

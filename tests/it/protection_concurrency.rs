@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{eventually, Gauge, Receiver, Reply, TestServer};
-use crate::protection_support::send_many;
+use crate::support::measure::span;
+use crate::support::receiver::{Gauge, Receiver, Reply};
+use crate::support::server::TestServer;
+use crate::support::wait::eventually;
 
 /// A receiver that takes `delay` to answer 200 and counts its concurrent requests in `gauges`.
 fn slow_receiver(delay: Duration, gauges: Vec<Arc<Gauge>>) -> Receiver {
@@ -29,11 +31,10 @@ async fn an_endpoint_never_gets_more_than_max_in_flight_requests_at_once() {
     .await;
     let gauge = Arc::new(Gauge::default());
     let receiver = slow_receiver(Duration::from_millis(300), vec![gauge.clone()]);
-    let app = server.create_app("capped").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("capped", &format!("{}/hook", receiver.url))
         .await;
-    send_many(&server, &app, MESSAGES, MESSAGES).await;
+    server.send_many(&app, MESSAGES, MESSAGES).await;
     eventually(
         Duration::from_secs(15),
         "all deliveries answered",
@@ -42,14 +43,8 @@ async fn an_endpoint_never_gets_more_than_max_in_flight_requests_at_once() {
     .await;
     assert_eq!(gauge.peak(), 3, "at most 3 in flight, and the cap is used");
     // 30 requests of 300 ms, 3 at a time: ten rounds.
-    let hits = receiver.hits();
-    let first = hits.iter().map(|h| h.at).min().expect("hits");
-    let last = hits.iter().map(|h| h.at).max().expect("hits");
-    assert!(
-        last - first >= Duration::from_millis(2400),
-        "{:?}",
-        last - first
-    );
+    let took = span(&receiver.hits());
+    assert!(took >= Duration::from_millis(2400), "{took:?}");
     server.shutdown().await;
     receiver.stop().await;
 }
@@ -76,8 +71,8 @@ async fn a_node_never_has_more_than_worker_max_in_flight_requests_at_once() {
         .create_endpoint(&app_b, &format!("{}/b", receiver_b.url), json!({}))
         .await;
     let (_, _) = tokio::join!(
-        send_many(&server, &app_a, MESSAGES, MESSAGES),
-        send_many(&server, &app_b, MESSAGES, MESSAGES)
+        server.send_many(&app_a, MESSAGES, MESSAGES),
+        server.send_many(&app_b, MESSAGES, MESSAGES)
     );
     eventually(
         Duration::from_secs(15),

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, Receiver, Reply, TestServer};
-use crate::protection_support::{percentile, webhook_id};
+use crate::support::measure::percentile;
+use crate::support::receiver::{Receiver, Reply};
+use crate::support::server::TestServer;
+use crate::support::wait::eventually;
 
 const MESSAGES: usize = 200;
 /// 200 messages over 4 s.
@@ -60,7 +62,7 @@ async fn latencies(receiver: &Receiver, answered: &HashMap<String, Instant>) -> 
     hits.iter()
         .map(|hit| {
             let sent = answered
-                .get(webhook_id(hit))
+                .get(hit.webhook_id())
                 .unwrap_or_else(|| panic!("unknown webhook-id {hit:?}"));
             hit.at.saturating_duration_since(*sent)
         })
@@ -107,14 +109,18 @@ async fn compare_with_neighbours(name: &str, neighbours: &[(&str, &Receiver, Val
          alone p50 {base_p50:?} p99 {base_p99:?}; with sick neighbours p50 {sick_p50:?} \
          p99 {sick_p99:?}"
     );
-    let bound = base_p99 * 3 + Duration::from_millis(50);
+    // Blocked behind a sick neighbour, most healthy deliveries would wait out the hanging
+    // one's 3 s timeout or the 1/s backlog: seconds, for the median as for the tail. The
+    // median is held to the baseline of the same run (same machine load); the tail, which
+    // one scheduling hiccup on a loaded machine can move, to half the delivery timeout.
+    let bound = base_p50 * 3 + Duration::from_millis(50);
     assert!(
-        sick_p99 <= bound,
-        "p99 {sick_p99:?} with sick neighbours, {base_p99:?} alone (bound {bound:?})"
+        sick_p50 <= bound,
+        "p50 {sick_p50:?} with sick neighbours, {base_p50:?} alone (bound {bound:?})"
     );
     assert!(
-        sick_p99 < Duration::from_secs(1),
-        "p99 {sick_p99:?} near the 3 s timeout"
+        sick_p99 < Duration::from_millis(1500),
+        "p99 {sick_p99:?}: deliveries waited for the 3 s timeout"
     );
     baseline.shutdown().await;
     server.shutdown().await;

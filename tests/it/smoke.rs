@@ -1,17 +1,17 @@
 //! The shortest path through the whole system.
 
 use serde_json::json;
-use std::time::Duration;
 
-use crate::harness::{eventually, Receiver, TestServer};
+use crate::support::receiver::Receiver;
+use crate::support::server::TestServer;
+use crate::support::wait::{eventually, WAIT};
 
 #[actix_rt::test]
 async fn a_message_reaches_its_endpoint() {
     let server = TestServer::start().await;
     let receiver = Receiver::ok();
-    let app = server.create_app("smoke").await;
-    server
-        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+    let (app, _) = server
+        .app_with_endpoint("smoke", &format!("{}/hook", receiver.url))
         .await;
     let id = server
         .send_message(
@@ -19,7 +19,7 @@ async fn a_message_reaches_its_endpoint() {
             json!({"eventType": "user.created", "payload": {"x": 1}}),
         )
         .await;
-    eventually(Duration::from_secs(10), "delivery", || async {
+    eventually(WAIT, "delivery", || async {
         receiver.hits_on("/hook").len() == 1
     })
     .await;

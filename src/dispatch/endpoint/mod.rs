@@ -114,8 +114,9 @@ impl EndpointActor {
                 }
                 Next::Postpone { jobs, until } => {
                     let now = now_ms();
-                    let probe_at =
-                        now + until.saturating_duration_since(Instant::now()).as_millis() as i64;
+                    let probe_at = now
+                        + until.saturating_duration_since(Instant::now()).as_millis() as i64
+                        + 1;
                     for job in jobs {
                         self.reschedule(ctx, job, Reschedule::Park { now, probe_at });
                     }
@@ -173,15 +174,18 @@ impl EndpointActor {
     /// Redis cannot serve.
     fn publish_circuit(&self, ctx: &mut Context<Self>, state: CircuitState) {
         metrics::circuit_transition(state.as_str());
+        // Rounded up, so the mover never releases the probe before the breaker lets it through.
         let next_probe = self
             .gate
             .open_until()
-            .map(|t| now_ms() + t.saturating_duration_since(Instant::now()).as_millis() as i64);
+            .map(|t| now_ms() + t.saturating_duration_since(Instant::now()).as_millis() as i64 + 1);
         let trips = self.gate.trips();
         let context = self.context.clone();
         let fence = self.placement.fence.clone();
         let (app, endpoint) = (self.placement.app, self.placement.endpoint);
+        let ticket = self.context.activity.write();
         let write = async move {
+            let _ticket = ticket;
             let mut pause = Duration::from_millis(100);
             loop {
                 let published = context
@@ -208,7 +212,9 @@ impl EndpointActor {
     fn publish_rate(&self, ctx: &mut Context<Self>, per_second: Option<u32>) {
         let context = self.context.clone();
         let (app, endpoint) = (self.placement.app, self.placement.endpoint);
+        let ticket = self.context.activity.write();
         let write = async move {
+            let _ticket = ticket;
             if let Err(e) = context.store.publish_rate(app, endpoint, per_second).await {
                 tracing::warn!(error = %e, "could not publish the endpoint's lowered rate");
             }

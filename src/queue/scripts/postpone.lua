@@ -14,7 +14,9 @@
 if redis.call('GET', KEYS[3]) ~= ARGV[6] then return -1 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 if ARGV[9] == 'park' then
-  redis.call('ZADD', KEYS[5], 'NX', ARGV[10], ARGV[11])
+  -- The earlier of its current look and this probe time: a delivery parked again just
+  -- before its probe time brings the look forward to it.
+  redis.call('ZADD', KEYS[5], 'LT', ARGV[10], ARGV[11])
 end
 if ARGV[4] == 'ack' then
   redis.call('XACK', KEYS[2], ARGV[5], ARGV[3])

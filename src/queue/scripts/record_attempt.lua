@@ -67,7 +67,8 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. ARGV[19])
   end
 end
-if ARGV[5] ~= '' and result ~= 2 then
+-- No retry for an endpoint deleted meanwhile: nothing would deliver it.
+if ARGV[5] ~= '' and result ~= 2 and endpoint_exists then
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
 end
 if ARGV[8] == 'ack' then

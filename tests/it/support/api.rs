@@ -1,12 +1,11 @@
-//! Small helpers shared by the `api_*` modules: raw requests (any headers, raw body bytes),
-//! error-shape assertions and Redis key lookups.
-
-#![allow(dead_code)] // each api module uses a subset
+//! Talking to the API beyond [`TestServer`]'s calls: raw requests (any headers, raw body
+//! bytes), error-shape assertions, JSON field and id helpers, paging, and the Redis keys an
+//! entity left behind.
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use crate::harness::{Answer, TestServer};
+use super::server::{Answer, TestServer};
 
 /// A response with its body kept as bytes.
 #[derive(Debug)]
@@ -238,4 +237,33 @@ pub fn without_health(value: &Value) -> Value {
         }
         other => other.clone(),
     }
+}
+
+/// An entity's `id`.
+pub fn id_of(entity: &Value) -> String {
+    entity["id"].as_str().expect("id").to_string()
+}
+
+/// A JSON integer (epoch ms, a duration in ms, a count).
+pub fn int(value: &Value) -> i64 {
+    value
+        .as_i64()
+        .unwrap_or_else(|| panic!("not an integer: {value}"))
+}
+
+/// The `status` of each attempt, in order.
+pub fn statuses(attempts: &[Value]) -> Vec<&str> {
+    attempts
+        .iter()
+        .map(|a| a["status"].as_str().unwrap_or(""))
+        .collect()
+}
+
+/// Attempts of one endpoint among a message's attempts.
+pub fn attempts_of(attempts: &[Value], endpoint: &str) -> Vec<Value> {
+    attempts
+        .iter()
+        .filter(|a| a["endpointId"] == endpoint)
+        .cloned()
+        .collect()
 }

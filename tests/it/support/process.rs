@@ -1,23 +1,15 @@
-//! Helpers of the tests that run the real `octohooks` binary as subprocesses (worker and API
-//! nodes sharing the run's Redis and one key prefix): the node processes themselves, a
-//! ledger of deliveries per `webhook-id`, a backlog poster, and lease/ownership probes.
+//! The real `octohooks` binary as subprocesses (worker and API nodes sharing the run's Redis
+//! and one key prefix): starting them with the test settings, stopping them (SIGKILL, or
+//! SIGTERM and a clean exit), and probes of the leases they hold.
 
-#![allow(dead_code)] // shared by the crash and cluster modules; not every module uses each
-
-use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use octohooks::config::Config;
 use octohooks::store::Store;
-use serde_json::json;
-
-use crate::harness::{eventually, Hit};
 
 /// Shutdown timeout given to the node processes.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -208,106 +200,6 @@ pub async fn stop_gracefully(node: &mut NodeProcess) -> Duration {
         node.log_tail()
     );
     took
-}
-
-/// What a receiver saw: deliveries per `webhook-id`.
-#[derive(Default)]
-pub struct Seen {
-    pub counts: Mutex<HashMap<String, usize>>,
-    pub total: AtomicUsize,
-}
-
-impl Seen {
-    /// Counts one delivery (call it from a receiver's behaviour).
-    pub fn record(&self, hit: &Hit) {
-        let id = hit.headers.get("webhook-id").cloned().unwrap_or_default();
-        *self.counts.lock().expect("seen").entry(id).or_insert(0) += 1;
-        self.total.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Distinct `webhook-id`s delivered.
-    pub fn distinct(&self) -> usize {
-        self.counts.lock().expect("seen").len()
-    }
-
-    /// Deliveries, duplicates included.
-    pub fn total(&self) -> usize {
-        self.total.load(Ordering::SeqCst)
-    }
-}
-
-/// Waits until `count` distinct messages were delivered.
-pub async fn wait_delivered(seen: &Seen, count: usize, timeout: Duration, what: &str) {
-    eventually(timeout, what, || async { seen.distinct() >= count }).await;
-}
-
-/// Compares the accepted ids with what the receiver saw; returns (lost, duplicates).
-pub fn reconcile(accepted: &[String], seen: &Seen) -> (usize, usize) {
-    let counts = seen.counts.lock().expect("seen");
-    let accepted_set: HashSet<&String> = accepted.iter().collect();
-    let lost = accepted
-        .iter()
-        .filter(|id| !counts.contains_key(*id))
-        .count();
-    let unknown: Vec<&String> = counts
-        .keys()
-        .filter(|id| !accepted_set.contains(id))
-        .collect();
-    assert!(
-        unknown.is_empty(),
-        "deliveries of unknown messages: {unknown:?}"
-    );
-    let duplicates = counts.values().map(|c| c - 1).sum();
-    (lost, duplicates)
-}
-
-/// Posts `count` messages with `posters` concurrent clients. Message `n` goes to API node
-/// `n mod bases` and to application `(n / bases) mod apps`, so consecutive messages alternate
-/// between the nodes and every application is posted to through each of them. Resolves to
-/// the ids of the accepted messages.
-pub fn post_messages(
-    http: &reqwest::Client,
-    bases: &[String],
-    token: &str,
-    apps: &[String],
-    count: usize,
-    posters: usize,
-) -> tokio::task::JoinHandle<Vec<String>> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..posters {
-        let (http, bases, token) = (http.clone(), bases.to_vec(), token.to_string());
-        let apps = apps.to_vec();
-        let next = next.clone();
-        tasks.push(actix_rt::spawn(async move {
-            let mut ids = Vec::new();
-            loop {
-                let n = next.fetch_add(1, Ordering::SeqCst);
-                if n >= count {
-                    return ids;
-                }
-                let base = &bases[n % bases.len()];
-                let app = &apps[(n / bases.len()) % apps.len()];
-                let response = http
-                    .post(format!("{base}/api/v1/applications/{app}/messages"))
-                    .bearer_auth(&token)
-                    .json(&json!({"eventType": "load.test", "payload": {"n": n}}))
-                    .send()
-                    .await
-                    .expect("post message");
-                assert_eq!(response.status().as_u16(), 202, "message {n} refused");
-                let body: serde_json::Value = response.json().await.expect("json");
-                ids.push(body["id"].as_str().expect("id").to_string());
-            }
-        }));
-    }
-    actix_rt::spawn(async move {
-        let mut all = Vec::new();
-        for task in tasks {
-            all.extend(task.await.expect("poster"));
-        }
-        all
-    })
 }
 
 /// The node id of each held lease (tokens are "node:epoch"), by partition.

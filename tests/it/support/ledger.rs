@@ -1,0 +1,170 @@
+//! The delivery ledger of the at-least-once tests: what a receiver saw per `webhook-id`
+//! ([`Seen`]), a backlog poster spreading messages over API nodes and applications, and the
+//! reconciliation of accepted messages with deliveries (lost, duplicated).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use octohooks::config::Config;
+use octohooks::store::Store;
+use serde_json::json;
+
+use super::queue::assert_drained;
+use super::receiver::{Hit, Receiver, Reply};
+use super::wait::eventually;
+
+/// What a receiver saw: deliveries per `webhook-id`.
+#[derive(Default)]
+pub struct Seen {
+    pub counts: Mutex<HashMap<String, usize>>,
+    pub total: AtomicUsize,
+}
+
+impl Seen {
+    /// Counts one delivery (call it from a receiver's behaviour).
+    pub fn record(&self, hit: &Hit) {
+        let id = hit.webhook_id().to_string();
+        *self.counts.lock().expect("seen").entry(id).or_insert(0) += 1;
+        self.total.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Distinct `webhook-id`s delivered.
+    pub fn distinct(&self) -> usize {
+        self.counts.lock().expect("seen").len()
+    }
+
+    /// Deliveries, duplicates included.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::SeqCst)
+    }
+}
+
+/// A receiver that records every delivery in `seen` and answers 200 after 1–5 ms, so there
+/// is always work in flight.
+pub fn recording_receiver(seen: &Arc<Seen>) -> Receiver {
+    let record = seen.clone();
+    Receiver::with(Arc::new(move |nth, hit| {
+        record.record(hit);
+        Reply::status(200).delay(Duration::from_millis(1 + (nth % 5) as u64))
+    }))
+}
+
+/// Waits until `count` distinct messages were delivered.
+pub async fn wait_delivered(seen: &Seen, count: usize, timeout: Duration, what: &str) {
+    eventually(timeout, what, || async { seen.distinct() >= count }).await;
+}
+
+/// Compares the accepted ids with what the receiver saw; returns (lost, duplicates).
+pub fn reconcile(accepted: &[String], seen: &Seen) -> (usize, usize) {
+    let counts = seen.counts.lock().expect("seen");
+    let accepted_set: HashSet<&String> = accepted.iter().collect();
+    let lost = accepted
+        .iter()
+        .filter(|id| !counts.contains_key(*id))
+        .count();
+    let unknown: Vec<&String> = counts
+        .keys()
+        .filter(|id| !accepted_set.contains(id))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "deliveries of unknown messages: {unknown:?}"
+    );
+    let duplicates = counts.values().map(|c| c - 1).sum();
+    (lost, duplicates)
+}
+
+/// Waits until every accepted message was delivered at least once and the deployment's
+/// queues are drained (so no redelivery can still come), then returns (lost, duplicates).
+/// `logs` explains a timeout (the workers' log tails).
+pub async fn settle(
+    accepted: &[String],
+    seen: &Seen,
+    store: &Store,
+    timeout: Duration,
+    logs: impl Fn() -> String,
+) -> (usize, usize) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (lost, _) = reconcile(accepted, seen);
+        if lost == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{lost} of {} accepted messages not delivered after {timeout:?}; logs:\n{}",
+            accepted.len(),
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Every entry is acknowledged only after its delivery was recorded: once the queues are
+    // empty, no delivery is in flight and none can come again.
+    assert_drained(store).await;
+    reconcile(accepted, seen)
+}
+
+/// Most requests that can be in flight at once on one worker (and so be redelivered after
+/// it is killed): every delivered entry is acknowledged in the same script that records its
+/// attempt, so only requests under way when the process died can be sent again. Their number
+/// is capped by the worker's `max_in_flight`, by `endpoint.max_in_flight` for each of the
+/// `endpoints` it serves, and by the read window (4 × `queue.batch_size`) of each of its
+/// `partitions`.
+pub fn in_flight_bound(config: &Config, endpoints: usize, partitions: usize) -> usize {
+    config
+        .worker
+        .max_in_flight
+        .min(endpoints * config.endpoint.max_in_flight)
+        .min(partitions * 4 * config.queue.batch_size)
+}
+
+/// Posts `count` messages with `posters` concurrent clients. Message `n` goes to API node
+/// `n mod bases` and to application `(n / bases) mod apps`, so consecutive messages alternate
+/// between the nodes and every application is posted to through each of them. Resolves to
+/// the ids of the accepted messages.
+pub fn post_messages(
+    http: &reqwest::Client,
+    bases: &[String],
+    token: &str,
+    apps: &[String],
+    count: usize,
+    posters: usize,
+) -> tokio::task::JoinHandle<Vec<String>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..posters {
+        let (http, bases, token) = (http.clone(), bases.to_vec(), token.to_string());
+        let apps = apps.to_vec();
+        let next = next.clone();
+        tasks.push(actix_rt::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                if n >= count {
+                    return ids;
+                }
+                let base = &bases[n % bases.len()];
+                let app = &apps[(n / bases.len()) % apps.len()];
+                let response = http
+                    .post(format!("{base}/api/v1/applications/{app}/messages"))
+                    .bearer_auth(&token)
+                    .json(&json!({"eventType": "load.test", "payload": {"n": n}}))
+                    .send()
+                    .await
+                    .expect("post message");
+                assert_eq!(response.status().as_u16(), 202, "message {n} refused");
+                let body: serde_json::Value = response.json().await.expect("json");
+                ids.push(body["id"].as_str().expect("id").to_string());
+            }
+        }));
+    }
+    actix_rt::spawn(async move {
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.expect("poster"));
+        }
+        all
+    })
+}

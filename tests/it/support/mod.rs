@@ -1,0 +1,30 @@
+//! Test support, one module per concern:
+//!
+//! - [`redis_server`]: the run's one `redis-server` (free port, stopped with the run) and a
+//!   SCAN-based key listing;
+//! - [`server`]: the service in-process ([`server::TestServer`]) and its API calls;
+//! - [`api`]: raw requests, error-shape and JSON helpers, paging;
+//! - [`routes`]: the route table and a fixture turning each route into a real request;
+//! - [`receiver`]: programmable HTTP receivers ([`receiver::Receiver`], `Reply`, `Gauge`);
+//! - [`process`]: the real binary as worker and API subprocesses;
+//! - [`ledger`]: deliveries per `webhook-id`, a backlog poster, lost/duplicate counts;
+//! - [`webhooks`]: a Standard Webhooks verifier written from the spec;
+//! - [`queue`]: stream, pending and retry-set probes with the production codecs;
+//! - [`wait`]: waits on events (`eventually`, `wait_quiet`) instead of sleeps;
+//! - [`measure`]: busiest windows, percentiles, clock mapping.
+//!
+//! Each test module uses a subset, hence the `dead_code` allowance.
+
+#![allow(dead_code)]
+
+pub mod api;
+pub mod ledger;
+pub mod measure;
+pub mod process;
+pub mod queue;
+pub mod receiver;
+pub mod redis_server;
+pub mod routes;
+pub mod server;
+pub mod wait;
+pub mod webhooks;
