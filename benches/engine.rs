@@ -166,6 +166,7 @@ fn end_to_end(c: &mut Criterion) {
                                 payload: &payload,
                                 uid: None,
                                 idempotency: None,
+                                ordering_key: None,
                             },
                         )
                         .await

@@ -195,6 +195,8 @@ pub struct EndpointConfig {
     /// Failing period after which an endpoint is disabled.
     #[serde(deserialize_with = "duration")]
     pub disable_after: Duration,
+    /// Lanes of a FIFO endpoint that ordering keys are spread over.
+    pub max_lanes: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -340,6 +342,9 @@ impl Config {
         }
         if self.endpoint.queue_capacity == 0 || self.endpoint.max_in_flight == 0 {
             return fail("endpoint.queue_capacity and endpoint.max_in_flight must be at least 1");
+        }
+        if self.endpoint.max_lanes == 0 {
+            return fail("endpoint.max_lanes must be at least 1");
         }
         if self.circuit.failure_threshold == 0 {
             return fail("circuit.failure_threshold must be at least 1");

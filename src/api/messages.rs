@@ -81,6 +81,7 @@ pub async fn create(
                     payload: &input.payload,
                     uid: input.uid.as_deref(),
                     idempotency: key.as_deref().map(|k| (k, state.config.idempotency.ttl)),
+                    ordering_key: input.ordering_key.as_deref(),
                 },
             )
             .await?;

@@ -248,6 +248,10 @@ pub struct MessageOut {
     pub payload: Box<RawValue>,
     #[schema(schema_with = schema::opt_uid, required = true)]
     pub uid: Option<String>,
+    /// Its FIFO lane's key; absent when it has none (the seed's message shape is unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::opt_ordering_key)]
+    pub ordering_key: Option<String>,
     pub id: Uuid,
     /// Creation time, epoch ms.
     pub created: i64,
@@ -262,6 +266,7 @@ impl From<Message> for MessageOut {
             event_type: message.event_type,
             payload: message.payload,
             uid: message.uid,
+            ordering_key: message.ordering_key,
             id: message.id,
             created: message.created,
             updated: message.created,

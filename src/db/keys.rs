@@ -189,6 +189,21 @@ impl Keys {
         format!("{}:park:{endpoint}", self.app_part(app))
     }
 
+    /// One FIFO lane of an endpoint: its deliveries in creation order, the head first.
+    pub fn lane(&self, app: Uuid, endpoint: Uuid, lane: &str) -> String {
+        format!("{}:ep:{endpoint}:lane:{lane}", self.app_part(app))
+    }
+
+    /// The names of an endpoint's non-empty lanes.
+    pub fn endpoint_lanes(&self, app: Uuid, endpoint: Uuid) -> String {
+        format!("{}:ep:{endpoint}:lanes", self.app_part(app))
+    }
+
+    /// The FIFO lanes of a partition, scored by when their head is due.
+    pub fn lane_index(&self, partition: u16) -> String {
+        format!("{}:lanes", self.part(partition))
+    }
+
     /// Endpoints of a partition with parked deliveries, scored by when to look at them next.
     pub fn parked_index(&self, partition: u16) -> String {
         format!("{}:parked", self.part(partition))

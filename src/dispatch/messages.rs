@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::activity::Ticket;
 use super::routing::Route;
+use crate::queue::lane::Lane;
 use crate::queue::{Target, Task};
 
 /// One delivery to perform: where it came from, what it is, and the endpoint as routed. The
@@ -23,6 +24,16 @@ pub struct Job {
     pub sole: bool,
     /// Counts the job as open on the node until it is dropped.
     pub ticket: Ticket,
+    /// The job is the head of a FIFO lane (it has no stream entry then).
+    pub lane: Option<LaneJob>,
+}
+
+/// The lane a job heads.
+#[derive(Debug, Clone)]
+pub struct LaneJob {
+    pub lane: Lane,
+    /// The head as taken (encoded task), which the record script checks before moving on.
+    pub head: String,
 }
 
 impl Job {
@@ -93,7 +104,10 @@ pub enum JobEnd {
 /// Endpoint actor → partition: a job ended.
 #[derive(Debug)]
 pub struct Completion {
-    /// Stream entry the job came from.
+    /// Stream entry the job came from (empty for a lane's head).
     pub entry: String,
+    /// How it ended: decides whether the entry may be acknowledged.
     pub end: JobEnd,
+    /// For a lane's head: the lane, and whether its next head is due now.
+    pub lane: Option<(Lane, bool)>,
 }

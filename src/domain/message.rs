@@ -15,6 +15,8 @@ pub struct Message {
     pub channels: Vec<String>,
     /// The payload exactly as the client sent it (bytes preserved).
     pub payload: Box<RawValue>,
+    /// For FIFO endpoints: messages with the same key keep their order.
+    pub ordering_key: Option<String>,
     /// Creation time, epoch ms.
     pub created: i64,
 }

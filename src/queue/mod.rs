@@ -9,6 +9,7 @@
 //! `{p.n}:lease` naming the owning node and its fencing epoch.
 
 pub mod assignment;
+pub mod lane;
 pub mod lease;
 pub mod log;
 pub mod park;

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use redis::Script;
 use uuid::Uuid;
 
+use super::lane::Lane;
 use super::log;
 use super::park::index_member;
 use super::stream::GROUP;
@@ -46,6 +47,16 @@ impl JobRef<'_> {
             "mark"
         }
     }
+}
+
+/// The head of a FIFO lane whose attempt is recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct LaneHead<'a> {
+    pub lane: &'a Lane,
+    /// The head as it was taken (encoded task).
+    pub head: &'a str,
+    /// The head one attempt older, left in place when a retry is scheduled.
+    pub retried: &'a str,
 }
 
 /// What an attempt did to the endpoint's health.
@@ -88,6 +99,8 @@ pub struct AttemptRecord<'a> {
     pub retention_secs: u64,
     /// Failing for this long disables the endpoint.
     pub disable_after_ms: u64,
+    /// The attempt was of a FIFO lane's head.
+    pub lane: Option<LaneHead<'a>>,
 }
 
 /// What the record script decided.
@@ -100,16 +113,37 @@ pub enum Recorded {
     Disable,
 }
 
+/// What recording an attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordReply {
+    pub recorded: Recorded,
+    /// For a lane's head: the lane has a next head, due now.
+    pub lane_continues: bool,
+}
+
 /// Records an attempt, its health, its retry and its job's end atomically.
-pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<Recorded, StoreError> {
+pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordReply, StoreError> {
     let keys = &db.keys;
     let job = &r.job;
     let member = r.retry.map(|(task, _)| task.retry_member());
     let (log_before, log_after) = log::member_parts(r.message, r.status);
     let (_, log_after_disabled) = log::member_parts(r.message, AttemptStatus::Failed);
     let oldest_kept = r.now - (r.retention_secs as i64) * 1000;
+    // A job from the stream passes its lane keys too (untouched), so every call names the
+    // same keys of the partition's slot.
+    let fallback = Lane {
+        app: job.app,
+        endpoint: job.endpoint,
+        name: super::lane::DEFAULT_LANE.into(),
+    };
+    let lane = r.lane.map_or(&fallback, |l| l.lane);
+    let end = if r.lane.is_some() {
+        "lane"
+    } else {
+        job.end_arg()
+    };
     let mut conn = db.conn().await?;
-    let code: i64 = RECORD_ATTEMPT
+    let answer: redis::Value = RECORD_ATTEMPT
         .key(keys.attempts(job.app, r.message))
         .key(keys.message(job.app, r.message))
         .key(keys.endpoint_health(job.app, job.endpoint))
@@ -120,6 +154,9 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<Recorded, 
         .key(keys.done(job.partition, job.entry))
         .key(keys.endpoint_log(job.app, job.endpoint))
         .key(keys.endpoint_stats(job.app, job.endpoint))
+        .key(keys.lane(lane.app, lane.endpoint, &lane.name))
+        .key(keys.lane_index(job.partition))
+        .key(keys.endpoint_lanes(lane.app, lane.endpoint))
         .arg(r.attempt)
         .arg(r.retention_secs.max(1))
         .arg(r.health.as_arg())
@@ -127,7 +164,7 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<Recorded, 
         .arg(member.as_deref().unwrap_or(""))
         .arg(r.retry.map_or(0, |(_, due)| due))
         .arg(job.entry)
-        .arg(job.end_arg())
+        .arg(end)
         .arg(r.disable_after_ms)
         .arg(r.attempt_if_disabled.unwrap_or(""))
         .arg(GROUP)
@@ -140,16 +177,29 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<Recorded, 
         .arg(log_after_disabled)
         .arg(oldest_kept)
         .arg(&log::stats_args(r.now)[..])
+        .arg(lane.member())
+        .arg(r.lane.map_or("", |l| l.head))
+        .arg(r.lane.map_or("", |l| l.retried))
+        .arg(&lane.name)
         .invoke_async(&mut conn)
         .await?;
-    match code {
-        1 => Ok(Recorded::Recorded),
-        2 => Ok(Recorded::Disable),
-        -1 => Err(StoreError::LeaseLost),
-        other => Err(StoreError::Corrupt(format!(
-            "record_attempt answered {other}"
-        ))),
+    if answer == redis::Value::Int(-1) {
+        return Err(StoreError::LeaseLost);
     }
+    let (code, continues): (i64, i64) = redis::from_redis_value(answer)?;
+    let recorded = match code {
+        1 => Recorded::Recorded,
+        2 => Recorded::Disable,
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "record_attempt answered {other}"
+            )))
+        }
+    };
+    Ok(RecordReply {
+        recorded,
+        lane_continues: continues == 1,
+    })
 }
 
 /// Where a delivery goes when it is rescheduled without an attempt.

@@ -42,6 +42,8 @@ pub struct NewMessage<'a> {
     pub uid: Option<&'a str>,
     /// The request's Idempotency-Key (hashed), and how long it is kept.
     pub idempotency: Option<(&'a str, std::time::Duration)>,
+    /// The FIFO lane key of the message.
+    pub ordering_key: Option<&'a str>,
 }
 
 /// What accepting a message did.
@@ -81,6 +83,7 @@ pub(crate) fn message_from_fields(fields: &Fields) -> Result<Message, StoreError
         event_type: field(fields, "eventType")?.to_string(),
         channels: json_field(fields, "channels")?,
         payload,
+        ordering_key: opt_field(fields, "orderingKey"),
         created: int_field(fields, "created")?,
     })
 }
@@ -151,6 +154,8 @@ impl Store {
             .arg(now)
             .arg("idem")
             .arg(reservation_name)
+            .arg("orderingKey")
+            .arg(input.ordering_key.unwrap_or(""))
             .invoke_async(&mut conn)
             .await?;
         let (replicas, timeout) = self.replicas;
@@ -172,6 +177,7 @@ impl Store {
                 event_type: input.event_type.to_string(),
                 channels: input.channels.to_vec(),
                 payload: input.payload.to_owned(),
+                ordering_key: input.ordering_key.map(str::to_string),
                 created: now,
             })),
             redis::Value::Int(-1) => Err(StoreError::Conflict(format!(

@@ -13,7 +13,7 @@ use crate::dispatch::fence::Fence;
 use crate::dispatch::messages::{Job, JobEnd};
 use crate::dispatch::WorkerContext;
 use crate::domain::{Attempt, AttemptStatus, Outcome};
-use crate::queue::record::{self, AttemptRecord, HealthUpdate, JobRef, Recorded};
+use crate::queue::record::{self, AttemptRecord, HealthUpdate, JobRef, LaneHead, Recorded};
 use crate::retry::{decide, Decision};
 use crate::store::attempts;
 use crate::telemetry::metrics;
@@ -35,6 +35,8 @@ pub struct AttemptEnd {
     pub job: JobEnd,
     /// The endpoint was disabled because of it (410 Gone, or failing too long).
     pub disabled: bool,
+    /// For a lane's head: the lane has a next head, due now.
+    pub lane_continues: bool,
 }
 
 /// The job's place in the queue, for the fenced scripts.
@@ -107,6 +109,12 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
         ))
     });
     let next_task = job.next_task(attempts_made);
+    let retried_head = next_task.encode();
+    let lane = job.lane.as_ref().map(|l| LaneHead {
+        lane: &l.lane,
+        head: &l.head,
+        retried: &retried_head,
+    });
     let record = AttemptRecord {
         job: job_ref(context, partition, fence, job),
         message: job.task.message,
@@ -123,12 +131,14 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
         now: now_ms(),
         retention_secs: context.store.retention_secs(),
         disable_after_ms: context.config.endpoint.disable_after.as_millis() as u64,
+        lane,
     };
     let recorded = retrying(fence, job, || {
         record::record_attempt(&context.store.db, &record)
     })
     .await;
-    let disable = decision == Decision::Gone || recorded == Ok(Recorded::Disable);
+    let disable = decision == Decision::Gone
+        || recorded.is_ok_and(|reply| reply.recorded == Recorded::Disable);
     let mut disabled = false;
     if disable {
         tracing::info!(endpoint = %job.route.id, gone = decision == Decision::Gone, "disabling endpoint");
@@ -151,6 +161,7 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
         result,
         job: job_end(job, recorded.is_ok()),
         disabled,
+        lane_continues: recorded.is_ok_and(|reply| reply.lane_continues),
     }
 }
 

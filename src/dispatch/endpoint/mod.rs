@@ -26,13 +26,19 @@ use super::messages::{Completion, Enqueue, Job, JobEnd, Refresh, Stop, StopIfIdl
 use super::WorkerContext;
 use crate::clock::now_ms;
 use crate::domain::{CircuitState, EndpointHealth};
-use crate::queue::record::{self, Reschedule};
+use crate::queue::{
+    self,
+    record::{self, Reschedule},
+};
 use crate::retry::CircuitBreaker;
 use crate::telemetry::metrics;
 use gate::{Admit, Gate, Limits, Next};
 
 /// How often an actor whose lease is in doubt looks again.
 const FENCE_RECHECK: Duration = Duration::from_millis(200);
+/// When a held lane (paused or disabled endpoint) is looked at again, at the latest: its
+/// resume or re-enabling makes it due at once.
+const HELD_LANE_RECHECK: Duration = Duration::from_secs(60);
 /// Longest pause between two tries of publishing a circuit change.
 const PUBLISH_PAUSE_MAX: Duration = Duration::from_secs(5);
 
@@ -143,7 +149,7 @@ impl EndpointActor {
         );
         let attempt = async move {
             let end = attempt::run(&context, partition, &fence, &job).await;
-            report(&completions, &job, end.job);
+            report(&completions, &job, end.job, end.lane_continues);
             end
         }
         .instrument(span);
@@ -234,13 +240,33 @@ impl EndpointActor {
             Reschedule::Park { .. } => metrics::PARKED.inc(),
         }
         let write = async move {
-            let task = job.next_task(job.attempts_made());
-            let job_ref = attempt::job_ref(&context, partition, &fence, &job);
-            let written = attempt::retrying(&fence, &job, || {
-                record::postpone(&context.store.db, &job_ref, &task, to)
-            })
-            .await;
-            report(&completions, &job, attempt::job_end(&job, written.is_ok()));
+            let db = &context.store.db;
+            let written = match &job.lane {
+                // A lane's head stays in place: the lane is due again then.
+                Some(lane) => {
+                    let due = match to {
+                        Reschedule::RetryAt(due) => due,
+                        Reschedule::Park { probe_at, .. } => probe_at,
+                    };
+                    attempt::retrying(&fence, &job, || {
+                        queue::lane::defer(db, partition, fence.token(), &lane.lane, due)
+                    })
+                    .await
+                }
+                None => {
+                    let task = job.next_task(job.attempts_made());
+                    let job_ref = attempt::job_ref(&context, partition, &fence, &job);
+                    attempt::retrying(&fence, &job, || record::postpone(db, &job_ref, &task, to))
+                        .await
+                }
+            };
+            // A deferred lane is not due now: the partition learns nothing more.
+            report(
+                &completions,
+                &job,
+                attempt::job_end(&job, written.is_ok()),
+                false,
+            );
         };
         ctx.spawn(write.into_actor(self));
     }
@@ -271,11 +297,12 @@ impl EndpointActor {
 }
 
 /// Tells the partition a job ended (when it is gone, the entry stays pending for the next
-/// owner).
-fn report(completions: &UnboundedSender<Completion>, job: &Job, end: JobEnd) {
+/// owner); a lane's head also says whether the lane's next head is due now.
+fn report(completions: &UnboundedSender<Completion>, job: &Job, end: JobEnd, lane_continues: bool) {
     let _ = completions.send(Completion {
         entry: job.entry.clone(),
         end,
+        lane: job.lane.as_ref().map(|l| (l.lane.clone(), lane_continues)),
     });
 }
 
@@ -314,10 +341,15 @@ impl EndpointActor {
         }
     }
 
-    /// Holds a job of a paused endpoint in its parked backlog, released on resume.
+    /// Holds a job of a paused endpoint in its parked backlog, released on resume (a lane's
+    /// head stays in its lane, which the resume makes due again).
     fn hold(&mut self, ctx: &mut Context<Self>, job: Job) {
         let now = now_ms();
-        self.reschedule(ctx, job, Reschedule::Park { now, probe_at: now });
+        let probe_at = match job.lane {
+            Some(_) => now + HELD_LANE_RECHECK.as_millis() as i64,
+            None => now,
+        };
+        self.reschedule(ctx, job, Reschedule::Park { now, probe_at });
     }
 }
 
@@ -354,10 +386,15 @@ impl Handler<Refresh> for EndpointActor {
 
     fn handle(&mut self, Refresh(route): Refresh, ctx: &mut Self::Context) {
         match route {
-            // Disabled or deleted: queued deliveries are dropped, as a fan-out would drop them.
+            // Disabled or deleted: queued deliveries are dropped, as a fan-out would drop them;
+            // a lane keeps its order and waits (a deleted endpoint's lanes are purged).
             None => {
                 for job in self.gate.take_queued() {
-                    report(&self.placement.completions, &job, JobEnd::Recorded);
+                    if job.lane.is_some() {
+                        self.hold(ctx, job);
+                    } else {
+                        report(&self.placement.completions, &job, JobEnd::Recorded, false);
+                    }
                 }
             }
             Some(route) if route.paused => {

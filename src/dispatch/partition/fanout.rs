@@ -21,6 +21,8 @@ use crate::queue::{Target, Task};
 pub struct MessageData {
     pub event_type: String,
     pub channels: Vec<String>,
+    /// Its FIFO lane's key, when it has one.
+    pub ordering_key: Option<String>,
     /// Shared by every endpoint's job, never copied.
     pub payload: Bytes,
 }
@@ -122,7 +124,8 @@ pub async fn load(db: &Db, partition: u16, read: &Read) -> Result<Loaded, StoreE
             .arg(keys.message(entry.task.app, entry.task.message))
             .arg("eventType")
             .arg("channels")
-            .arg("payload");
+            .arg("payload")
+            .arg("orderingKey");
     }
     if read.pending {
         for entry in entries {
@@ -160,12 +163,19 @@ fn parse_done(value: &Value) -> HashSet<Uuid> {
 }
 
 fn parse_message(value: &Value) -> Option<MessageData> {
-    let (event_type, channels, payload): (Option<String>, Option<String>, Option<Vec<u8>>) =
+    type Fields = (
+        Option<String>,
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<String>,
+    );
+    let (event_type, channels, payload, ordering_key): Fields =
         redis::from_redis_value_ref(value).ok()?;
     Some(MessageData {
         event_type: event_type?,
         channels: serde_json::from_str(&channels?).ok()?,
         payload: Bytes::from(payload?),
+        ordering_key: ordering_key.filter(|k| !k.is_empty()),
     })
 }
 
@@ -209,6 +219,7 @@ mod tests {
             event_type: "b".into(),
             channels: vec![],
             payload: Bytes::new(),
+            ordering_key: None,
         };
         let ids = |task: &Task| -> Vec<Uuid> {
             cache.targets(task, &message).iter().map(|r| r.id).collect()

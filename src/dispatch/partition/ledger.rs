@@ -109,6 +109,7 @@ mod tests {
         Completion {
             entry: entry.into(),
             end,
+            lane: None,
         }
     }
 

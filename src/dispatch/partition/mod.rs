@@ -9,6 +9,7 @@
 //! lease ([`Fence`]); a refused one stops the partition.
 
 pub mod fanout;
+mod lanes;
 pub mod ledger;
 pub mod reader;
 
@@ -26,6 +27,8 @@ use super::messages::{Completion, Enqueue, Job, Refresh, Stop, StopIfIdle};
 use super::WorkerContext;
 use crate::clock::now_ms;
 use crate::db::StoreError;
+use crate::domain::Ordering;
+use crate::queue::lane::Lane;
 use crate::queue::retry::{self, Moved};
 use crate::queue::stream::{self, Entry, Read};
 use crate::queue::{park, Target};
@@ -66,6 +69,11 @@ const PURGE_BUDGET: usize = 2_000;
 /// At most one log line per this period for a failure that repeats every tick.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
+/// A delivery could not be handed on now (Redis could not take it): the entry, and those
+/// after it, wait.
+#[derive(Debug, Clone, Copy)]
+struct Stalled;
+
 struct Partition {
     context: Arc<WorkerContext>,
     number: u16,
@@ -83,6 +91,12 @@ struct Partition {
     completions: mpsc::UnboundedSender<Completion>,
     /// Where the walk of the pending list continues.
     reclaim_cursor: String,
+    /// FIFO lanes whose head is with an actor here.
+    lanes_in_flight: HashSet<Lane>,
+    /// FIFO lanes known to have a head due now.
+    lanes_ready: Vec<Lane>,
+    /// A fenced write was refused outside the loop's own checks.
+    lease_lost: bool,
     /// Log throttles of the failures that repeat every tick.
     throttles: Throttles,
 }
@@ -126,6 +140,9 @@ pub async fn run(
         )),
         completions,
         reclaim_cursor: "0-0".into(),
+        lanes_in_flight: HashSet::new(),
+        lanes_ready: Vec::new(),
+        lease_lost: false,
         throttles: Throttles {
             load: LogThrottle::new(LOG_EVERY),
             ack: LogThrottle::new(LOG_EVERY),
@@ -160,7 +177,9 @@ pub async fn run(
             }
             _ = mover.tick(), if mode == Mode::Active => {
                 partition.retry_deferred().await;
-                let lost = partition.move_due().await || partition.release_parked().await;
+                let lost = partition.move_due().await
+                    || partition.release_parked().await
+                    || partition.run_lanes(true).await;
                 if last_depth.elapsed() >= DEPTH_EVERY {
                     last_depth = Instant::now();
                     partition.publish_depth().await;
@@ -182,7 +201,11 @@ pub async fn run(
                 false
             }
         };
-        if partition.flush_acks().await || lease_lost {
+        // Lanes that became ready (pushed to, or their head delivered) go on at once.
+        let lanes_lost = mode == Mode::Active
+            && !partition.lanes_ready.is_empty()
+            && partition.run_lanes(false).await;
+        if partition.flush_acks().await || lease_lost || lanes_lost || partition.lease_lost {
             tracing::warn!(partition = number, "lease lost; stopping partition");
             mode = Mode::Abort;
         }
@@ -200,10 +223,44 @@ pub async fn run(
 }
 
 impl Partition {
+    /// Takes a read in, in stream order: while earlier reads wait (deferred by a Redis
+    /// error), later ones wait behind them, so FIFO lanes receive their deliveries in order.
+    async fn handle(&mut self, read: Read) {
+        if self.deferred.is_empty() {
+            self.process(read).await;
+        } else {
+            self.deferred.push(read);
+        }
+    }
+
+    /// Retries the reads a Redis error deferred, in order, until one is deferred again.
+    async fn retry_deferred(&mut self) {
+        let mut waiting = std::mem::take(&mut self.deferred).into_iter();
+        for read in waiting.by_ref() {
+            self.process(read).await;
+            if !self.deferred.is_empty() {
+                break;
+            }
+        }
+        self.deferred.extend(waiting);
+    }
+
+    /// Defers what is left of a read. It will be read as pending: some of its endpoints may
+    /// be done with it already (delivered, or pushed to a lane).
+    fn defer(&mut self, entries: Vec<Entry>) {
+        if !entries.is_empty() {
+            self.deferred.push(Read {
+                entries,
+                broken: Vec::new(),
+                pending: true,
+            });
+        }
+    }
+
     /// Fans a read out: one pipeline reads the apps' endpoint versions, the messages and (for
     /// entries read again) their done sets; changed endpoint lists are reloaded; then each
-    /// message goes to its endpoints' actors.
-    async fn handle(&mut self, read: Read) {
+    /// message goes to its endpoints' actors, or to their FIFO lanes.
+    async fn process(&mut self, read: Read) {
         for broken in &read.broken {
             self.nothing_to_do(broken.clone(), read.pending);
         }
@@ -218,14 +275,10 @@ impl Partition {
                 if let Some(skipped) = self.throttles.load.allow(Instant::now()) {
                     tracing::warn!(partition = self.number, error = %e, skipped, "could not load batch");
                 }
-                self.deferred.push(Read {
-                    broken: Vec::new(),
-                    ..read
-                });
+                self.defer(read.entries);
                 return;
             }
         };
-        let mut unknown = Vec::new();
         let mut gone = Vec::new();
         for (app, version) in &loaded.versions {
             let Some(version) = version else {
@@ -240,58 +293,49 @@ impl Partition {
                 Err(e) => {
                     // Routing with a stale or missing list could skip an endpoint: defer.
                     tracing::warn!(error = %e, %app, "could not load endpoints");
-                    unknown.push(*app);
+                    self.defer(read.entries);
+                    return;
                 }
             }
         }
-        let mut deferred = Vec::new();
-        let entries = read
+        let mut entries = read
             .entries
             .into_iter()
             .zip(loaded.messages)
             .zip(loaded.done);
-        for ((entry, message), done) in entries {
-            if unknown.contains(&entry.task.app) {
-                deferred.push(entry);
-            } else if gone.contains(&entry.task.app) {
+        while let Some(((entry, message), done)) = entries.next() {
+            if gone.contains(&entry.task.app) {
                 self.nothing_to_do(entry.id, read.pending);
-            } else {
-                self.dispatch(entry, message, &done, read.pending);
+                continue;
+            }
+            if let Err(Stalled) = self.dispatch(&entry, message, &done, read.pending).await {
+                let mut rest = vec![entry];
+                rest.extend(entries.map(|((entry, _), _)| entry));
+                self.defer(rest);
+                return;
             }
         }
-        if !deferred.is_empty() {
-            self.deferred.push(Read {
-                entries: deferred,
-                broken: Vec::new(),
-                pending: read.pending,
-            });
-        }
     }
 
-    /// Retries the reads a Redis error deferred (their entries are still pending).
-    async fn retry_deferred(&mut self) {
-        for read in std::mem::take(&mut self.deferred) {
-            self.handle(read).await;
-        }
-    }
-
-    /// Sends one entry to its endpoints' actors (but those already done with it), or
-    /// acknowledges it when there is nothing to do (message expired, no matching endpoint).
-    fn dispatch(
+    /// Sends one entry to its endpoints' actors and FIFO lanes (but those already done with
+    /// it), or acknowledges it when there is nothing to do (message expired, no matching
+    /// endpoint). `Stalled` when a lane could not take its delivery: the entry (and what
+    /// follows it) waits.
+    async fn dispatch(
         &mut self,
-        entry: Entry,
+        entry: &Entry,
         message: Option<MessageData>,
         done: &HashSet<Uuid>,
         pending: bool,
-    ) {
+    ) -> Result<(), Stalled> {
         if let Target::Refresh { id } = entry.task.target {
-            self.refresh(entry.task.app, id);
-            self.nothing_to_do(entry.id, false);
-            return;
+            self.refresh(entry.task.app, id).await;
+            self.nothing_to_do(entry.id.clone(), false);
+            return Ok(());
         }
         let Some(message) = message else {
-            self.nothing_to_do(entry.id, pending);
-            return;
+            self.nothing_to_do(entry.id.clone(), pending);
+            return Ok(());
         };
         let targets: Vec<_> = self
             .routes
@@ -301,13 +345,23 @@ impl Partition {
             .collect();
         // A fan-out entry read again may have a done set from its first delivery.
         let fanned = entry.task.target == Target::Fanout && (pending || targets.len() > 1);
-        if targets.is_empty() {
-            self.nothing_to_do(entry.id, fanned);
-            return;
+        let (ordered, direct): (Vec<_>, Vec<_>) = targets
+            .into_iter()
+            .partition(|route| route.ordering == Ordering::Fifo);
+        for route in &ordered {
+            self.push_to_lane(entry, &message, route).await?;
         }
-        let sole = targets.len() == 1;
-        self.ledger.track(entry.id.clone(), targets.len(), fanned);
-        for route in targets {
+        if direct.is_empty() {
+            self.nothing_to_do(entry.id.clone(), fanned || !ordered.is_empty());
+            return Ok(());
+        }
+        let sole = direct.len() == 1;
+        self.ledger.track(
+            entry.id.clone(),
+            direct.len(),
+            fanned || !ordered.is_empty(),
+        );
+        for route in direct {
             let actor = self.actor(entry.task.app, &route);
             actor.do_send(Enqueue(Job {
                 entry: entry.id.clone(),
@@ -316,15 +370,22 @@ impl Partition {
                 payload: message.payload.clone(),
                 sole,
                 ticket: self.context.activity.job(),
+                lane: None,
             }));
         }
+        Ok(())
     }
 
-    /// An endpoint changed: its live actor gets its new route (`None`: disabled or deleted).
-    fn refresh(&mut self, app: Uuid, endpoint: Uuid) {
+    /// An endpoint changed: its live actor gets its new route (`None`: disabled or deleted),
+    /// and an ordered endpoint's lanes follow.
+    async fn refresh(&mut self, app: Uuid, endpoint: Uuid) {
+        let route = self.routes.route(app, endpoint);
         if let Some(actor) = self.actors.get(&endpoint).filter(|a| a.connected()) {
-            let route = self.routes.route(app, endpoint).filter(|r| r.enabled);
-            actor.do_send(Refresh(route));
+            actor.do_send(Refresh(route.clone().filter(|r| r.enabled)));
+        }
+        let ordered = route.as_ref().is_some_and(|r| r.ordering == Ordering::Fifo);
+        if ordered || route.is_none() {
+            self.refresh_lanes(app, endpoint, route.as_deref()).await;
         }
     }
 
@@ -356,6 +417,10 @@ impl Partition {
     }
 
     fn complete(&mut self, done: Completion) {
+        if let Some((lane, continues)) = done.lane {
+            self.lane_ended(lane, continues);
+            return;
+        }
         if self.ledger.complete(done) {
             self.window.add_permits(1);
         }

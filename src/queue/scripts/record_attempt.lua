@@ -1,18 +1,22 @@
 -- Records the outcome of one delivery attempt in one atomic step: the attempt (while the
 -- message is retained) with its entry in the endpoint's attempt log and stats, the
--- endpoint's health, the retry (when one is scheduled), and the job's end for its stream
--- entry: the acknowledgement when it is the entry's only job, or the endpoint's mark in the
--- entry's done set (so a redelivered entry skips it). There is no moment at which a failed
+-- endpoint's health, and what follows. For a job from the stream: the retry (when one is
+-- scheduled) and the job's end for its stream entry, the acknowledgement when it is the
+-- entry's only job or the endpoint's mark in the entry's done set (so a redelivered entry
+-- skips it). For the head of a FIFO lane: the head stays in place, one attempt older and due
+-- at its retry time, or leaves the lane, whose next head is then due at once. There is no moment at which a failed
 -- delivery is neither pending in the stream nor scheduled in the retry set. Fenced: refused
 -- unless the caller still holds the partition's lease. Every format (attempt, log member,
 -- stats fields) is made by the caller; the script only adds the attempt's list position.
 -- KEYS[1] attempts list   KEYS[2] message hash   KEYS[3] endpoint health hash
 -- KEYS[4] retry sorted set   KEYS[5] partition stream   KEYS[6] endpoint hash
 -- KEYS[7] partition lease   KEYS[8] the entry's done set   KEYS[9] the endpoint's attempt log
--- KEYS[10] the endpoint's stats
+-- KEYS[10] the endpoint's stats   KEYS[11] the lane   KEYS[12] the partition's lane index
+-- KEYS[13] the endpoint's lane names
 -- ARGV[1] attempt JSON   ARGV[2] retention (s)   ARGV[3] "success" | "failure"
 -- ARGV[4] now (ms)   ARGV[5] retry member ("" = none)   ARGV[6] retry due (ms)
 -- ARGV[7] stream entry id   ARGV[8] "ack" (the entry's only job) | "mark" (one of several)
+--         | "lane" (the head of a FIFO lane)
 -- ARGV[9] auto-disable after (ms)
 -- ARGV[10] the attempt JSON as recorded when this failure disables the endpoint: final, no
 --          retry ("" = ARGV[1] either way)
@@ -23,8 +27,11 @@
 -- ARGV[19] oldest log score kept (ms)
 -- ARGV[20..27] stats: hour bucket field, hour id, hour success field, hour failure field,
 --              day bucket field, day id, day success field, day failure field
--- Returns 1 recorded, 2 recorded as final because the endpoint has failed for longer than
--- the auto-disable period (the caller disables it; no retry was scheduled), -1 lease lost.
+-- ARGV[28] the lane's member of the index   ARGV[29] the head as it was taken
+-- ARGV[30] the head one attempt older   ARGV[31] the lane's name
+-- Returns {1 recorded, or 2 recorded as final because the endpoint has failed for longer
+-- than the auto-disable period (the caller disables it; no retry was scheduled); for a lane,
+-- whether it has a next head (1) or not (0)}, or -1 when the lease is lost.
 if redis.call('GET', KEYS[7]) ~= ARGV[12] then return -1 end
 local result = 1
 -- The endpoint (or its application) may have been deleted while the request was in flight:
@@ -67,6 +74,22 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. ARGV[19])
   end
 end
+if ARGV[8] == 'lane' then
+  if redis.call('LINDEX', KEYS[11], 0) ~= ARGV[29] then return {result, 0} end
+  if ARGV[5] ~= '' and result ~= 2 then
+    redis.call('LSET', KEYS[11], 0, ARGV[30])
+    redis.call('ZADD', KEYS[12], ARGV[6], ARGV[28])
+    return {result, 0}
+  end
+  redis.call('LPOP', KEYS[11])
+  if redis.call('EXISTS', KEYS[11]) == 1 then
+    redis.call('ZADD', KEYS[12], ARGV[4], ARGV[28])
+    return {result, 1}
+  end
+  redis.call('ZREM', KEYS[12], ARGV[28])
+  redis.call('SREM', KEYS[13], ARGV[31])
+  return {result, 0}
+end
 -- No retry for an endpoint deleted meanwhile: nothing would deliver it.
 if ARGV[5] ~= '' and result ~= 2 and endpoint_exists then
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
@@ -79,4 +102,4 @@ else
   redis.call('SADD', KEYS[8], ARGV[13])
   redis.call('EXPIRE', KEYS[8], ARGV[14])
 end
-return result
+return {result, 0}
