@@ -123,6 +123,7 @@ pub async fn run(
     let reader = actix_rt::spawn(reader::run(
         context.clone(),
         number,
+        fence.clone(),
         window.clone(),
         batch_tx,
     ));
