@@ -26,4 +26,5 @@ mod protection_isolation;
 mod protection_rate_limit;
 mod receiver_features;
 mod recovery;
+mod redis_cluster;
 mod smoke;
