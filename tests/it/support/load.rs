@@ -91,7 +91,10 @@ impl Poster {
                             "{base}/api/v1/applications/{}/messages",
                             apps[n % apps.len()]
                         );
-                        let id = post_until_accepted(&http, &url, &token, n, &answers).await;
+                        let body = json!({"eventType": "chaos", "payload": {"n": n}});
+                        let key = format!("chaos-{n}");
+                        let id =
+                            post_until_accepted(&http, &url, &token, &key, &body, &answers).await;
                         ids.lock().expect("ids").insert(n, id);
                         sent.fetch_add(1, Ordering::SeqCst);
                     }
@@ -126,23 +129,23 @@ impl Poster {
     }
 }
 
-/// Posts message `n` until a 202, retrying 503s, in-progress idempotency answers and transport
-/// errors with the same key; any other answer fails the test (nothing else is acceptable from
-/// an API in trouble).
-async fn post_until_accepted(
+/// Posts `body` to `url` until a 202, retrying 503s, in-progress idempotency answers and
+/// transport errors with the same idempotency `key`; any other answer fails the test (nothing
+/// else is acceptable from an API in trouble). Tallies the answers; returns the message id.
+pub async fn post_until_accepted(
     http: &reqwest::Client,
     url: &str,
     token: &str,
-    n: usize,
+    key: &str,
+    body: &Value,
     answers: &Mutex<BTreeMap<String, usize>>,
 ) -> String {
-    let body = json!({"eventType": "chaos", "payload": {"n": n}});
     loop {
         let sent = http
             .post(url)
             .bearer_auth(token)
-            .header("Idempotency-Key", format!("chaos-{n}"))
-            .json(&body)
+            .header("Idempotency-Key", key)
+            .json(body)
             .send()
             .await;
         let (kind, accepted) = match sent {
@@ -157,7 +160,7 @@ async fn post_until_accepted(
                     409 if code == "idempotency_key_in_progress" => {
                         (format!("{status} {code}"), None)
                     }
-                    _ => panic!("message {n}: unexpected answer {status} {body}"),
+                    _ => panic!("message {key}: unexpected answer {status} {body}"),
                 }
             }
         };
