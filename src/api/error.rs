@@ -22,6 +22,8 @@ pub enum ApiError {
     Validation(String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -51,9 +53,9 @@ pub enum ApiError {
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Stable, machine-readable code: `invalid_json`, `validation_error`, `unauthorized`,
-    /// `not_found`, `conflict`, `idempotency_key_reused`, `idempotency_key_in_progress`,
-    /// `payload_too_large`, `method_not_allowed`, `request_timeout`,
-    /// `recovery_in_progress`, `unavailable` or `internal_error`.
+    /// `forbidden`, `not_found`, `conflict`, `idempotency_key_reused`,
+    /// `idempotency_key_in_progress`, `payload_too_large`, `method_not_allowed`,
+    /// `request_timeout`, `recovery_in_progress`, `unavailable` or `internal_error`.
     pub code: String,
     /// Human-readable explanation of what was wrong.
     pub detail: String,
@@ -69,6 +71,7 @@ impl ApiError {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::Validation(_) => "validation_error",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
@@ -107,6 +110,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict(_)
             | ApiError::IdempotencyInProgress

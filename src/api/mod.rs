@@ -22,6 +22,7 @@ pub mod request;
 pub mod resource;
 pub mod routes;
 pub mod schema;
+pub mod tokens;
 pub mod types;
 pub mod validation;
 

@@ -28,3 +28,4 @@ mod protection_rate_limit;
 mod receiver_features;
 mod recovery;
 mod smoke;
+mod tokens;
