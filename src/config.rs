@@ -110,6 +110,9 @@ pub struct ApiConfig {
     pub default_page_size: usize,
     /// Endpoints one application may have.
     pub max_endpoints_per_app: usize,
+    /// Refuse (422) endpoints subscribing to event types missing from the catalogue or
+    /// archived, instead of warning.
+    pub strict_event_types: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,8 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::error::ApiError;
 use super::resource::{resource, Resource};
 use super::{
-    applications, endpoint_actions, endpoint_logs, endpoints, health, messages, metrics, openapi,
-    recovery, tokens,
+    applications, endpoint_actions, endpoint_logs, endpoints, event_types, health, messages,
+    metrics, openapi, recovery, tokens,
 };
 
 /// Every resource, in document order.
@@ -54,6 +54,11 @@ pub fn table() -> Vec<Resource> {
                 endpoint_actions::test_filter,
                 endpoint_actions::__path_test_filter,
             ),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/send-example")
+            .post(
+                endpoint_actions::send_example,
+                endpoint_actions::__path_send_example,
+            ),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover")
             .post(recovery::recover, recovery::__path_recover),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover/{job_id}")
@@ -69,6 +74,13 @@ pub fn table() -> Vec<Resource> {
             "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend",
         )
         .post(messages::resend, messages::__path_resend),
+        resource("/api/v1/event-types")
+            .get(event_types::list, event_types::__path_list)
+            .post(event_types::create, event_types::__path_create),
+        resource("/api/v1/event-types/{event_type_name}")
+            .get(event_types::get, event_types::__path_get)
+            .put(event_types::update, event_types::__path_update)
+            .delete(event_types::delete, event_types::__path_delete),
         resource("/api/v1/tokens")
             .get(tokens::list, tokens::__path_list)
             .post(tokens::create, tokens::__path_create),

@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use super::schema;
 use crate::clock::now_ms;
-use crate::domain::{Application, Attempt, AttemptStatus, EndpointHealth, FailureKind, Message};
+use crate::domain::{
+    Application, Attempt, AttemptStatus, EndpointHealth, EventType, FailureKind, Message,
+};
 use crate::queue::log::Bucket;
 use crate::store::endpoints::EndpointWithHealth;
 use crate::store::recovery::RecoveryJob;
@@ -234,6 +236,11 @@ pub struct MessageIn {
     #[serde(default)]
     #[schema(schema_with = schema::opt_ordering_key)]
     pub ordering_key: Option<String>,
+    /// `true`: the payload must match the JSON Schema of its event type in the catalogue (422
+    /// listing the first errors otherwise); a type without a schema, or missing from the
+    /// catalogue, has nothing to check. `null` or absent: `false`.
+    #[serde(default)]
+    pub validate: Option<bool>,
 }
 
 /// A webhook: its payload is delivered verbatim to every matching endpoint.
@@ -244,9 +251,9 @@ pub struct MessageOut {
     pub channels: Vec<String>,
     #[schema(schema_with = schema::identifier)]
     pub event_type: String,
-    /// The payload exactly as the client sent it (bytes preserved).
-    #[schema(schema_with = schema::payload)]
-    pub payload: Box<RawValue>,
+    /// The payload exactly as the client sent it (bytes preserved); `null` once erased.
+    #[schema(schema_with = schema::erasable_payload, required = true)]
+    pub payload: Option<Box<RawValue>>,
     #[schema(schema_with = schema::opt_uid, required = true)]
     pub uid: Option<String>,
     /// Its FIFO lane's key; absent when it has none (the seed's message shape is unchanged).
@@ -442,7 +449,7 @@ pub struct RotateIn {
     #[schema(schema_with = schema::opt_secret)]
     pub key: Option<String>,
     /// How long the previous secrets keep signing, 0 to 604800 seconds (default 86400).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral_u32")]
     #[schema(minimum = 0, maximum = 604800)]
     pub grace_period_seconds: Option<u32>,
 }
@@ -478,7 +485,8 @@ pub struct TokenIn {
     /// Shown in lists, so people know which token is which.
     #[schema(schema_with = schema::name)]
     pub name: String,
-    /// When the token stops working, epoch ms in the future (`null` or absent: never).
+    /// When the token stops working, epoch ms (`null` or absent: never; a time already past
+    /// makes a token that never works).
     #[serde(default, deserialize_with = "integral_ms_opt")]
     #[schema(minimum = 0)]
     pub expires_at: Option<i64>,
@@ -555,6 +563,91 @@ pub struct TokenCreatedOut {
     /// Idempotency-Key (the token is never stored: revoke it and make another).
     #[schema(required = true)]
     pub token: Option<String>,
+}
+
+/// Body of `POST /event-types`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventTypeIn {
+    /// Dotted name, as messages' `eventType` carry it.
+    #[schema(schema_with = schema::identifier)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(schema_with = schema::description)]
+    pub description: Option<String>,
+    /// JSON Schema (draft 2020-12) of the payloads; checked when stored.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_json_schema)]
+    pub schema: Option<Value>,
+    /// An example payload, matching the schema.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_example)]
+    pub example: Option<Value>,
+    /// `null` or absent: `false`.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+/// Body of `PUT /event-types/{event_type_name}`: replaces every attribute.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventTypeUpdateIn {
+    #[serde(default)]
+    #[schema(schema_with = schema::description)]
+    pub description: Option<String>,
+    /// JSON Schema (draft 2020-12) of the payloads; checked when stored.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_json_schema)]
+    pub schema: Option<Value>,
+    /// An example payload, matching the schema.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_example)]
+    pub example: Option<Value>,
+    /// `null` or absent: `false`.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+/// An entry of the organisation's event-type catalogue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeOut {
+    #[schema(schema_with = schema::identifier)]
+    pub name: String,
+    pub description: String,
+    #[schema(schema_with = schema::opt_json_schema, required = true)]
+    pub schema: Option<Value>,
+    #[schema(schema_with = schema::opt_example, required = true)]
+    pub example: Option<Value>,
+    /// Archived types stay for old messages; endpoints naming them get a warning.
+    pub archived: bool,
+    /// Creation time, epoch ms.
+    pub created: i64,
+    /// Last change, epoch ms.
+    pub updated: i64,
+}
+
+impl From<EventType> for EventTypeOut {
+    fn from(event_type: EventType) -> Self {
+        EventTypeOut {
+            name: event_type.name,
+            description: event_type.description,
+            schema: event_type.schema,
+            example: event_type.example,
+            archived: event_type.archived,
+            created: event_type.created,
+            updated: event_type.updated,
+        }
+    }
+}
+
+/// Body of `POST .../endpoints/{endpoint_id}/send-example`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendExampleIn {
+    /// The event type whose catalogue example is sent (`{}` when it has none).
+    #[schema(schema_with = schema::identifier)]
+    pub event_type: String,
 }
 
 /// An optional u32 written as any JSON integer, `5.0` included: JSON (and the OpenAPI

@@ -18,8 +18,9 @@ use crate::clock::now_ms;
 use crate::db::StoreError;
 use crate::domain::{Attempt, AttemptStatus};
 
-static CLAIM: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/recovery_claim.lua")));
+/// Claims a stalled job (recovery or erasure) for resuming.
+pub(crate) static CLAIM: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/job_claim.lua")));
 static START: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/recovery_start.lua")));
 static DELETE_IF: LazyLock<Script> =
@@ -27,10 +28,11 @@ static DELETE_IF: LazyLock<Script> =
 
 /// Messages examined per chunk (one pipeline of attempt lists each).
 const CHUNK: usize = 200;
-/// A running job with no progress for this long is resumed by the next status request.
+/// A running job (recovery, erasure) with no progress for this long is resumed by the next
+/// status request (and, for an erasure, by its partition's owner).
 pub const STALE_AFTER: Duration = Duration::from_secs(30);
 /// Finished jobs stay readable this long.
-const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// A recovery job and its progress.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +68,7 @@ impl JobStatus {
         }
     }
 
-    fn parse(name: &str) -> Option<JobStatus> {
+    pub(crate) fn parse(name: &str) -> Option<JobStatus> {
         [JobStatus::Running, JobStatus::Done]
             .into_iter()
             .find(|s| s.as_str() == name)

@@ -247,6 +247,12 @@ impl Store {
             .iter()
             .filter_map(|m| member_id(m).map(|id| (m, id)))
             .collect();
+        if ids.is_empty() {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let mut pipe = redis::pipe();
         for (_, id) in &ids {
             pipe.hgetall(keys.org_token(org, *id));

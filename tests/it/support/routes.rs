@@ -43,12 +43,14 @@ pub struct Fixture {
     pub job: String,
     /// An organisation token (not the server's own) that probes may revoke.
     pub token: String,
+    /// An event type of the catalogue, with a schema and an example.
+    pub event_type: String,
     pub receiver: Receiver,
 }
 
 impl Fixture {
     /// An application with one endpoint (at an in-process receiver), one message, one
-    /// recovery job and a spare organisation token.
+    /// recovery job, a spare organisation token and an event type.
     pub async fn new(server: &TestServer) -> Fixture {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         let (app_uid, endpoint_uid, message_uid) = (
@@ -104,6 +106,19 @@ impl Fixture {
             .as_str()
             .expect("token id")
             .to_string();
+        let event_type = format!("fixture.{tag}");
+        let created = server
+            .post(
+                "/api/v1/event-types",
+                json!({
+                    "name": event_type,
+                    "description": "probed",
+                    "schema": {"type": "object", "properties": {"a": {"type": "integer"}}},
+                    "example": {"a": 1},
+                }),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
         Fixture {
             app,
             app_uid,
@@ -113,6 +128,7 @@ impl Fixture {
             message_uid,
             job,
             token,
+            event_type,
             receiver,
         }
     }
@@ -129,6 +145,7 @@ impl Fixture {
             .replace("{message_id}", message)
             .replace("{job_id}", &self.job)
             .replace("{token_id}", &self.token)
+            .replace("{event_type_name}", &self.event_type)
     }
 
     /// Every way to write the template's path with the application named `app`: the
@@ -149,6 +166,14 @@ impl Fixture {
         match (method, template) {
             ("POST", "/api/v1/applications") => (Some(json!({"name": "probe"})), 201),
             ("POST", "/api/v1/tokens") => (Some(json!({"name": "probe"})), 201),
+            ("POST", "/api/v1/event-types") => {
+                let name = format!("probe.{}", uuid::Uuid::new_v4().simple());
+                (Some(json!({"name": name})), 201)
+            }
+            ("PUT", "/api/v1/event-types/{event_type_name}") => (
+                Some(json!({"description": "changed", "example": {"a": 2}})),
+                200,
+            ),
             ("PUT", "/api/v1/applications/{application_id}") => {
                 (Some(json!({"name": "renamed"})), 200)
             }
@@ -171,6 +196,9 @@ impl Fixture {
                 (Some(json!({"filter": {"a": 1}, "payload": {"a": 1}})), 200)
             }
             ("POST", t) if t.ends_with("/recover") => (Some(json!({"since": 0})), 202),
+            ("POST", t) if t.ends_with("/send-example") => {
+                (Some(json!({"eventType": self.event_type})), 202)
+            }
             ("GET", _) | ("DELETE", _) => (None, 200),
             _ => panic!("no probe for {method} {template}: add one in tests/it/support/routes.rs"),
         }
