@@ -16,10 +16,18 @@ use super::{schema, validation, ApiState};
 use crate::store::messages::{Accepted, MessageFilter, NewMessage};
 use crate::telemetry::metrics;
 
+/// The message uid that would be read as `.../messages/erase`.
+const RESERVED_UID: &str = "erase";
+
 fn validated(body: &[u8]) -> ApiResult<MessageIn> {
     let input: MessageIn = parse_json(body)?;
     validation::identifier("eventType", &input.event_type)?;
     validation::opt_uid(input.uid.as_deref())?;
+    if input.uid.as_deref() == Some(RESERVED_UID) {
+        return Err(ApiError::Validation(format!(
+            "uid {RESERVED_UID:?} is reserved (it names the erasure routes)"
+        )));
+    }
     validation::ordering_key(input.ordering_key.as_deref())?;
     if let Some(channels) = &input.channels {
         validation::identifier_list("channels", channels, validation::MAX_CHANNELS)?;
@@ -286,8 +294,8 @@ pub async fn attempts(
         (status = 202, description = "The delivery is queued.", body = ResendAccepted),
         (status = 404, description = "`not_found`: no such application, message or endpoint.",
             body = ErrorBody),
-        (status = 422, description = "`validation_error`: the endpoint is disabled (or \
-            `idempotency_key_reused`).", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the endpoint is disabled, or the \
+            message's payload was erased (or `idempotency_key_reused`).", body = ErrorBody),
     )
 )]
 pub async fn resend(
@@ -304,6 +312,11 @@ pub async fn resend(
         let message = state.store.find_message(app.id, &message).await?;
         let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
         let endpoint = endpoint.endpoint;
+        if message.payload.is_none() {
+            return Err(ApiError::Validation(
+                "the message's payload was erased; it cannot be sent again".into(),
+            ));
+        }
         if !endpoint.enabled {
             return Err(ApiError::Validation(
                 "the endpoint is disabled; enable it before resending".into(),

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod endpoint_actions;
 pub mod endpoint_logs;
 pub mod endpoints;
+pub mod erasure;
 pub mod error;
 pub mod event_types;
 pub mod health;

@@ -8,8 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::error::ApiError;
 use super::resource::{resource, Resource};
 use super::{
-    applications, endpoint_actions, endpoint_logs, endpoints, event_types, health, messages,
-    metrics, openapi, recovery, tokens,
+    applications, endpoint_actions, endpoint_logs, endpoints, erasure, event_types, health,
+    messages, metrics, openapi, recovery, tokens,
 };
 
 /// Every resource, in document order.
@@ -66,8 +66,15 @@ pub fn table() -> Vec<Resource> {
         resource("/api/v1/applications/{application_id}/messages")
             .get(messages::list, messages::__path_list)
             .post(messages::create, messages::__path_create),
+        // Before `/messages/{message_id}`: the uid "erase" is reserved for these paths.
+        resource("/api/v1/applications/{application_id}/messages/erase")
+            .post(erasure::start, erasure::__path_start),
+        resource("/api/v1/applications/{application_id}/messages/erase/{job_id}")
+            .get(erasure::status, erasure::__path_status),
         resource("/api/v1/applications/{application_id}/messages/{message_id}")
             .get(messages::get, messages::__path_get),
+        resource("/api/v1/applications/{application_id}/messages/{message_id}/content")
+            .delete(erasure::erase_content, erasure::__path_erase_content),
         resource("/api/v1/applications/{application_id}/messages/{message_id}/attempts")
             .get(messages::attempts, messages::__path_attempts),
         resource(

@@ -43,6 +43,13 @@ pub fn identifier() -> Schema {
     string(validation::IDENTIFIER_PATTERN, validation::MAX_TEXT).into()
 }
 
+/// An optional event type or channel name.
+pub fn opt_identifier() -> Schema {
+    string(validation::IDENTIFIER_PATTERN, validation::MAX_TEXT)
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .into()
+}
+
 /// A display name.
 pub fn name() -> Schema {
     ObjectBuilder::new()

@@ -13,7 +13,6 @@ use super::reply::{page_response, Reply};
 use super::request::{parse_json, read_body, PageQuery};
 use super::types::{TokenCreatedOut, TokenIn, TokenOut};
 use super::{validation, ApiState};
-use crate::db::StoreError;
 use crate::store::tokens::{NewToken, TokenScope};
 
 /// Parses and checks a token request, resolving its scope's application.
@@ -28,15 +27,11 @@ async fn validated(state: &ApiState, org: &str, body: &[u8]) -> ApiResult<NewTok
     let scope = match input.scope {
         None => None,
         Some(scope) => {
-            let app = match state.store.find_application(org, &scope.application).await {
-                Ok(app) => app,
-                Err(StoreError::NotFound(_)) => {
-                    return Err(ApiError::Validation(
-                        "scope.application names no application of this organisation".into(),
-                    ))
-                }
-                Err(e) => return Err(e.into()),
-            };
+            // An unknown application answers 404, as anywhere else.
+            let app = state
+                .store
+                .find_application(org, &scope.application)
+                .await?;
             Some(TokenScope {
                 application: app.id,
                 read_only: scope.read_only,
@@ -99,9 +94,10 @@ pub async fn list(
     responses(
         (status = 201, description = "The new token.", body = TokenCreatedOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 422, description = "`validation_error`: the body breaks a rule of the schema, \
-            or `scope.application` names no application (or `idempotency_key_reused`).",
+        (status = 404, description = "`not_found`: `scope.application` names no application.",
             body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema \
+            (or `idempotency_key_reused`).", body = ErrorBody),
     )
 )]
 pub async fn create(

@@ -16,6 +16,7 @@ use crate::domain::{
 };
 use crate::queue::log::Bucket;
 use crate::store::endpoints::EndpointWithHealth;
+use crate::store::erasure::ErasureJob;
 use crate::store::recovery::RecoveryJob;
 use crate::store::tokens::TokenRecord;
 
@@ -434,6 +435,63 @@ impl From<RecoveryJob> for RecoveryJobOut {
             status: job.status.as_str().to_string(),
             scanned: job.scanned,
             resent: job.resent,
+            created: job.created,
+            updated: job.updated,
+        }
+    }
+}
+
+/// Body of `POST .../messages/erase`: which messages' payloads to erase (all when empty).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EraseIn {
+    /// Only messages whose uid starts with this.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
+    pub uid_prefix: Option<String>,
+    /// Only messages with this channel.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_identifier)]
+    pub channel: Option<String>,
+    /// Only messages created before this time (epoch ms); absent: every message that exists
+    /// when the job starts.
+    #[serde(default, deserialize_with = "integral_ms_opt")]
+    #[schema(minimum = 0)]
+    pub before: Option<i64>,
+}
+
+/// An erasure job and its progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasureJobOut {
+    pub id: Uuid,
+    #[schema(required = true)]
+    pub uid_prefix: Option<String>,
+    #[schema(required = true)]
+    pub channel: Option<String>,
+    #[schema(required = true)]
+    pub before: Option<i64>,
+    /// `running` or `done`.
+    #[schema(schema_with = schema::job_status)]
+    pub status: String,
+    /// Messages examined so far.
+    pub scanned: u64,
+    /// Payloads erased so far.
+    pub erased: u64,
+    pub created: i64,
+    pub updated: i64,
+}
+
+impl From<ErasureJob> for ErasureJobOut {
+    fn from(job: ErasureJob) -> Self {
+        ErasureJobOut {
+            id: job.id,
+            uid_prefix: job.filter.uid_prefix,
+            channel: job.filter.channel,
+            before: job.filter.before,
+            status: job.status.as_str().to_string(),
+            scanned: job.scanned,
+            erased: job.erased,
             created: job.created,
             updated: job.updated,
         }

@@ -327,25 +327,30 @@ impl Store {
         Ok(matched.len() as u64)
     }
 
-    /// Resumes the partition's erasure jobs whose node died (the owner's housekeeping).
-    pub async fn resume_erasures(&self, partition: u16) -> Result<(), StoreError> {
+    /// Claims the partition's erasure jobs whose node died (no progress for [`STALE_AFTER`]),
+    /// for the caller to run ([`Store::run_erasure`]); forgets finished or expired ones.
+    pub async fn claim_stale_erasures(
+        &self,
+        partition: u16,
+    ) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
         let index = self.db.keys.erasures(partition);
         let mut conn = self.conn().await?;
         let members: Vec<String> = conn.zrange(&index, 0, 15).await?;
+        let mut claimed = Vec::new();
         for member in members {
-            let Some((app, id)) = parse_index_member(&member) else {
-                let _: () = conn.zrem(&index, &member).await?;
-                continue;
+            let found = match parse_index_member(&member) {
+                Some((app, id)) => self.erasure(app, id).await?.map(|job| (app, job)),
+                None => None,
             };
-            match self.erasure(app, id).await? {
-                None => {
+            match found {
+                Some((app, (job, true))) => claimed.push((app, job.id)),
+                Some((_, (job, false))) if job.status == JobStatus::Running => {}
+                _ => {
                     let _: () = conn.zrem(&index, &member).await?;
                 }
-                Some((_, true)) => self.run_erasure(app, id).await?,
-                Some(_) => {}
             }
         }
-        Ok(())
+        Ok(claimed)
     }
 }
 

@@ -189,6 +189,7 @@ pub async fn run(
             _ = reclaim.tick(), if mode == Mode::Active => partition.reclaim().await,
             _ = housekeeping.tick(), if mode == Mode::Active => {
                 partition.resume_purges().await;
+                partition.resume_erasures().await;
                 false
             }
             _ = idle.tick() => {
@@ -583,6 +584,29 @@ impl Partition {
     }
 
     /// Resumes the purges of deleted applications that their API node did not finish.
+    /// Resumes erasure jobs of this partition whose node died, in the background (a job may be
+    /// long; the claim keeps another node from running it at the same time).
+    async fn resume_erasures(&mut self) {
+        let store = &self.context.store;
+        match store.claim_stale_erasures(self.number).await {
+            Ok(claimed) => {
+                for (app, job) in claimed {
+                    let store = store.clone();
+                    actix_rt::spawn(async move {
+                        if let Err(e) = store.run_erasure(app, job).await {
+                            tracing::warn!(error = %e, %job, "erasure job interrupted; it is resumed later");
+                        }
+                    });
+                }
+            }
+            Err(e) => {
+                if let Some(skipped) = self.throttles.mover.allow(Instant::now()) {
+                    tracing::warn!(partition = self.number, error = %e, skipped, "could not read erasure jobs");
+                }
+            }
+        }
+    }
+
     async fn resume_purges(&mut self) {
         let store = &self.context.store;
         let requests = match store.stale_purges(self.number, 4).await {

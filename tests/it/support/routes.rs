@@ -45,12 +45,14 @@ pub struct Fixture {
     pub token: String,
     /// An event type of the catalogue, with a schema and an example.
     pub event_type: String,
+    /// An erasure job of the application (that erased nothing).
+    pub erasure: String,
     pub receiver: Receiver,
 }
 
 impl Fixture {
     /// An application with one endpoint (at an in-process receiver), one message, one
-    /// recovery job, a spare organisation token and an event type.
+    /// recovery job, an erasure job, a spare organisation token and an event type.
     pub async fn new(server: &TestServer) -> Fixture {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         let (app_uid, endpoint_uid, message_uid) = (
@@ -119,6 +121,16 @@ impl Fixture {
             )
             .await;
         assert_eq!(created.status, 201, "{:?}", created.body);
+        let erasure = server
+            .post(
+                &format!("/api/v1/applications/{app}/messages/erase"),
+                json!({"uidPrefix": "no-such-"}),
+            )
+            .await
+            .body["id"]
+            .as_str()
+            .expect("erasure job id")
+            .to_string();
         Fixture {
             app,
             app_uid,
@@ -129,6 +141,7 @@ impl Fixture {
             job,
             token,
             event_type,
+            erasure,
             receiver,
         }
     }
@@ -143,7 +156,14 @@ impl Fixture {
             .replace("{application_id}", app)
             .replace("{endpoint_id}", endpoint)
             .replace("{message_id}", message)
-            .replace("{job_id}", &self.job)
+            .replace(
+                "{job_id}",
+                if template.contains("/messages/erase/") {
+                    &self.erasure
+                } else {
+                    &self.job
+                },
+            )
             .replace("{token_id}", &self.token)
             .replace("{event_type_name}", &self.event_type)
     }
@@ -196,6 +216,9 @@ impl Fixture {
                 (Some(json!({"filter": {"a": 1}, "payload": {"a": 1}})), 200)
             }
             ("POST", t) if t.ends_with("/recover") => (Some(json!({"since": 0})), 202),
+            ("POST", t) if t.ends_with("/messages/erase") => {
+                (Some(json!({"uidPrefix": "no-such-"})), 202)
+            }
             ("POST", t) if t.ends_with("/send-example") => {
                 (Some(json!({"eventType": self.event_type})), 202)
             }
