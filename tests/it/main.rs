@@ -10,6 +10,7 @@ mod api_endpoints;
 mod api_http;
 mod api_idempotency;
 mod api_messages;
+mod chaos;
 mod cluster;
 mod delivery_crash;
 mod delivery_failures;
