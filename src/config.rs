@@ -35,6 +35,7 @@ pub struct Config {
     pub retry: RetryConfig,
     pub endpoint: EndpointConfig,
     pub circuit: CircuitConfig,
+    pub ops: OpsConfig,
     pub retention: RetentionConfig,
     pub shutdown: ShutdownConfig,
     pub metrics: MetricsConfig,
@@ -215,6 +216,15 @@ pub struct CircuitConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct OpsConfig {
+    /// Failed attempts of one message to one endpoint that make a `message.attempt.failing`.
+    pub failing_after: u32,
+    /// How long before its automatic disabling an endpoint gets `endpoint.disabling`.
+    #[serde(deserialize_with = "duration")]
+    pub failing_warning_before: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct RetentionConfig {
     /// Lifetime of messages and attempts.
     #[serde(deserialize_with = "duration")]
@@ -348,6 +358,9 @@ impl Config {
         }
         if self.endpoint.max_lanes == 0 {
             return fail("endpoint.max_lanes must be at least 1");
+        }
+        if self.ops.failing_after == 0 {
+            return fail("ops.failing_after must be at least 1");
         }
         if self.circuit.failure_threshold == 0 {
             return fail("circuit.failure_threshold must be at least 1");

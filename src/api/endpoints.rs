@@ -16,7 +16,7 @@ use crate::store::endpoints::EndpointSpec;
 
 /// Parses and validates an endpoint body. Missing or empty secrets get one generated on create
 /// and keep the current ones on update (an endpoint always has a secret to sign with).
-fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
+pub(super) fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
     let input: EndpointIn = parse_json(body)?;
     validation::name(&input.name)?;
     validation::url(&input.url)?;

@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod ops_webhooks;
 pub mod recovery;
 pub mod reply;
 pub mod request;

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::resource::{resource, Resource};
 use super::{
     applications, endpoint_actions, endpoint_logs, endpoints, erasure, event_types, health,
-    messages, metrics, openapi, recovery, tokens,
+    messages, metrics, openapi, ops_webhooks, recovery, tokens,
 };
 
 /// Every resource, in document order.
@@ -88,6 +88,13 @@ pub fn table() -> Vec<Resource> {
             .get(event_types::get, event_types::__path_get)
             .put(event_types::update, event_types::__path_update)
             .delete(event_types::delete, event_types::__path_delete),
+        resource("/api/v1/operational-webhooks/endpoints")
+            .get(ops_webhooks::list, ops_webhooks::__path_list)
+            .post(ops_webhooks::create, ops_webhooks::__path_create),
+        resource("/api/v1/operational-webhooks/endpoints/{endpoint_id}")
+            .get(ops_webhooks::get, ops_webhooks::__path_get)
+            .put(ops_webhooks::update, ops_webhooks::__path_update)
+            .delete(ops_webhooks::delete, ops_webhooks::__path_delete),
         resource("/api/v1/tokens")
             .get(tokens::list, tokens::__path_list)
             .post(tokens::create, tokens::__path_create),

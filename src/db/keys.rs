@@ -242,6 +242,12 @@ impl Keys {
         format!("{}:parked", self.part(partition))
     }
 
+    /// Operational events of a partition's applications waiting to be relayed (a stream,
+    /// written by the scripts whose changes they report: `queue::outbox`).
+    pub fn outbox(&self, partition: u16) -> String {
+        format!("{}:outbox", self.part(partition))
+    }
+
     /// Ownership lease of a partition.
     pub fn lease(&self, partition: u16) -> String {
         format!("{}:lease", self.part(partition))

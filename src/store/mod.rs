@@ -15,6 +15,7 @@ pub mod event_types;
 pub mod health;
 pub mod idempotency;
 pub mod messages;
+pub mod ops;
 pub mod ordered;
 pub mod purge;
 pub mod recovery;

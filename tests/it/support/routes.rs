@@ -47,6 +47,8 @@ pub struct Fixture {
     pub event_type: String,
     /// An erasure job of the application (that erased nothing).
     pub erasure: String,
+    /// An operational endpoint of the organisation.
+    pub ops_endpoint: String,
     pub receiver: Receiver,
 }
 
@@ -131,6 +133,16 @@ impl Fixture {
             .as_str()
             .expect("erasure job id")
             .to_string();
+        let ops_endpoint = server
+            .post(
+                "/api/v1/operational-webhooks/endpoints",
+                json!({"name": "ops", "url": format!("{}/ops", receiver.url)}),
+            )
+            .await
+            .body["id"]
+            .as_str()
+            .expect("operational endpoint id")
+            .to_string();
         Fixture {
             app,
             app_uid,
@@ -142,6 +154,7 @@ impl Fixture {
             token,
             event_type,
             erasure,
+            ops_endpoint,
             receiver,
         }
     }
@@ -152,6 +165,11 @@ impl Fixture {
     }
 
     fn path_with(&self, template: &str, app: &str, endpoint: &str, message: &str) -> String {
+        let endpoint = if template.starts_with("/api/v1/operational-webhooks/") {
+            &self.ops_endpoint
+        } else {
+            endpoint
+        };
         template
             .replace("{application_id}", app)
             .replace("{endpoint_id}", endpoint)
@@ -186,6 +204,12 @@ impl Fixture {
         match (method, template) {
             ("POST", "/api/v1/applications") => (Some(json!({"name": "probe"})), 201),
             ("POST", "/api/v1/tokens") => (Some(json!({"name": "probe"})), 201),
+            ("POST", "/api/v1/operational-webhooks/endpoints") => {
+                (Some(json!({"name": "probe", "url": url})), 201)
+            }
+            ("PUT", "/api/v1/operational-webhooks/endpoints/{endpoint_id}") => {
+                (Some(json!({"name": "renamed", "url": url})), 200)
+            }
             ("POST", "/api/v1/event-types") => {
                 let name = format!("probe.{}", uuid::Uuid::new_v4().simple());
                 (Some(json!({"name": name})), 201)
