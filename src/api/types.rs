@@ -470,6 +470,27 @@ pub struct FilterTestOut {
     pub matches: bool,
 }
 
+/// Body of `POST /api/v1/auth/session`: the token a dashboard session acts with.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionIn {
+    /// An API token (organisation or application-scoped); only its hash is kept.
+    #[schema(min_length = 1, max_length = 256)]
+    pub token: String,
+}
+
+/// A dashboard session: who it acts for, and the secret its changes must echo.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionOut {
+    /// The organisation the session acts for.
+    pub org: String,
+    /// Send it as `X-Octohooks-CSRF` with every POST, PUT and DELETE of the session.
+    pub csrf_token: String,
+    /// When the session ends (epoch ms).
+    pub expires_at: i64,
+}
+
 /// An optional u32 written as any JSON integer, `5.0` included: JSON (and the OpenAPI
 /// document's `integer`) do not tell `5` from `5.0`, and some serializers write the latter.
 fn integral_u32<'de, D: serde::Deserializer<'de>>(

@@ -59,6 +59,12 @@ impl Keys {
         format!("{}:token:{token_hash}", self.prefix)
     }
 
+    /// A dashboard session, by the hash of its cookie value (the value itself is never
+    /// stored): the token it acts with and its CSRF secret; expires with the session.
+    pub fn session(&self, session_hash: &str) -> String {
+        format!("{}:session:{session_hash}", self.prefix)
+    }
+
     /// Hash of one application (org scope).
     pub fn app(&self, org: &str, app: Uuid) -> String {
         format!("{}:app:{app}", self.org(org))

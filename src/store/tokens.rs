@@ -16,15 +16,18 @@ pub fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// 32 random bytes, URL-safe base64: unguessable secrets (tokens, session ids) that fit in
+/// headers, cookies and URLs as they are.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
 impl Store {
     /// Creates a token for `org` and returns it; it cannot be recovered later.
     pub async fn create_token(&self, org: &str) -> Result<String, StoreError> {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let token = format!(
-            "{TOKEN_PREFIX}{}",
-            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
-        );
+        let token = format!("{TOKEN_PREFIX}{}", random_secret());
         let mut conn = self.conn().await?;
         let _: () = conn
             .set(self.db.keys.token(&token_hash(&token)), org)
