@@ -25,6 +25,8 @@ pub enum ApiError {
     /// A change through the session cookie without this site's proof (CSRF defence).
     #[error("{0}")]
     Csrf(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -54,7 +56,7 @@ pub enum ApiError {
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Stable, machine-readable code: `invalid_json`, `validation_error`, `unauthorized`,
-    /// `csrf_failed`, `not_found`, `conflict`, `idempotency_key_reused`,
+    /// `forbidden`, `csrf_failed`, `not_found`, `conflict`, `idempotency_key_reused`,
     /// `idempotency_key_in_progress`, `payload_too_large`, `method_not_allowed`,
     /// `request_timeout`, `recovery_in_progress`, `unavailable` or `internal_error`.
     pub code: String,
@@ -73,6 +75,7 @@ impl ApiError {
             ApiError::Validation(_) => "validation_error",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Csrf(_) => "csrf_failed",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
@@ -112,6 +115,7 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Csrf(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict(_)
             | ApiError::IdempotencyInProgress

@@ -24,6 +24,7 @@ pub mod resource;
 pub mod routes;
 pub mod schema;
 pub mod session;
+pub mod tokens;
 pub mod types;
 pub mod validation;
 

@@ -64,6 +64,7 @@ pub const REPLAYED_HEADER_NAME: &str = "Idempotent-Replayed";
         (name = "Applications", description = "Where messages are sent to: usually one per customer."),
         (name = "Endpoints", description = "The URLs an application's messages are delivered to."),
         (name = "Messages", description = "Webhooks, and what became of their deliveries."),
+        (name = "Tokens", description = "API tokens: organisation-wide, or scoped to one application (a customer portal's)."),
         (name = "Dashboard", description = "Sign-in of the web dashboard (a session cookie)."),
         (name = "Operations", description = "Health, metrics and this document."),
     )
@@ -103,6 +104,12 @@ const LINKS: &[LinkSpec] = &[
         ],
     ),
     (
+        "createToken",
+        "201",
+        &["revokeToken"],
+        &[("token_id", "$response.body#/id")],
+    ),
+    (
         "createMessage",
         "202",
         &["getMessage", "listAttempts"],
@@ -129,8 +136,9 @@ pub fn document(config: &Config) -> Document {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API token (`octohooks token create --org NAME`, or the bootstrap \
-                         token), acting for one organisation.",
+                        "An API token (`POST /api/v1/tokens`, `octohooks token create --org \
+                         NAME`, or the bootstrap token), acting for one organisation, or for \
+                         one of its applications when scoped.",
                     ))
                     .build(),
             ),
@@ -280,7 +288,15 @@ fn authenticated(operation: &mut Operation) {
     ensure_error(
         operation,
         401,
-        "`unauthorized`: the bearer token (or session) is missing, unknown or expired.",
+        "`unauthorized`: the bearer token (or session) is missing, unknown, revoked or \
+         expired.",
+    );
+    ensure_error(
+        operation,
+        403,
+        "`forbidden`: the token is scoped to one application (or read-only) and this route is \
+         not for it; or `csrf_failed`: a change made with the session cookie lacks its \
+         `X-Octohooks-CSRF` header or comes from another site.",
     );
     ensure_error(
         operation,

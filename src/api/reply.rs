@@ -14,13 +14,27 @@ use crate::store::Page;
 pub struct Reply {
     pub status: StatusCode,
     pub body: Vec<u8>,
+    /// What an Idempotency-Key replays instead of `body`, when the answer holds something
+    /// that must not be stored (a new token).
+    pub replay: Option<Vec<u8>>,
 }
 
 impl Reply {
     /// Serializes `value` as the body of a `status` answer.
     pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult<Reply> {
         let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            replay: None,
+        })
+    }
+
+    /// The same answer, replayed as `value` to later requests with its Idempotency-Key.
+    pub fn replayed_as<T: Serialize>(mut self, value: &T) -> ApiResult<Reply> {
+        self.replay =
+            Some(serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?);
+        Ok(self)
     }
 
     /// The HTTP response.

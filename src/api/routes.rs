@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::resource::{resource, Resource};
 use super::{
     applications, endpoint_actions, endpoint_logs, endpoints, health, messages, metrics, openapi,
-    recovery, session,
+    recovery, session, tokens,
 };
 
 /// Every resource, in document order.
@@ -73,6 +73,10 @@ pub fn table() -> Vec<Resource> {
             "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend",
         )
         .post(messages::resend, messages::__path_resend),
+        resource("/api/v1/tokens")
+            .get(tokens::list, tokens::__path_list)
+            .post(tokens::create, tokens::__path_create),
+        resource("/api/v1/tokens/{token_id}").delete(tokens::revoke, tokens::__path_revoke),
     ]
 }
 

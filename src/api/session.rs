@@ -7,7 +7,7 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::{check_csrf, live_session, org_of_token_hash, session_id, SESSION_COOKIE};
+use super::auth::{check_csrf, grant, live_session, session_id, SESSION_COOKIE};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::request::{parse_json, read_body};
 use super::types::{SessionIn, SessionOut};
@@ -49,7 +49,8 @@ fn session_out(org: String, session: Session) -> SessionOut {
         then accepts instead of the bearer token. Only for browsers on this site: the request \
         needs an `X-Octohooks-CSRF` header (any value) and must not come from another origin. \
         Every POST, PUT and DELETE made with the cookie must send the returned `csrfToken` in \
-        `X-Octohooks-CSRF`. Not idempotent (each call opens a session).",
+        `X-Octohooks-CSRF`. Organisation tokens only. Not idempotent (each call opens a \
+        session).",
     security(()),
     params(("X-Octohooks-CSRF" = String, Header,
         description = "Any non-empty value: proves the caller could set headers (no form).")),
@@ -58,9 +59,11 @@ fn session_out(org: String, session: Session) -> SessionOut {
         (status = 201, description = "Signed in; the cookie is set.", body = SessionOut,
             headers(("set-cookie" = String, description = "The session cookie."))),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 401, description = "`unauthorized`: unknown token.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: unknown, revoked or expired token.",
+            body = ErrorBody),
         (status = 403, description = "`csrf_failed`: no `X-Octohooks-CSRF` header, or a \
-            request from another site.", body = ErrorBody),
+            request from another site; `forbidden`: an application-scoped token.",
+            body = ErrorBody),
         (status = 422, description = "`validation_error`: the body is not `{\"token\"}`.",
             body = ErrorBody),
     )
@@ -78,7 +81,13 @@ pub async fn sign_in(
         return Err(ApiError::Unauthorized);
     }
     let hash = token_hash(token);
-    let org = org_of_token_hash(&state, hash.clone()).await?;
+    let grant = grant(&state, hash.clone()).await?;
+    if grant.scope.is_some() {
+        return Err(ApiError::Forbidden(
+            "sign in with an organisation token (application-scoped tokens are for portal links)",
+        ));
+    }
+    let org = grant.org;
     let ttl = state.config.dashboard.session_ttl;
     let (id, session) = state.store.create_session(&hash, ttl).await?;
     let max_age = time::Duration::seconds(ttl.as_secs().try_into().unwrap_or(i64::MAX));
@@ -104,7 +113,7 @@ pub async fn sign_in(
 pub async fn current(state: web::Data<ApiState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     let id = session_id(&req).ok_or(ApiError::Unauthorized)?;
     let session = live_session(&state, &id).await?;
-    let org = org_of_token_hash(&state, session.token_hash.clone()).await?;
+    let org = grant(&state, session.token_hash.clone()).await?.org;
     Ok(HttpResponse::Ok().json(session_out(org, session)))
 }
 

@@ -15,6 +15,7 @@ use crate::domain::{Application, Attempt, AttemptStatus, EndpointHealth, Failure
 use crate::queue::log::Bucket;
 use crate::store::endpoints::EndpointWithHealth;
 use crate::store::recovery::RecoveryJob;
+use crate::store::tokens::TokenRecord;
 
 /// Body of `POST /applications` and `PUT /applications/{application_id}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -489,6 +490,92 @@ pub struct SessionOut {
     pub csrf_token: String,
     /// When the session ends (epoch ms).
     pub expires_at: i64,
+}
+
+/// Body of `POST /tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenIn {
+    /// Shown in lists, so people know which token is which.
+    #[schema(schema_with = schema::name)]
+    pub name: String,
+    /// When the token stops working, epoch ms in the future (`null` or absent: never).
+    #[serde(default, deserialize_with = "integral_ms_opt")]
+    #[schema(minimum = 0)]
+    pub expires_at: Option<i64>,
+    /// Limits the token to one application (`null` or absent: the whole organisation).
+    #[serde(default)]
+    pub scope: Option<TokenScopeIn>,
+}
+
+/// The application a scoped token reaches.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenScopeIn {
+    /// The application's id or uid.
+    #[schema(min_length = 1, max_length = 256)]
+    pub application: String,
+    /// Only GET requests (default `false`).
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// What an application-scoped token reaches: that application's endpoints, messages and
+/// attempts (only reading them when `readOnly`), and reading the event-type catalogue.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenScopeOut {
+    /// The application's id.
+    pub application: Uuid,
+    pub read_only: bool,
+}
+
+/// An API token (never the token itself: only its hash is stored).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenOut {
+    pub id: Uuid,
+    #[schema(schema_with = schema::name)]
+    pub name: String,
+    /// `null`: the whole organisation.
+    #[schema(required = true)]
+    pub scope: Option<TokenScopeOut>,
+    /// When it stops working (epoch ms), `null`: never.
+    #[schema(required = true)]
+    pub expires_at: Option<i64>,
+    /// Creation time, epoch ms.
+    pub created: i64,
+    /// Last request made with it (epoch ms, to the minute), `null`: none yet.
+    #[schema(required = true)]
+    pub last_used: Option<i64>,
+}
+
+impl From<TokenRecord> for TokenOut {
+    fn from(record: TokenRecord) -> Self {
+        TokenOut {
+            id: record.id,
+            name: record.name,
+            scope: record.scope.map(|s| TokenScopeOut {
+                application: s.application,
+                read_only: s.read_only,
+            }),
+            expires_at: record.expires_at,
+            created: record.created,
+            last_used: record.last_used,
+        }
+    }
+}
+
+/// A new token: its record and, this once, the token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCreatedOut {
+    #[serde(flatten)]
+    pub record: TokenOut,
+    /// The bearer token, shown this once; `null` in an answer replayed for an
+    /// Idempotency-Key (the token is never stored: revoke it and make another).
+    #[schema(required = true)]
+    pub token: Option<String>,
 }
 
 /// An optional u32 written as any JSON integer, `5.0` included: JSON (and the OpenAPI

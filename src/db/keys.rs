@@ -54,7 +54,9 @@ impl Keys {
         self.part(self.partition_of(app))
     }
 
-    /// Token hash → organisation name.
+    /// Token hash → what the token may do (its organisation, id, scope and expiry; a bare
+    /// organisation name for tokens made before tokens had records). Not hash-tagged: a
+    /// request names only its token, so the lookup cannot know the organisation's slot.
     pub fn token(&self, token_hash: &str) -> String {
         format!("{}:token:{token_hash}", self.prefix)
     }
@@ -63,6 +65,16 @@ impl Keys {
     /// stored): the token it acts with and its CSRF secret; expires with the session.
     pub fn session(&self, session_hash: &str) -> String {
         format!("{}:session:{session_hash}", self.prefix)
+    }
+
+    /// Record of one token of an organisation (name, scope, times; never the token).
+    pub fn org_token(&self, org: &str, token: Uuid) -> String {
+        format!("{}:tok:{token}", self.org(org))
+    }
+
+    /// Sorted set of an organisation's tokens in creation order.
+    pub fn org_tokens(&self, org: &str) -> String {
+        format!("{}:toks", self.org(org))
     }
 
     /// Hash of one application (org scope).

@@ -107,7 +107,7 @@ impl Cluster {
             receiver,
             store,
             token,
-            http: reqwest::Client::new(),
+            http: crate::support::api::http_client(),
             apis,
             workers: Vec::new(),
             known: BTreeSet::new(),

@@ -24,6 +24,7 @@ const LISTS: &[&str] = &[
     "/api/v1/applications",
     "/api/v1/applications/{application_id}/endpoints",
     "/api/v1/applications/{application_id}/messages",
+    "/api/v1/tokens",
 ];
 
 async fn document(server: &TestServer) -> Value {

@@ -114,12 +114,17 @@ impl NodeProcess {
 
     /// SIGTERM: asks for a graceful shutdown.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
+        signal(self.child.id(), "TERM");
+    }
+
+    /// SIGSTOP: freezes the process (its leases lapse while its sockets stay open).
+    pub fn freeze(&self) {
+        signal(self.child.id(), "STOP");
+    }
+
+    /// SIGCONT: resumes a frozen process where it stopped.
+    pub fn thaw(&self) {
+        signal(self.child.id(), "CONT");
     }
 
     /// Waits for the process to exit, up to `timeout`.
@@ -242,4 +247,14 @@ pub async fn ownership_keys(store: &Store) -> Vec<String> {
         left.push(format!("{} ({nodes} live nodes)", keys.nodes()));
     }
     left
+}
+
+/// Sends `SIG<name>` to `pid`.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
 }

@@ -41,12 +41,14 @@ pub struct Fixture {
     pub message: String,
     pub message_uid: String,
     pub job: String,
+    /// An organisation token (not the server's own) that probes may revoke.
+    pub token: String,
     pub receiver: Receiver,
 }
 
 impl Fixture {
-    /// An application with one endpoint (at an in-process receiver), one message and one
-    /// recovery job.
+    /// An application with one endpoint (at an in-process receiver), one message, one
+    /// recovery job and a spare organisation token.
     pub async fn new(server: &TestServer) -> Fixture {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         let (app_uid, endpoint_uid, message_uid) = (
@@ -95,6 +97,13 @@ impl Fixture {
             server.get(&status).await.body["status"] == "done"
         })
         .await;
+        let token = server
+            .post("/api/v1/tokens", json!({"name": "spare"}))
+            .await
+            .body["id"]
+            .as_str()
+            .expect("token id")
+            .to_string();
         Fixture {
             app,
             app_uid,
@@ -103,6 +112,7 @@ impl Fixture {
             message,
             message_uid,
             job,
+            token,
             receiver,
         }
     }
@@ -118,6 +128,7 @@ impl Fixture {
             .replace("{endpoint_id}", endpoint)
             .replace("{message_id}", message)
             .replace("{job_id}", &self.job)
+            .replace("{token_id}", &self.token)
     }
 
     /// Every way to write the template's path with the application named `app`: the
@@ -137,6 +148,7 @@ impl Fixture {
         let url = format!("{}/probed", self.receiver.url);
         match (method, template) {
             ("POST", "/api/v1/applications") => (Some(json!({"name": "probe"})), 201),
+            ("POST", "/api/v1/tokens") => (Some(json!({"name": "probe"})), 201),
             ("PUT", "/api/v1/applications/{application_id}") => {
                 (Some(json!({"name": "renamed"})), 200)
             }
