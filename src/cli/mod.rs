@@ -84,7 +84,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::telemetry::init(&config.log);
+    // `listen` prints deliveries for people; the server's logs would only get in the way.
+    if !matches!(cli.command, Command::Listen { .. }) {
+        crate::telemetry::init(&config.log);
+    }
     let roles = match cli.command {
         Command::Serve => Roles::BOTH,
         Command::Api => Roles::API,

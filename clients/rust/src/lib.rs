@@ -150,6 +150,9 @@ operations! {
     GET_SESSION = "getSession" "GET" "/api/v1/auth/session";
     CREATE_SESSION = "createSession" "POST" "/api/v1/auth/session";
     DELETE_SESSION = "deleteSession" "DELETE" "/api/v1/auth/session";
+    LIST_TOKENS = "listTokens" "GET" "/api/v1/tokens";
+    CREATE_TOKEN = "createToken" "POST" "/api/v1/tokens";
+    REVOKE_TOKEN = "revokeToken" "DELETE" "/api/v1/tokens/{token_id}";
     LIST_APPLICATIONS = "listApplications" "GET" "/api/v1/applications";
     CREATE_APPLICATION = "createApplication" "POST" "/api/v1/applications";
     GET_APPLICATION = "getApplication" "GET" "/api/v1/applications/{application_id}";
@@ -367,6 +370,33 @@ impl Client {
     /// `deleteSession`: signs the session out.
     pub async fn delete_session(&self, session: &Session) -> Result<()> {
         Self::empty(self.session_request(op::DELETE_SESSION, session)).await
+    }
+
+    /// `listTokens`: the organisation's tokens (never the tokens themselves).
+    pub async fn list_tokens(&self, options: &ListOptions) -> Result<ListResponse<TokenOut>> {
+        Self::list(
+            self.request(op::LIST_TOKENS, &[])
+                .query(&Self::paging(options)),
+        )
+        .await
+    }
+
+    /// `createToken`: the answer carries the token, this once.
+    pub async fn create_token(
+        &self,
+        token: &TokenIn,
+        options: Option<PostOptions>,
+    ) -> Result<TokenCreatedOut> {
+        Self::json(
+            self.post_request(op::CREATE_TOKEN, &[], options)
+                .json(token),
+        )
+        .await
+    }
+
+    /// `revokeToken`: it stops working on every node within a second.
+    pub async fn revoke_token(&self, token_id: &str) -> Result<TokenOut> {
+        Self::json(self.request(op::REVOKE_TOKEN, &[token_id])).await
     }
 
     /// `listApplications`: oldest first.

@@ -289,6 +289,59 @@ pub struct FilterTestOut {
     pub matches: bool,
 }
 
+/// Body of `createToken`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenIn {
+    /// Shown in lists, so people know which token is which.
+    pub name: String,
+    /// When it stops working (epoch ms; absent: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Limits it to one application (absent: the whole organisation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<TokenScopeIn>,
+}
+
+/// The application a scoped token reaches.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenScopeIn {
+    /// The application's id or uid.
+    pub application: String,
+    /// Only GET requests.
+    pub read_only: bool,
+}
+
+/// What a scoped token reaches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenScopeOut {
+    pub application: String,
+    pub read_only: bool,
+}
+
+/// An API token (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenOut {
+    pub id: String,
+    pub name: String,
+    pub scope: Option<TokenScopeOut>,
+    pub expires_at: Option<i64>,
+    pub created: i64,
+    pub last_used: Option<i64>,
+}
+
+/// A new token: its record and, this once, the token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenCreatedOut {
+    #[serde(flatten)]
+    pub record: TokenOut,
+    /// The bearer token (`None` in an answer replayed for an Idempotency-Key).
+    pub token: Option<String>,
+}
+
 /// Body of `createSession`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionIn {

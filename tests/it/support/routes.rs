@@ -8,13 +8,15 @@
 use std::collections::BTreeSet;
 
 use octohooks::api::openapi::DOCUMENT_PATH;
+use octohooks::api::session::SESSION_PATH;
 use serde_json::{json, Value};
 
 use super::receiver::Receiver;
 use super::server::TestServer;
 
-/// Routes that need no token.
-pub const PUBLIC: &[&str] = &["/health", "/metrics", DOCUMENT_PATH];
+/// Routes that take no token: open ones, and the dashboard's session (signing in takes the
+/// token in its body, the others the session cookie; `tests/it/dashboard.rs` covers them).
+pub const PUBLIC: &[&str] = &["/health", "/metrics", DOCUMENT_PATH, SESSION_PATH];
 
 /// Every (METHOD, path template) the router serves, from the route table itself.
 pub fn served() -> BTreeSet<(String, String)> {
@@ -149,6 +151,9 @@ impl Fixture {
         match (method, template) {
             ("POST", "/api/v1/applications") => (Some(json!({"name": "probe"})), 201),
             ("POST", "/api/v1/tokens") => (Some(json!({"name": "probe"})), 201),
+            // Without the browser's header (sign-in) or the cookie (the others): refused.
+            ("POST", SESSION_PATH) => (Some(json!({"token": self.token})), 403),
+            ("GET", SESSION_PATH) | ("DELETE", SESSION_PATH) => (None, 401),
             ("PUT", "/api/v1/applications/{application_id}") => {
                 (Some(json!({"name": "renamed"})), 200)
             }
