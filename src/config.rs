@@ -100,6 +100,9 @@ pub struct DashboardConfig {
     /// Lifetime of a dashboard session (cookie and Redis record).
     #[serde(deserialize_with = "duration")]
     pub session_ttl: Duration,
+    /// Lifetime of a portal link when its request names none.
+    #[serde(deserialize_with = "duration")]
+    pub portal_link_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -362,6 +365,11 @@ impl Config {
         self.metrics.bind_addr()?;
         if self.dashboard.session_ttl < Duration::from_secs(1) {
             return fail("dashboard.session_ttl must be at least 1s");
+        }
+        if !(Duration::from_secs(60)..=Duration::from_secs(604_800))
+            .contains(&self.dashboard.portal_link_ttl)
+        {
+            return fail("dashboard.portal_link_ttl must be between 1m and 7days");
         }
         if self.server.body_limit < 1024 {
             return fail("server.body_limit must be at least 1024 bytes");

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod portal;
 pub mod recovery;
 pub mod reply;
 pub mod request;

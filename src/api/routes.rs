@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::resource::{resource, Resource};
 use super::{
     applications, endpoint_actions, endpoint_logs, endpoints, health, messages, metrics, openapi,
-    recovery, session, tokens,
+    portal, recovery, session, tokens,
 };
 
 /// Every resource, in document order.
@@ -29,6 +29,8 @@ pub fn table() -> Vec<Resource> {
             .get(applications::get, applications::__path_get)
             .put(applications::update, applications::__path_update)
             .delete(applications::delete, applications::__path_delete),
+        resource("/api/v1/applications/{application_id}/portal-link")
+            .post(portal::create, portal::__path_create),
         resource("/api/v1/applications/{application_id}/endpoints")
             .get(endpoints::list, endpoints::__path_list)
             .post(endpoints::create, endpoints::__path_create),

@@ -578,6 +578,42 @@ pub struct TokenCreatedOut {
     pub token: Option<String>,
 }
 
+/// Body of `POST .../portal-link` (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortalLinkIn {
+    /// How long the link works, 60 to 604800 seconds (default `dashboard.portal_link_ttl`).
+    #[serde(default)]
+    #[schema(minimum = 60, maximum = 604800)]
+    pub expires_in: Option<u32>,
+    /// The customer may only look, not change endpoints (default `false`).
+    #[serde(default)]
+    pub read_only: bool,
+    /// The portal's accent colour, `#rgb` or `#rrggbb` (default: the dashboard's).
+    #[serde(default)]
+    #[schema(pattern = "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
+    pub accent_color: Option<String>,
+    /// The name the portal shows as yours (default: the organisation's id).
+    #[serde(default)]
+    #[schema(schema_with = schema::name)]
+    pub org_name: Option<String>,
+}
+
+/// A portal link: the page of one application for its customer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalLinkOut {
+    /// The portal page, its short-lived token in the fragment (never sent to servers or
+    /// logs); shown this once, `null` in an answer replayed for an Idempotency-Key.
+    #[schema(required = true)]
+    pub url: Option<String>,
+    /// The application-scoped token behind the link (listed under `/api/v1/tokens`, where it
+    /// can be revoked early).
+    pub token_id: Uuid,
+    /// When the link stops working (epoch ms).
+    pub expires_at: i64,
+}
+
 /// An optional u32 written as any JSON integer, `5.0` included: JSON (and the OpenAPI
 /// document's `integer`) do not tell `5` from `5.0`, and some serializers write the latter.
 fn integral_u32<'de, D: serde::Deserializer<'de>>(

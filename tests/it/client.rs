@@ -360,6 +360,12 @@ async fn every_client_operation_works_against_the_live_service() {
         scoped.record.id
     );
 
+    let link = client
+        .create_portal_link("acme", &PortalLinkIn::default(), None)
+        .await
+        .expect("portal link");
+    assert!(link.url.expect("url").contains("/portal#token="));
+
     // The dashboard's session.
     let session = client.create_session().await.expect("session");
     assert_eq!(

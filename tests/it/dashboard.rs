@@ -2,12 +2,14 @@
 //! Content-Security-Policy; a session cookie (HttpOnly, SameSite=Strict, Secure over https,
 //! expiring) acts as the token it was opened with, but changes through it need the session's
 //! CSRF header and this site's origin; sign-out, expiry and revoking the token end it.
-//! (`scripts/test-browser.sh` drives the same in a real browser.)
+//! A portal link gives a customer a short-lived token for one application. (The browser
+//! tests, `tests/browser/`, drive the same through the pages.)
 
 use std::time::Duration;
 
 use octohooks::api::session::SESSION_PATH;
-use octohooks_client::{Client, Session};
+use octohooks_client::models::{EndpointIn, PortalLinkIn};
+use octohooks_client::{Client, PostOptions, Session};
 use serde_json::json;
 
 use crate::support::api::{assert_error_body, raw, Raw};
@@ -382,5 +384,137 @@ async fn the_cookie_is_secure_behind_an_https_proxy() {
     .await;
     assert_eq!(answer.status, 201);
     assert!(set_cookie(&answer).contains("Secure"));
+    server.shutdown().await;
+}
+
+/// The fragment parameters of a portal URL.
+fn fragment(url: &str) -> std::collections::BTreeMap<String, String> {
+    let (_, fragment) = url.split_once('#').expect("a fragment");
+    url::form_urlencoded::parse(fragment.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+#[actix_rt::test]
+async fn a_portal_link_reaches_its_application_only_for_a_short_time() {
+    let server = TestServer::start().await;
+    let platform = client(&server, &server.token);
+    let app = server.create_app("customer").await;
+    let other = server.create_app("someone else").await;
+    let link = PortalLinkIn {
+        expires_in: Some(600),
+        read_only: false,
+        accent_color: Some("#e11d48".into()),
+        org_name: Some("Acme Platform".into()),
+    };
+    let key = || Some(PostOptions::idempotency_key("portal-1"));
+    let made = platform
+        .create_portal_link(&app, &link, key())
+        .await
+        .expect("portal link");
+    let url = made.url.clone().expect("shown once");
+    assert!(
+        url.starts_with(&format!("{}/portal#", server.base)),
+        "{url}"
+    );
+    let params = fragment(&url);
+    assert_eq!(params["app"], app);
+    assert_eq!(params["org"], "Acme Platform");
+    assert_eq!(params["accent"], "#e11d48");
+    let now = octohooks::clock::now_ms();
+    assert!((now + 590_000..=now + 600_000).contains(&made.expires_at));
+    // A replay does not show the token again.
+    let replay = platform
+        .create_portal_link(&app, &link, key())
+        .await
+        .expect("replay");
+    assert_eq!((replay.url, replay.token_id), (None, made.token_id.clone()));
+
+    // The link's token: its application's endpoints, nothing else.
+    let customer = client(&server, &params["token"]);
+    let endpoint = customer
+        .create_endpoint(
+            &app,
+            &EndpointIn::new("mine", "https://example.com/hook"),
+            None,
+        )
+        .await
+        .expect("a customer manages its endpoints");
+    assert_eq!(
+        customer
+            .list_endpoints(&app, &Default::default())
+            .await
+            .expect("list")
+            .data,
+        [endpoint]
+    );
+    let hidden = customer
+        .list_endpoints(&other, &Default::default())
+        .await
+        .expect_err("404");
+    assert_eq!(hidden.code(), Some("not_found"));
+    let refused = customer
+        .list_applications(&Default::default())
+        .await
+        .expect_err("403");
+    assert_eq!(refused.code(), Some("forbidden"));
+    // It cannot mint itself a longer life.
+    let again = customer
+        .create_portal_link(&app, &PortalLinkIn::default(), None)
+        .await;
+    assert_eq!(again.expect_err("403").code(), Some("forbidden"));
+    // It is one of the organisation's tokens, and can be revoked early.
+    let tokens = platform
+        .list_tokens(&Default::default())
+        .await
+        .expect("tokens")
+        .data;
+    let listed = tokens
+        .iter()
+        .find(|t| t.id == made.token_id)
+        .expect("listed");
+    assert_eq!(listed.expires_at, Some(made.expires_at));
+    platform.revoke_token(&made.token_id).await.expect("revoke");
+    eventually(WAIT, "the revoked link refused", || async {
+        customer
+            .list_endpoints(&app, &Default::default())
+            .await
+            .is_err()
+    })
+    .await;
+
+    // Read-only links only read; bad requests are 422.
+    let read_only = platform
+        .create_portal_link(
+            &app,
+            &PortalLinkIn {
+                read_only: true,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .expect("read-only link");
+    let viewer = client(&server, &fragment(&read_only.url.expect("url"))["token"]);
+    assert!(viewer
+        .list_endpoints(&app, &Default::default())
+        .await
+        .is_ok());
+    let change = viewer
+        .create_endpoint(&app, &EndpointIn::new("x", "https://example.com/x"), None)
+        .await;
+    assert_eq!(change.expect_err("403").code(), Some("forbidden"));
+    for bad in [
+        json!({"expiresIn": 10}),
+        json!({"accentColor": "red; background: url(x)"}),
+        json!({"unknown": true}),
+    ] {
+        let answer = server.post(&format!("{APPS}/{app}/portal-link"), bad).await;
+        assert_eq!(answer.status, 422, "{:?}", answer.body);
+    }
+    let missing = server
+        .post(&format!("{APPS}/missing/portal-link"), json!({}))
+        .await;
+    assert_eq!(missing.status, 404);
     server.shutdown().await;
 }

@@ -158,6 +158,7 @@ operations! {
     GET_APPLICATION = "getApplication" "GET" "/api/v1/applications/{application_id}";
     UPDATE_APPLICATION = "updateApplication" "PUT" "/api/v1/applications/{application_id}";
     DELETE_APPLICATION = "deleteApplication" "DELETE" "/api/v1/applications/{application_id}";
+    CREATE_PORTAL_LINK = "createPortalLink" "POST" "/api/v1/applications/{application_id}/portal-link";
     LIST_ENDPOINTS = "listEndpoints" "GET" "/api/v1/applications/{application_id}/endpoints";
     CREATE_ENDPOINT = "createEndpoint" "POST" "/api/v1/applications/{application_id}/endpoints";
     GET_ENDPOINT = "getEndpoint" "GET" "/api/v1/applications/{application_id}/endpoints/{endpoint_id}";
@@ -441,6 +442,20 @@ impl Client {
     /// `deleteApplication`, with its endpoints, messages and pending work.
     pub async fn delete_application(&self, app: &str) -> Result<()> {
         Self::empty(self.request(op::DELETE_APPLICATION, &[app])).await
+    }
+
+    /// `createPortalLink`: a link to the customer portal of one application.
+    pub async fn create_portal_link(
+        &self,
+        app: &str,
+        link: &PortalLinkIn,
+        options: Option<PostOptions>,
+    ) -> Result<PortalLinkOut> {
+        Self::json(
+            self.post_request(op::CREATE_PORTAL_LINK, &[app], options)
+                .json(link),
+        )
+        .await
     }
 
     /// `listEndpoints`: oldest first.

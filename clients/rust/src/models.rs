@@ -342,6 +342,33 @@ pub struct TokenCreatedOut {
     pub token: Option<String>,
 }
 
+/// Body of `createPortalLink` (every field optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalLinkIn {
+    /// How long the link works, in seconds (60–604800).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u32>,
+    /// The customer may only look.
+    pub read_only: bool,
+    /// `#rgb` or `#rrggbb`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accent_color: Option<String>,
+    /// The name the portal shows as yours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
+}
+
+/// A portal link for one application's customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalLinkOut {
+    /// The page (`None` in an answer replayed for an Idempotency-Key).
+    pub url: Option<String>,
+    pub token_id: String,
+    pub expires_at: i64,
+}
+
 /// Body of `createSession`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionIn {

@@ -168,6 +168,7 @@ impl Fixture {
                 202,
             ),
             ("POST", t) if t.ends_with("/resend") => (None, 202),
+            ("POST", t) if t.ends_with("/portal-link") => (Some(json!({"readOnly": true})), 201),
             ("POST", t) if t.ends_with("/pause") || t.ends_with("/resume") => (None, 200),
             ("POST", t) if t.ends_with("/secret/rotate") => {
                 (Some(json!({"gracePeriodSeconds": 60})), 200)
