@@ -124,6 +124,9 @@ pub async fn create(
             app.id,
             encode(input.org_name.as_deref().unwrap_or(&org.0)),
         );
+        if input.read_only {
+            url.push_str("&readOnly=1");
+        }
         if let Some(colour) = &input.accent_color {
             url.push_str(&format!("&accent={}", encode(colour)));
         }

@@ -254,7 +254,12 @@ impl Store {
         for (_, id) in &ids {
             pipe.hgetall(keys.org_token(org, *id));
         }
-        let rows: Vec<Fields> = pipe.query_async(&mut conn).await?;
+        // An empty pipeline is an error in redis-rs ("empty command").
+        let rows: Vec<Fields> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut conn).await?
+        };
         let mut items = Vec::new();
         let mut gone = Vec::new();
         for ((member, _), fields) in ids.iter().zip(&rows) {

@@ -518,3 +518,15 @@ async fn a_portal_link_reaches_its_application_only_for_a_short_time() {
     assert_eq!(missing.status, 404);
     server.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn an_organisation_without_listed_tokens_lists_none() {
+    // The bootstrap organisation has no token records: its tokens page must still load.
+    let bootstrap = "bootstrap-token-for-the-tokens-page";
+    let server = TestServer::start_with(|c| c.auth.bootstrap_token = bootstrap.into()).await;
+    let answer = server
+        .call_as(bootstrap, "GET", "/api/v1/tokens", None, &[])
+        .await;
+    assert_eq!((answer.status, answer.body), (200, json!([])));
+    server.shutdown().await;
+}

@@ -47,6 +47,7 @@ const ASSETS: &[Asset] = assets![
     ("pages/application.js", JS),
     ("pages/endpoint.js", JS),
     ("pages/message.js", JS),
+    ("pages/tokens.js", JS),
 ];
 
 /// The one HTML page: the scripts pick the dashboard or the portal from the path.

@@ -8,6 +8,7 @@ import { applicationsPage } from './pages/applications.js';
 import { applicationPage } from './pages/application.js';
 import { endpointPage, newEndpointPage } from './pages/endpoint.js';
 import { messagePage } from './pages/message.js';
+import { tokensPage } from './pages/tokens.js';
 
 const root = document.getElementById('app');
 const isPortal = location.pathname === '/portal';
@@ -41,6 +42,7 @@ const DASHBOARD_ROUTES = [
   ['apps/:app/endpoints/new', newEndpointPage],
   ['apps/:app/endpoints/:endpoint', endpointPage],
   ['apps/:app/messages/:message', messagePage],
+  ['tokens', tokensPage],
 ];
 const PORTAL_ROUTES = [
   ['', applicationPage],
@@ -142,6 +144,7 @@ async function dashboard() {
   const ctx = { org: session.org, href: hrefs(null), portal: null };
   run(ctx, DASHBOARD_ROUTES, [
     ['Applications', '#/apps', 'apps'],
+    ['API tokens', '#/tokens', 'tokens'],
   ], '#/apps');
 }
 
@@ -154,6 +157,7 @@ function portal() {
       app: fragment.get('app'),
       org: fragment.get('org') || '',
       accent: fragment.get('accent') || '',
+      readOnly: fragment.get('readOnly') === '1',
     };
     sessionStorage.setItem(PORTAL_KEY, JSON.stringify(link));
     history.replaceState(null, '', '/portal#/');
@@ -182,7 +186,7 @@ function portal() {
   document.title = `${link.org || 'Webhooks'} · webhooks`;
   api.useToken(link.token);
   api.onUnauthorized(expired);
-  const ctx = { org: link.org, href: hrefs(link.app), portal: link };
+  const ctx = { org: link.org, href: hrefs(link.app), portal: link, readOnly: link.readOnly };
   run(ctx, PORTAL_ROUTES, [['Endpoints', '#/', '']], '#/');
 }
 

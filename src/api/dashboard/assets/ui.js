@@ -218,15 +218,16 @@ export function toast(message, kind = 'info') {
 
 /**
  * A modal form. `fields` are nodes; `submit(form)` may throw (the message is shown in the
- * dialog). Resolves with submit's result, or undefined when cancelled.
+ * dialog). Resolves with submit's result, or undefined when cancelled (`cancel: false` for a
+ * dialog that only informs).
  */
-export function dialog(title, fields, submitLabel, submit, kind = 'primary') {
+export function dialog(title, fields, submitLabel, submit, kind = 'primary', { cancel = true } = {}) {
   return new Promise((resolve) => {
     const error = h('p', { class: 'form-error', role: 'alert' });
     const form = h('form', { method: 'dialog', class: 'dialog-form' },
       h('h2', {}, title), fields, error,
       h('div', { class: 'actions' },
-        button('Cancel', () => { modal.close(); resolve(undefined); }),
+        cancel ? button('Cancel', () => { modal.close(); resolve(undefined); }) : null,
         h('button', { type: 'submit', class: `btn ${kind}` }, submitLabel)));
     const modal = h('dialog', { class: 'modal' }, form);
     form.addEventListener('submit', async (event) => {

@@ -6,9 +6,36 @@ import * as api from '../api.js';
 import { deliveryChart, hourLabel, sumBuckets, legend } from '../chart.js';
 import {
   h, mount, button, busy, card, table, field, dialog, pageHead, crumbs, when, healthBadge,
-  linkButton, list, parseJsonField, fromLocalInput, idChip, toast,
+  linkButton, list, parseJsonField, fromLocalInput, idChip, toast, copyButton,
 } from '../ui.js';
 import { applicationDialog, deleteApplication } from './applications.js';
+
+/** Makes a customer portal link for the application and shows it. */
+async function portalLinkDialog(app, org) {
+  const expires = h('select', { name: 'expiresIn' },
+    [[3600, '1 hour'], [86400, '1 day'], [604800, '7 days']].map(([s, label]) => h('option', { value: s }, label)));
+  const readOnly = h('input', { type: 'checkbox', name: 'readOnly' });
+  const name = h('input', { name: 'orgName', maxlength: 256, value: org, placeholder: 'your company' });
+  const accent = h('input', { type: 'color', name: 'accentColor', value: '#5b4bdb' });
+  const link = await dialog('Customer portal link', [
+    h('p', {}, `A page where the customer of “${app.name}” manages its own endpoints and sees its deliveries — and nothing else.`),
+    field('Your name, as the portal shows it', name),
+    field('Works for', expires),
+    field('Accent colour', accent),
+    h('label', { class: 'field check' }, readOnly, h('span', {}, 'Read-only (the customer only looks)')),
+  ], 'Create link', async () => (await api.post(`${api.paths.app(app.id)}/portal-link`, {
+    expiresIn: Number(expires.value),
+    readOnly: readOnly.checked,
+    accentColor: accent.value,
+    orgName: name.value.trim() || undefined,
+  })).data);
+  if (!link) return;
+  await dialog('Portal link ready', [
+    h('p', {}, 'Send this link to your customer. It works until ', h('strong', {}, new Date(link.expiresAt).toLocaleString()), '; revoke it early under API tokens.'),
+    h('div', { class: 'shown-once' }, h('code', { id: 'portal-url' }, link.url), copyButton(link.url, 'Copy')),
+    h('p', {}, h('a', { href: link.url, target: '_blank', rel: 'noopener', id: 'open-portal' }, 'Open the portal ↗')),
+  ], 'Done', () => true, 'primary', { cancel: false });
+}
 
 /** Endpoint stats read for the chart at most (one request each). */
 const CHART_ENDPOINTS = 50;
@@ -108,6 +135,7 @@ export async function applicationPage(page, ctx, { app: appId }) {
     api.all(api.paths.endpoints(appId)),
   ]);
   const actions = ctx.portal ? [] : [
+    button('Portal link', busy(() => portalLinkDialog(app, ctx.org)), '', { id: 'portal-link' }),
     button('Edit', busy(async () => {
       if (await applicationDialog(app)) applicationPage(page, ctx, { app: appId });
     })),
