@@ -27,6 +27,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub redis: RedisConfig,
     pub auth: AuthConfig,
+    pub dashboard: DashboardConfig,
     pub idempotency: IdempotencyConfig,
     pub api: ApiConfig,
     pub queue: QueueConfig,
@@ -91,6 +92,18 @@ impl RedisConfig {
 pub struct AuthConfig {
     /// Token acting for organisation `default`; empty disables it.
     pub bootstrap_token: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DashboardConfig {
+    /// Serve the dashboard and the portal pages (the API works either way).
+    pub enabled: bool,
+    /// Lifetime of a dashboard session (cookie and Redis record).
+    #[serde(deserialize_with = "duration")]
+    pub session_ttl: Duration,
+    /// Lifetime of a portal link when its request names none.
+    #[serde(deserialize_with = "duration")]
+    pub portal_link_ttl: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -366,6 +379,14 @@ impl Config {
             return fail("circuit.failure_threshold must be at least 1");
         }
         self.metrics.bind_addr()?;
+        if self.dashboard.session_ttl < Duration::from_secs(1) {
+            return fail("dashboard.session_ttl must be at least 1s");
+        }
+        if !(Duration::from_secs(60)..=Duration::from_secs(604_800))
+            .contains(&self.dashboard.portal_link_ttl)
+        {
+            return fail("dashboard.portal_link_ttl must be between 1m and 7days");
+        }
         if self.server.body_limit < 1024 {
             return fail("server.body_limit must be at least 1024 bytes");
         }

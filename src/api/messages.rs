@@ -14,6 +14,7 @@ use super::request::{parse_json, read_body, PageQuery};
 use super::types::{AttemptOut, MessageIn, MessageOut, ResendAccepted};
 use super::{schema, validation, ApiState};
 use crate::store::messages::{Accepted, MessageFilter, NewMessage};
+use crate::store::ordered::TimeWindow;
 use crate::telemetry::metrics;
 
 /// The message uid that would be read as `.../messages/erase`.
@@ -136,6 +137,10 @@ pub struct MessageQuery {
     pub event_type: Option<String>,
     /// Only messages with this channel.
     pub channel: Option<String>,
+    /// Only messages created at or after this time (epoch ms).
+    pub after: Option<i64>,
+    /// Only messages created before this time (epoch ms).
+    pub before: Option<i64>,
 }
 
 /// `GET .../messages`: newest first.
@@ -146,7 +151,8 @@ pub struct MessageQuery {
     tag = "Messages",
     summary = "List messages",
     description = "The application's messages, newest first, optionally only those of one event \
-        type or channel.",
+        type or channel, or created in a time window (`after` inclusive, `before` exclusive, \
+        epoch ms).",
     params(("application_id" = String, Path, description = "The application's id or uid."), MessageQuery),
     responses(
         (status = 200, description = "A page of messages.", body = Vec<MessageOut>,
@@ -175,6 +181,10 @@ pub async fn list(
     let filter = MessageFilter {
         event_type: query.event_type,
         channel: query.channel,
+        window: TimeWindow {
+            after: query.after,
+            before: query.before,
+        },
     };
     let page = state
         .store

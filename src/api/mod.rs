@@ -7,6 +7,7 @@
 
 pub mod applications;
 pub mod auth;
+pub mod dashboard;
 pub mod endpoint_actions;
 pub mod endpoint_logs;
 pub mod endpoints;
@@ -19,12 +20,14 @@ pub mod messages;
 pub mod metrics;
 pub mod openapi;
 pub mod ops_webhooks;
+pub mod portal;
 pub mod recovery;
 pub mod reply;
 pub mod request;
 pub mod resource;
 pub mod routes;
 pub mod schema;
+pub mod session;
 pub mod tokens;
 pub mod types;
 pub mod validation;
@@ -76,8 +79,9 @@ impl ApiState {
     }
 }
 
-/// Registers every route of the API on an actix-web app.
+/// Registers every route of the API, and the dashboard's pages, on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    dashboard::register(cfg);
     routes::register(&mut utoipa_actix_web::service_config::ServiceConfig::new(
         cfg,
     ));

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::resource::{resource, Resource};
 use super::{
     applications, endpoint_actions, endpoint_logs, endpoints, erasure, event_types, health,
-    messages, metrics, openapi, ops_webhooks, recovery, tokens,
+    messages, metrics, openapi, ops_webhooks, portal, recovery, session, tokens,
 };
 
 /// Every resource, in document order.
@@ -18,6 +18,10 @@ pub fn table() -> Vec<Resource> {
         resource("/health").get(health::health, health::__path_health),
         resource("/metrics").get(metrics::metrics, metrics::__path_metrics),
         resource(openapi::DOCUMENT_PATH).get(openapi::serve, openapi::__path_serve),
+        resource(session::SESSION_PATH)
+            .get(session::current, session::__path_current)
+            .post(session::sign_in, session::__path_sign_in)
+            .delete(session::sign_out, session::__path_sign_out),
         resource("/api/v1/applications")
             .get(applications::list, applications::__path_list)
             .post(applications::create, applications::__path_create),
@@ -25,6 +29,8 @@ pub fn table() -> Vec<Resource> {
             .get(applications::get, applications::__path_get)
             .put(applications::update, applications::__path_update)
             .delete(applications::delete, applications::__path_delete),
+        resource("/api/v1/applications/{application_id}/portal-link")
+            .post(portal::create, portal::__path_create),
         resource("/api/v1/applications/{application_id}/endpoints")
             .get(endpoints::list, endpoints::__path_list)
             .post(endpoints::create, endpoints::__path_create),

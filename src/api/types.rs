@@ -536,6 +536,27 @@ pub struct FilterTestOut {
     pub matches: bool,
 }
 
+/// Body of `POST /api/v1/auth/session`: the token a dashboard session acts with.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionIn {
+    /// An API token (organisation or application-scoped); only its hash is kept.
+    #[schema(min_length = 1, max_length = 256)]
+    pub token: String,
+}
+
+/// A dashboard session: who it acts for, and the secret its changes must echo.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionOut {
+    /// The organisation the session acts for.
+    pub org: String,
+    /// Send it as `X-Octohooks-CSRF` with every POST, PUT and DELETE of the session.
+    pub csrf_token: String,
+    /// When the session ends (epoch ms).
+    pub expires_at: i64,
+}
+
 /// Body of `POST /tokens`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -706,6 +727,42 @@ pub struct SendExampleIn {
     /// The event type whose catalogue example is sent (`{}` when it has none).
     #[schema(schema_with = schema::identifier)]
     pub event_type: String,
+}
+
+/// Body of `POST .../portal-link` (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortalLinkIn {
+    /// How long the link works, 60 to 604800 seconds (default `dashboard.portal_link_ttl`).
+    #[serde(default, deserialize_with = "integral_u32")]
+    #[schema(minimum = 60, maximum = 604800)]
+    pub expires_in: Option<u32>,
+    /// The customer may only look, not change endpoints (default `false`).
+    #[serde(default)]
+    pub read_only: bool,
+    /// The portal's accent colour, `#rgb` or `#rrggbb` (default: the dashboard's).
+    #[serde(default)]
+    #[schema(pattern = "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
+    pub accent_color: Option<String>,
+    /// The name the portal shows as yours (default: the organisation's id).
+    #[serde(default)]
+    #[schema(schema_with = schema::name)]
+    pub org_name: Option<String>,
+}
+
+/// A portal link: the page of one application for its customer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalLinkOut {
+    /// The portal page, its short-lived token in the fragment (never sent to servers or
+    /// logs); shown this once, `null` in an answer replayed for an Idempotency-Key.
+    #[schema(required = true)]
+    pub url: Option<String>,
+    /// The application-scoped token behind the link (listed under `/api/v1/tokens`, where it
+    /// can be revoked early).
+    pub token_id: Uuid,
+    /// When the link stops working (epoch ms).
+    pub expires_at: i64,
 }
 
 /// An optional u32 written as any JSON integer, `5.0` included: JSON (and the OpenAPI

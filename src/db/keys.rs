@@ -61,6 +61,12 @@ impl Keys {
         format!("{}:token:{token_hash}", self.prefix)
     }
 
+    /// A dashboard session, by the hash of its cookie value (the value itself is never
+    /// stored): the token it acts with and its CSRF secret; expires with the session.
+    pub fn session(&self, session_hash: &str) -> String {
+        format!("{}:session:{session_hash}", self.prefix)
+    }
+
     /// Record of one token of an organisation (name, scope, times; never the token).
     pub fn org_token(&self, org: &str, token: Uuid) -> String {
         format!("{}:tok:{token}", self.org(org))

@@ -62,6 +62,8 @@ pub enum Accepted {
 pub struct MessageFilter {
     pub event_type: Option<String>,
     pub channel: Option<String>,
+    /// Creation-time window (read as a range of the list, not filtered afterwards).
+    pub window: ordered::TimeWindow,
 }
 
 impl MessageFilter {
@@ -248,8 +250,15 @@ impl Store {
         let mut scanned = 0;
         let mut bytes = 0;
         loop {
-            let (members, more) =
-                ordered::page(&mut conn, &list, cursor.as_deref(), chunk, true).await?;
+            let (members, more) = ordered::page_within(
+                &mut conn,
+                &list,
+                cursor.as_deref(),
+                filter.window,
+                chunk,
+                true,
+            )
+            .await?;
             let listed: Vec<(&String, Uuid)> = members
                 .iter()
                 .filter_map(|m| member_id(m).map(|id| (m, id)))

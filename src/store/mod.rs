@@ -1,5 +1,6 @@
 //! The entities in Redis: applications, endpoints and their health, messages and their
-//! attempts, tokens, the event-type catalogue, idempotency records and recovery jobs.
+//! attempts, tokens, dashboard sessions, the event-type catalogue, idempotency records and
+//! recovery jobs.
 //!
 //! Entities are Redis hashes with one field per attribute (list-valued attributes as JSON);
 //! each module owns the layout of its entity. Multi-key changes are Lua scripts in `scripts/`,
@@ -19,6 +20,7 @@ pub mod ops;
 pub mod ordered;
 pub mod purge;
 pub mod recovery;
+pub mod sessions;
 pub mod tokens;
 
 use std::collections::HashMap;

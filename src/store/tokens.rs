@@ -128,13 +128,16 @@ fn record_from_fields(fields: &Fields) -> Result<TokenRecord, StoreError> {
 }
 
 /// A new random token.
-fn generate() -> String {
+/// 32 random bytes, URL-safe base64: unguessable secrets (tokens, session ids) that fit in
+/// headers, cookies and URLs as they are.
+pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "{TOKEN_PREFIX}{}",
-        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
-    )
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
+fn generate() -> String {
+    format!("{TOKEN_PREFIX}{}", random_secret())
 }
 
 impl Store {
@@ -260,7 +263,12 @@ impl Store {
         for (_, id) in &ids {
             pipe.hgetall(keys.org_token(org, *id));
         }
-        let rows: Vec<Fields> = pipe.query_async(&mut conn).await?;
+        // An empty pipeline is an error in redis-rs ("empty command").
+        let rows: Vec<Fields> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut conn).await?
+        };
         let mut items = Vec::new();
         let mut gone = Vec::new();
         for ((member, _), fields) in ids.iter().zip(&rows) {

@@ -8,13 +8,15 @@
 use std::collections::BTreeSet;
 
 use octohooks::api::openapi::DOCUMENT_PATH;
+use octohooks::api::session::SESSION_PATH;
 use serde_json::{json, Value};
 
 use super::receiver::Receiver;
 use super::server::TestServer;
 
-/// Routes that need no token.
-pub const PUBLIC: &[&str] = &["/health", "/metrics", DOCUMENT_PATH];
+/// Routes that take no token: open ones, and the dashboard's session (signing in takes the
+/// token in its body, the others the session cookie; `tests/it/dashboard.rs` covers them).
+pub const PUBLIC: &[&str] = &["/health", "/metrics", DOCUMENT_PATH, SESSION_PATH];
 
 /// Every (METHOD, path template) the router serves, from the route table itself.
 pub fn served() -> BTreeSet<(String, String)> {
@@ -218,6 +220,9 @@ impl Fixture {
                 Some(json!({"description": "changed", "example": {"a": 2}})),
                 200,
             ),
+            // Without the browser's header (sign-in) or the cookie (the others): refused.
+            ("POST", SESSION_PATH) => (Some(json!({"token": self.token})), 403),
+            ("GET", SESSION_PATH) | ("DELETE", SESSION_PATH) => (None, 401),
             ("PUT", "/api/v1/applications/{application_id}") => {
                 (Some(json!({"name": "renamed"})), 200)
             }
@@ -232,6 +237,7 @@ impl Fixture {
                 202,
             ),
             ("POST", t) if t.ends_with("/resend") => (None, 202),
+            ("POST", t) if t.ends_with("/portal-link") => (Some(json!({"readOnly": true})), 201),
             ("POST", t) if t.ends_with("/pause") || t.ends_with("/resume") => (None, 200),
             ("POST", t) if t.ends_with("/secret/rotate") => {
                 (Some(json!({"gracePeriodSeconds": 60})), 200)
