@@ -39,7 +39,10 @@ cargo clippy --all-targets --quiet -- -D warnings
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --lib --bins --tests -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$log" || status=$?
+cargo test --lib --bins --tests -- --test-threads "${TEST_THREADS:-4}" --skip chaos:: 2>&1 | tee "$log" || status=$?
+# The chaos suite (Redis stopped, filled and cut, workers frozen and killed, 100k parked
+# deliveries) runs on its own, two at a time: its load would starve the timing of the others.
+cargo test --test it -- --test-threads 2 chaos:: 2>&1 | tee -a "$log" || status=$?
 # The OpenAPI document is validated and the live API fuzzed against it (bounded, ~30 s), with
 # one seed per run: FUZZ_SEED when set, else a random one, printed for replay.
 if [ -z "${FUZZ_SEED:-}" ]; then FUZZ_SEED=$(($(od -An -N4 -tu4 /dev/urandom) % 2147483647)); fi

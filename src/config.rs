@@ -27,6 +27,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub redis: RedisConfig,
     pub auth: AuthConfig,
+    pub dashboard: DashboardConfig,
     pub idempotency: IdempotencyConfig,
     pub api: ApiConfig,
     pub queue: QueueConfig,
@@ -35,6 +36,7 @@ pub struct Config {
     pub retry: RetryConfig,
     pub endpoint: EndpointConfig,
     pub circuit: CircuitConfig,
+    pub ops: OpsConfig,
     pub retention: RetentionConfig,
     pub shutdown: ShutdownConfig,
     pub metrics: MetricsConfig,
@@ -93,6 +95,18 @@ pub struct AuthConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct DashboardConfig {
+    /// Serve the dashboard and the portal pages (the API works either way).
+    pub enabled: bool,
+    /// Lifetime of a dashboard session (cookie and Redis record).
+    #[serde(deserialize_with = "duration")]
+    pub session_ttl: Duration,
+    /// Lifetime of a portal link when its request names none.
+    #[serde(deserialize_with = "duration")]
+    pub portal_link_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct IdempotencyConfig {
     /// How long a successful answer is replayable.
     #[serde(deserialize_with = "duration")]
@@ -110,6 +124,9 @@ pub struct ApiConfig {
     pub default_page_size: usize,
     /// Endpoints one application may have.
     pub max_endpoints_per_app: usize,
+    /// Refuse (422) endpoints subscribing to event types missing from the catalogue or
+    /// archived, instead of warning.
+    pub strict_event_types: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -209,6 +226,15 @@ pub struct CircuitConfig {
     /// Longest open period.
     #[serde(deserialize_with = "duration")]
     pub max_cooldown: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OpsConfig {
+    /// Failed attempts of one message to one endpoint that make a `message.attempt.failing`.
+    pub failing_after: u32,
+    /// How long before its automatic disabling an endpoint gets `endpoint.disabling`.
+    #[serde(deserialize_with = "duration")]
+    pub failing_warning_before: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -346,10 +372,21 @@ impl Config {
         if self.endpoint.max_lanes == 0 {
             return fail("endpoint.max_lanes must be at least 1");
         }
+        if self.ops.failing_after == 0 {
+            return fail("ops.failing_after must be at least 1");
+        }
         if self.circuit.failure_threshold == 0 {
             return fail("circuit.failure_threshold must be at least 1");
         }
         self.metrics.bind_addr()?;
+        if self.dashboard.session_ttl < Duration::from_secs(1) {
+            return fail("dashboard.session_ttl must be at least 1s");
+        }
+        if !(Duration::from_secs(60)..=Duration::from_secs(604_800))
+            .contains(&self.dashboard.portal_link_ttl)
+        {
+            return fail("dashboard.portal_link_ttl must be between 1m and 7days");
+        }
         if self.server.body_limit < 1024 {
             return fail("server.body_limit must be at least 1024 bytes");
         }

@@ -20,8 +20,13 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("{0}")]
     Validation(String),
-    #[error("missing or invalid bearer token")]
+    #[error("missing or invalid bearer token (or dashboard session)")]
     Unauthorized,
+    /// A change through the session cookie without this site's proof (CSRF defence).
+    #[error("{0}")]
+    Csrf(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -51,9 +56,9 @@ pub enum ApiError {
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Stable, machine-readable code: `invalid_json`, `validation_error`, `unauthorized`,
-    /// `not_found`, `conflict`, `idempotency_key_reused`, `idempotency_key_in_progress`,
-    /// `payload_too_large`, `method_not_allowed`, `request_timeout`,
-    /// `recovery_in_progress`, `unavailable` or `internal_error`.
+    /// `forbidden`, `csrf_failed`, `not_found`, `conflict`, `idempotency_key_reused`,
+    /// `idempotency_key_in_progress`, `payload_too_large`, `method_not_allowed`,
+    /// `request_timeout`, `recovery_in_progress`, `unavailable` or `internal_error`.
     pub code: String,
     /// Human-readable explanation of what was wrong.
     pub detail: String,
@@ -69,6 +74,8 @@ impl ApiError {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::Validation(_) => "validation_error",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Csrf(_) => "csrf_failed",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
@@ -107,6 +114,8 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Csrf(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict(_)
             | ApiError::IdempotencyInProgress

@@ -121,7 +121,7 @@ where
     let finish = match &result {
         Ok(reply) if reply.status.is_success() => Finish::Store {
             status: reply.status.as_u16(),
-            body: &reply.body,
+            body: reply.replay.as_deref().unwrap_or(&reply.body),
         },
         _ => Finish::Release,
     };

@@ -7,21 +7,28 @@
 
 pub mod applications;
 pub mod auth;
+pub mod dashboard;
 pub mod endpoint_actions;
 pub mod endpoint_logs;
 pub mod endpoints;
+pub mod erasure;
 pub mod error;
+pub mod event_types;
 pub mod health;
 pub mod idempotency;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod ops_webhooks;
+pub mod portal;
 pub mod recovery;
 pub mod reply;
 pub mod request;
 pub mod resource;
 pub mod routes;
 pub mod schema;
+pub mod session;
+pub mod tokens;
 pub mod types;
 pub mod validation;
 
@@ -39,6 +46,9 @@ use error::ApiError;
 pub const NEXT_ITERATOR_HEADER: &str = "x-next-iterator";
 /// Response header set on answers replayed from an Idempotency-Key.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+/// Response header of an answer whose request was done but looks wrong (an endpoint
+/// subscribing to an event type missing from the catalogue).
+pub const WARNING_HEADER: &str = "warning";
 
 /// What every handler shares.
 pub struct ApiState {
@@ -69,8 +79,9 @@ impl ApiState {
     }
 }
 
-/// Registers every route of the API on an actix-web app.
+/// Registers every route of the API, and the dashboard's pages, on an actix-web app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    dashboard::register(cfg);
     routes::register(&mut utoipa_actix_web::service_config::ServiceConfig::new(
         cfg,
     ));
@@ -82,7 +93,7 @@ pub fn cors_headers() -> middleware::DefaultHeaders {
         .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .add((
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            "x-next-iterator, idempotent-replayed",
+            "x-next-iterator, idempotent-replayed, warning",
         ))
 }
 

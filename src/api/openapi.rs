@@ -35,6 +35,11 @@ use crate::config::Config;
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
 /// Name of the bearer security scheme in the document.
 pub const BEARER: &str = "bearer";
+/// Name of the session-cookie security scheme (the dashboard's sign-in) in the document.
+pub const SESSION: &str = "session";
+/// POSTs that do not take an Idempotency-Key: signing in opens a new session (and sets its
+/// cookie) every time, which a replayed answer could not do.
+const NOT_IDEMPOTENT: &[&str] = &["createSession"];
 /// Request header of idempotent POSTs.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 /// Response header of replayed POST answers, as documented.
@@ -47,8 +52,9 @@ pub const REPLAYED_HEADER_NAME: &str = "Idempotent-Replayed";
         title = "Octohooks",
         description = "Webhook delivery service: applications, their endpoints, and the messages \
                        delivered to them (signed per Standard Webhooks, retried, rate-limited).\n\n\
-                       Every `/api/v1` route but this document needs `Authorization: Bearer \
-                       <token>`. Every POST accepts an `Idempotency-Key` header: its first \
+                       Every `/api/v1` route but this document and the dashboard's sign-in \
+                       needs `Authorization: Bearer <token>` (or the dashboard's session \
+                       cookie). Every other POST accepts an `Idempotency-Key` header: its first \
                        successful answer is replayed, with `Idempotent-Replayed: true`, to later \
                        requests with the same key. Errors are `{\"code\", \"detail\"}` objects.",
         license(name = "MIT", identifier = "MIT"),
@@ -58,6 +64,10 @@ pub const REPLAYED_HEADER_NAME: &str = "Idempotent-Replayed";
         (name = "Applications", description = "Where messages are sent to: usually one per customer."),
         (name = "Endpoints", description = "The URLs an application's messages are delivered to."),
         (name = "Messages", description = "Webhooks, and what became of their deliveries."),
+        (name = "Event types", description = "The organisation's catalogue of event types, with the JSON Schema and an example of their payloads."),
+        (name = "Operational webhooks", description = "The organisation's own endpoints for events about its endpoints and jobs (disabled, circuit opened, attempts exhausted, ...)."),
+        (name = "Tokens", description = "API tokens: organisation-wide, or scoped to one application (a customer portal's)."),
+        (name = "Dashboard", description = "Sign-in of the web dashboard (a session cookie)."),
         (name = "Operations", description = "Health, metrics and this document."),
     )
 )]
@@ -96,6 +106,28 @@ const LINKS: &[LinkSpec] = &[
         ],
     ),
     (
+        "createEventType",
+        "201",
+        &["getEventType", "updateEventType", "deleteEventType"],
+        &[("event_type_name", "$response.body#/name")],
+    ),
+    (
+        "createOperationalEndpoint",
+        "201",
+        &[
+            "getOperationalEndpoint",
+            "updateOperationalEndpoint",
+            "deleteOperationalEndpoint",
+        ],
+        &[("endpoint_id", "$response.body#/id")],
+    ),
+    (
+        "createToken",
+        "201",
+        &["revokeToken"],
+        &[("token_id", "$response.body#/id")],
+    ),
+    (
         "createMessage",
         "202",
         &["getMessage", "listAttempts"],
@@ -122,10 +154,25 @@ pub fn document(config: &Config) -> Document {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API token (`octohooks token create --org NAME`, or the bootstrap \
-                         token), acting for one organisation.",
+                        "An API token (`POST /api/v1/tokens`, `octohooks token create --org \
+                         NAME`, or the bootstrap token), acting for one organisation, or for \
+                         one of its applications when scoped.",
                     ))
                     .build(),
+            ),
+        );
+        components.add_security_scheme(
+            SESSION,
+            utoipa::openapi::security::SecurityScheme::ApiKey(
+                utoipa::openapi::security::ApiKey::Cookie(
+                    utoipa::openapi::security::ApiKeyValue::with_description(
+                        crate::api::auth::SESSION_COOKIE,
+                        "The dashboard's session cookie (`POST /api/v1/auth/session`), acting \
+                         as the token it was opened with. Every POST, PUT and DELETE made with \
+                         it needs the session's `csrfToken` in an `X-Octohooks-CSRF` header and \
+                         must come from the dashboard's own origin.",
+                    ),
+                ),
             ),
         );
     }
@@ -141,7 +188,11 @@ pub fn document(config: &Config) -> Document {
             if api {
                 authenticated(operation);
             }
-            if method == HttpMethod::Post {
+            let replayable = !operation
+                .operation_id
+                .as_deref()
+                .is_some_and(|id| NOT_IDEMPOTENT.contains(&id));
+            if method == HttpMethod::Post && replayable {
                 idempotent(operation);
             }
             if operation.request_body.is_some() {
@@ -244,12 +295,26 @@ fn ensure_error(operation: &mut Operation, status: u16, description: &str) {
         .or_insert_with(|| error_response(description));
 }
 
+/// A bearer token or a session cookie, unless the handler documents its own requirement.
 fn authenticated(operation: &mut Operation) {
-    operation.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+    operation.security.get_or_insert_with(|| {
+        vec![
+            SecurityRequirement::new(BEARER, Vec::<String>::new()),
+            SecurityRequirement::new(SESSION, Vec::<String>::new()),
+        ]
+    });
     ensure_error(
         operation,
         401,
-        "`unauthorized`: the bearer token is missing or unknown.",
+        "`unauthorized`: the bearer token (or session) is missing, unknown, revoked or \
+         expired.",
+    );
+    ensure_error(
+        operation,
+        403,
+        "`forbidden`: the token is scoped to one application (or read-only) and this route is \
+         not for it; or `csrf_failed`: a change made with the session cookie lacks its \
+         `X-Octohooks-CSRF` header or comes from another site.",
     );
     ensure_error(
         operation,

@@ -8,8 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::error::ApiError;
 use super::resource::{resource, Resource};
 use super::{
-    applications, endpoint_actions, endpoint_logs, endpoints, health, messages, metrics, openapi,
-    recovery,
+    applications, endpoint_actions, endpoint_logs, endpoints, erasure, event_types, health,
+    messages, metrics, openapi, ops_webhooks, portal, recovery, session, tokens,
 };
 
 /// Every resource, in document order.
@@ -18,6 +18,10 @@ pub fn table() -> Vec<Resource> {
         resource("/health").get(health::health, health::__path_health),
         resource("/metrics").get(metrics::metrics, metrics::__path_metrics),
         resource(openapi::DOCUMENT_PATH).get(openapi::serve, openapi::__path_serve),
+        resource(session::SESSION_PATH)
+            .get(session::current, session::__path_current)
+            .post(session::sign_in, session::__path_sign_in)
+            .delete(session::sign_out, session::__path_sign_out),
         resource("/api/v1/applications")
             .get(applications::list, applications::__path_list)
             .post(applications::create, applications::__path_create),
@@ -25,6 +29,8 @@ pub fn table() -> Vec<Resource> {
             .get(applications::get, applications::__path_get)
             .put(applications::update, applications::__path_update)
             .delete(applications::delete, applications::__path_delete),
+        resource("/api/v1/applications/{application_id}/portal-link")
+            .post(portal::create, portal::__path_create),
         resource("/api/v1/applications/{application_id}/endpoints")
             .get(endpoints::list, endpoints::__path_list)
             .post(endpoints::create, endpoints::__path_create),
@@ -54,6 +60,11 @@ pub fn table() -> Vec<Resource> {
                 endpoint_actions::test_filter,
                 endpoint_actions::__path_test_filter,
             ),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/send-example")
+            .post(
+                endpoint_actions::send_example,
+                endpoint_actions::__path_send_example,
+            ),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover")
             .post(recovery::recover, recovery::__path_recover),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover/{job_id}")
@@ -61,14 +72,39 @@ pub fn table() -> Vec<Resource> {
         resource("/api/v1/applications/{application_id}/messages")
             .get(messages::list, messages::__path_list)
             .post(messages::create, messages::__path_create),
+        // Before `/messages/{message_id}`: the uid "erase" is reserved for these paths.
+        resource("/api/v1/applications/{application_id}/messages/erase")
+            .post(erasure::start, erasure::__path_start),
+        resource("/api/v1/applications/{application_id}/messages/erase/{job_id}")
+            .get(erasure::status, erasure::__path_status),
         resource("/api/v1/applications/{application_id}/messages/{message_id}")
             .get(messages::get, messages::__path_get),
+        resource("/api/v1/applications/{application_id}/messages/{message_id}/content")
+            .delete(erasure::erase_content, erasure::__path_erase_content),
         resource("/api/v1/applications/{application_id}/messages/{message_id}/attempts")
             .get(messages::attempts, messages::__path_attempts),
         resource(
             "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend",
         )
         .post(messages::resend, messages::__path_resend),
+        resource("/api/v1/event-types")
+            .get(event_types::list, event_types::__path_list)
+            .post(event_types::create, event_types::__path_create),
+        resource("/api/v1/event-types/{event_type_name}")
+            .get(event_types::get, event_types::__path_get)
+            .put(event_types::update, event_types::__path_update)
+            .delete(event_types::delete, event_types::__path_delete),
+        resource("/api/v1/operational-webhooks/endpoints")
+            .get(ops_webhooks::list, ops_webhooks::__path_list)
+            .post(ops_webhooks::create, ops_webhooks::__path_create),
+        resource("/api/v1/operational-webhooks/endpoints/{endpoint_id}")
+            .get(ops_webhooks::get, ops_webhooks::__path_get)
+            .put(ops_webhooks::update, ops_webhooks::__path_update)
+            .delete(ops_webhooks::delete, ops_webhooks::__path_delete),
+        resource("/api/v1/tokens")
+            .get(tokens::list, tokens::__path_list)
+            .post(tokens::create, tokens::__path_create),
+        resource("/api/v1/tokens/{token_id}").delete(tokens::revoke, tokens::__path_revoke),
     ]
 }
 

@@ -11,10 +11,14 @@ use uuid::Uuid;
 
 use super::schema;
 use crate::clock::now_ms;
-use crate::domain::{Application, Attempt, AttemptStatus, EndpointHealth, FailureKind, Message};
+use crate::domain::{
+    Application, Attempt, AttemptStatus, EndpointHealth, EventType, FailureKind, Message,
+};
 use crate::queue::log::Bucket;
 use crate::store::endpoints::EndpointWithHealth;
+use crate::store::erasure::ErasureJob;
 use crate::store::recovery::RecoveryJob;
+use crate::store::tokens::TokenRecord;
 
 /// Body of `POST /applications` and `PUT /applications/{application_id}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -233,6 +237,11 @@ pub struct MessageIn {
     #[serde(default)]
     #[schema(schema_with = schema::opt_ordering_key)]
     pub ordering_key: Option<String>,
+    /// `true`: the payload must match the JSON Schema of its event type in the catalogue (422
+    /// listing the first errors otherwise); a type without a schema, or missing from the
+    /// catalogue, has nothing to check. `null` or absent: `false`.
+    #[serde(default)]
+    pub validate: Option<bool>,
 }
 
 /// A webhook: its payload is delivered verbatim to every matching endpoint.
@@ -243,9 +252,9 @@ pub struct MessageOut {
     pub channels: Vec<String>,
     #[schema(schema_with = schema::identifier)]
     pub event_type: String,
-    /// The payload exactly as the client sent it (bytes preserved).
-    #[schema(schema_with = schema::payload)]
-    pub payload: Box<RawValue>,
+    /// The payload exactly as the client sent it (bytes preserved); `null` once erased.
+    #[schema(schema_with = schema::erasable_payload, required = true)]
+    pub payload: Option<Box<RawValue>>,
     #[schema(schema_with = schema::opt_uid, required = true)]
     pub uid: Option<String>,
     /// Its FIFO lane's key; absent when it has none (the seed's message shape is unchanged).
@@ -432,6 +441,63 @@ impl From<RecoveryJob> for RecoveryJobOut {
     }
 }
 
+/// Body of `POST .../messages/erase`: which messages' payloads to erase (all when empty).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EraseIn {
+    /// Only messages whose uid starts with this.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
+    pub uid_prefix: Option<String>,
+    /// Only messages with this channel.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_identifier)]
+    pub channel: Option<String>,
+    /// Only messages created before this time (epoch ms); absent: every message that exists
+    /// when the job starts.
+    #[serde(default, deserialize_with = "integral_ms_opt")]
+    #[schema(minimum = 0)]
+    pub before: Option<i64>,
+}
+
+/// An erasure job and its progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasureJobOut {
+    pub id: Uuid,
+    #[schema(required = true)]
+    pub uid_prefix: Option<String>,
+    #[schema(required = true)]
+    pub channel: Option<String>,
+    #[schema(required = true)]
+    pub before: Option<i64>,
+    /// `running` or `done`.
+    #[schema(schema_with = schema::job_status)]
+    pub status: String,
+    /// Messages examined so far.
+    pub scanned: u64,
+    /// Payloads erased so far.
+    pub erased: u64,
+    pub created: i64,
+    pub updated: i64,
+}
+
+impl From<ErasureJob> for ErasureJobOut {
+    fn from(job: ErasureJob) -> Self {
+        ErasureJobOut {
+            id: job.id,
+            uid_prefix: job.filter.uid_prefix,
+            channel: job.filter.channel,
+            before: job.filter.before,
+            status: job.status.as_str().to_string(),
+            scanned: job.scanned,
+            erased: job.erased,
+            created: job.created,
+            updated: job.updated,
+        }
+    }
+}
+
 /// Body of `POST .../endpoints/{endpoint_id}/secret/rotate` (optional).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -441,7 +507,7 @@ pub struct RotateIn {
     #[schema(schema_with = schema::opt_secret)]
     pub key: Option<String>,
     /// How long the previous secrets keep signing, 0 to 604800 seconds (default 86400).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral_u32")]
     #[schema(minimum = 0, maximum = 604800)]
     pub grace_period_seconds: Option<u32>,
 }
@@ -468,6 +534,235 @@ pub struct FilterTestIn {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FilterTestOut {
     pub matches: bool,
+}
+
+/// Body of `POST /api/v1/auth/session`: the token a dashboard session acts with.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionIn {
+    /// An API token (organisation or application-scoped); only its hash is kept.
+    #[schema(min_length = 1, max_length = 256)]
+    pub token: String,
+}
+
+/// A dashboard session: who it acts for, and the secret its changes must echo.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionOut {
+    /// The organisation the session acts for.
+    pub org: String,
+    /// Send it as `X-Octohooks-CSRF` with every POST, PUT and DELETE of the session.
+    pub csrf_token: String,
+    /// When the session ends (epoch ms).
+    pub expires_at: i64,
+}
+
+/// Body of `POST /tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenIn {
+    /// Shown in lists, so people know which token is which.
+    #[schema(schema_with = schema::name)]
+    pub name: String,
+    /// When the token stops working, epoch ms (`null` or absent: never; a time already past
+    /// makes a token that never works).
+    #[serde(default, deserialize_with = "integral_ms_opt")]
+    #[schema(minimum = 0)]
+    pub expires_at: Option<i64>,
+    /// Limits the token to one application (`null` or absent: the whole organisation).
+    #[serde(default)]
+    pub scope: Option<TokenScopeIn>,
+}
+
+/// The application a scoped token reaches.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenScopeIn {
+    /// The application's id or uid.
+    #[schema(min_length = 1, max_length = 256)]
+    pub application: String,
+    /// Only GET requests (default `false`).
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// What an application-scoped token reaches: that application's endpoints, messages and
+/// attempts (only reading them when `readOnly`), and reading the event-type catalogue.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenScopeOut {
+    /// The application's id.
+    pub application: Uuid,
+    pub read_only: bool,
+}
+
+/// An API token (never the token itself: only its hash is stored).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenOut {
+    pub id: Uuid,
+    #[schema(schema_with = schema::name)]
+    pub name: String,
+    /// `null`: the whole organisation.
+    #[schema(required = true)]
+    pub scope: Option<TokenScopeOut>,
+    /// When it stops working (epoch ms), `null`: never.
+    #[schema(required = true)]
+    pub expires_at: Option<i64>,
+    /// Creation time, epoch ms.
+    pub created: i64,
+    /// Last request made with it (epoch ms, to the minute), `null`: none yet.
+    #[schema(required = true)]
+    pub last_used: Option<i64>,
+}
+
+impl From<TokenRecord> for TokenOut {
+    fn from(record: TokenRecord) -> Self {
+        TokenOut {
+            id: record.id,
+            name: record.name,
+            scope: record.scope.map(|s| TokenScopeOut {
+                application: s.application,
+                read_only: s.read_only,
+            }),
+            expires_at: record.expires_at,
+            created: record.created,
+            last_used: record.last_used,
+        }
+    }
+}
+
+/// A new token: its record and, this once, the token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCreatedOut {
+    #[serde(flatten)]
+    pub record: TokenOut,
+    /// The bearer token, shown this once; `null` in an answer replayed for an
+    /// Idempotency-Key (the token is never stored: revoke it and make another).
+    #[schema(required = true)]
+    pub token: Option<String>,
+}
+
+/// Body of `POST /event-types`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventTypeIn {
+    /// Dotted name, as messages' `eventType` carry it.
+    #[schema(schema_with = schema::identifier)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(schema_with = schema::description)]
+    pub description: Option<String>,
+    /// JSON Schema (draft 2020-12) of the payloads; checked when stored.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_json_schema)]
+    pub schema: Option<Value>,
+    /// An example payload, matching the schema.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_example)]
+    pub example: Option<Value>,
+    /// `null` or absent: `false`.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+/// Body of `PUT /event-types/{event_type_name}`: replaces every attribute.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventTypeUpdateIn {
+    #[serde(default)]
+    #[schema(schema_with = schema::description)]
+    pub description: Option<String>,
+    /// JSON Schema (draft 2020-12) of the payloads; checked when stored.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_json_schema)]
+    pub schema: Option<Value>,
+    /// An example payload, matching the schema.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_example)]
+    pub example: Option<Value>,
+    /// `null` or absent: `false`.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+/// An entry of the organisation's event-type catalogue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeOut {
+    #[schema(schema_with = schema::identifier)]
+    pub name: String,
+    pub description: String,
+    #[schema(schema_with = schema::opt_json_schema, required = true)]
+    pub schema: Option<Value>,
+    #[schema(schema_with = schema::opt_example, required = true)]
+    pub example: Option<Value>,
+    /// Archived types stay for old messages; endpoints naming them get a warning.
+    pub archived: bool,
+    /// Creation time, epoch ms.
+    pub created: i64,
+    /// Last change, epoch ms.
+    pub updated: i64,
+}
+
+impl From<EventType> for EventTypeOut {
+    fn from(event_type: EventType) -> Self {
+        EventTypeOut {
+            name: event_type.name,
+            description: event_type.description,
+            schema: event_type.schema,
+            example: event_type.example,
+            archived: event_type.archived,
+            created: event_type.created,
+            updated: event_type.updated,
+        }
+    }
+}
+
+/// Body of `POST .../endpoints/{endpoint_id}/send-example`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendExampleIn {
+    /// The event type whose catalogue example is sent (`{}` when it has none).
+    #[schema(schema_with = schema::identifier)]
+    pub event_type: String,
+}
+
+/// Body of `POST .../portal-link` (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortalLinkIn {
+    /// How long the link works, 60 to 604800 seconds (default `dashboard.portal_link_ttl`).
+    #[serde(default, deserialize_with = "integral_u32")]
+    #[schema(minimum = 60, maximum = 604800)]
+    pub expires_in: Option<u32>,
+    /// The customer may only look, not change endpoints (default `false`).
+    #[serde(default)]
+    pub read_only: bool,
+    /// The portal's accent colour, `#rgb` or `#rrggbb` (default: the dashboard's).
+    #[serde(default)]
+    #[schema(pattern = "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
+    pub accent_color: Option<String>,
+    /// The name the portal shows as yours (default: the organisation's id).
+    #[serde(default)]
+    #[schema(schema_with = schema::name)]
+    pub org_name: Option<String>,
+}
+
+/// A portal link: the page of one application for its customer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalLinkOut {
+    /// The portal page, its short-lived token in the fragment (never sent to servers or
+    /// logs); shown this once, `null` in an answer replayed for an Idempotency-Key.
+    #[schema(required = true)]
+    pub url: Option<String>,
+    /// The application-scoped token behind the link (listed under `/api/v1/tokens`, where it
+    /// can be revoked early).
+    pub token_id: Uuid,
+    /// When the link stops working (epoch ms).
+    pub expires_at: i64,
 }
 
 /// An optional u32 written as any JSON integer, `5.0` included: JSON (and the OpenAPI

@@ -27,6 +27,21 @@ pub fn sign(signing_keys: &[&[u8]], msg_id: &str, timestamp: i64, body: &[u8]) -
     header
 }
 
+/// Whether `header` (a `webhook-signature` value: space-separated `v1,<base64>` entries)
+/// holds the signature `signing_key` makes for this delivery: what a receiver checks.
+pub fn verify(signing_key: &[u8], msg_id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
+    let expected = sign(&[signing_key], msg_id, timestamp, body);
+    header
+        .split(' ')
+        .any(|given| constant_time_eq(given.as_bytes(), expected.as_bytes()))
+}
+
+/// Compares secrets (signatures, CSRF tokens) in a time that does not depend on where they
+/// differ, so an attacker cannot find one byte by byte.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +53,18 @@ mod tests {
         let body = br#"{"email":"test@example.com","username":"test_user"}"#;
         let signature = sign(&[&key], "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", 1649367553, body);
         assert_eq!(signature, "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
+        let id = "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk";
+        assert!(verify(&key, id, 1649367553, body, &signature));
+        assert!(verify(
+            &key,
+            id,
+            1649367553,
+            body,
+            &format!("v1,b3RoZXI= {signature}")
+        ));
+        assert!(!verify(&key, id, 1649367554, body, &signature));
+        assert!(!verify(&key, id, 1649367553, b"{}", &signature));
+        assert!(!verify(&key, id, 1649367553, body, ""));
     }
 
     #[test]

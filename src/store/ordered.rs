@@ -31,12 +31,70 @@ pub async fn page(
     limit: usize,
     newest_first: bool,
 ) -> Result<(Vec<String>, bool), StoreError> {
+    page_within(
+        conn,
+        key,
+        cursor,
+        TimeWindow::default(),
+        limit,
+        newest_first,
+    )
+    .await
+}
+
+/// A creation-time window of a list, epoch ms: `after` inclusive, `before` exclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+}
+
+impl TimeWindow {
+    /// The lowest member of the window (inclusive), as a ZRANGEBYLEX bound.
+    fn floor(&self) -> Option<String> {
+        self.after
+            .map(|t| format!("[{}", member(t.max(0), Uuid::nil())))
+    }
+
+    /// The first member past the window (exclusive), as a ZRANGEBYLEX bound: members of the
+    /// `before` millisecond sort after the nil id, so they are excluded.
+    fn ceiling(&self) -> Option<String> {
+        self.before
+            .map(|t| format!("({}", member(t.max(0), Uuid::nil())))
+    }
+}
+
+/// [`page`] restricted to the members created inside `window`.
+pub async fn page_within(
+    conn: &mut Connection,
+    key: &str,
+    cursor: Option<&str>,
+    window: TimeWindow,
+    limit: usize,
+    newest_first: bool,
+) -> Result<(Vec<String>, bool), StoreError> {
+    let (floor, ceiling) = (window.floor(), window.ceiling());
+    let cursor = cursor.map(|c| format!("({c}"));
+    // The cursor and the window both bound the side the page starts from: the tighter wins
+    // (bounds share one format, so they compare as strings once the `(`/`[` is skipped).
+    let tighter = |a: Option<String>, b: Option<String>, newest: bool| match (a, b) {
+        (Some(a), Some(b)) => Some(if (a[1..] < b[1..]) == newest { a } else { b }),
+        (a, b) => a.or(b),
+    };
     let (command, from, to) = if newest_first {
-        let max = cursor.map_or("+".to_string(), |c| format!("({c}"));
-        ("ZREVRANGEBYLEX", max, "-".to_string())
+        let max = tighter(cursor, ceiling, true).unwrap_or_else(|| "+".to_string());
+        (
+            "ZREVRANGEBYLEX",
+            max,
+            floor.unwrap_or_else(|| "-".to_string()),
+        )
     } else {
-        let min = cursor.map_or("-".to_string(), |c| format!("({c}"));
-        ("ZRANGEBYLEX", min, "+".to_string())
+        let min = tighter(cursor, floor, false).unwrap_or_else(|| "-".to_string());
+        (
+            "ZRANGEBYLEX",
+            min,
+            ceiling.unwrap_or_else(|| "+".to_string()),
+        )
     };
     let mut members: Vec<String> = redis::cmd(command)
         .arg(key)

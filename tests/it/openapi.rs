@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use octohooks::api::session::SESSION_PATH;
+
 use crate::support::api::raw;
 use crate::support::receiver::{Receiver, Reply};
 use crate::support::routes::{served as routes, Fixture, PUBLIC};
@@ -24,6 +26,7 @@ const LISTS: &[&str] = &[
     "/api/v1/applications",
     "/api/v1/applications/{application_id}/endpoints",
     "/api/v1/applications/{application_id}/messages",
+    "/api/v1/tokens",
 ];
 
 async fn document(server: &TestServer) -> Value {
@@ -143,6 +146,16 @@ async fn the_document_declares_auth_idempotency_paging_and_errors() {
     let scheme = &doc["components"]["securitySchemes"]["bearer"];
     assert_eq!(scheme["type"], "http", "{scheme}");
     assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    let session = &doc["components"]["securitySchemes"]["session"];
+    assert_eq!(
+        (&session["type"], &session["in"], &session["name"]),
+        (
+            &json!("apiKey"),
+            &json!("cookie"),
+            &json!("octohooks_session")
+        ),
+        "{session}"
+    );
     let error = &doc["components"]["schemas"]["ErrorBody"];
     assert_eq!(error["required"], json!(["code", "detail"]), "{error}");
     let error_ref = json!({"$ref": "#/components/schemas/ErrorBody"});
@@ -158,14 +171,26 @@ async fn the_document_declares_auth_idempotency_paging_and_errors() {
         let documents = |status: &str| error_statuses.iter().any(|s| *s == status);
         assert!(operation["operationId"].is_string(), "{what}: operationId");
 
-        if PUBLIC.contains(&path.as_str()) {
+        if path == SESSION_PATH {
+            // Signing in takes a token in its body; the session itself takes the cookie.
+            let expected = if method == "POST" {
+                json!([{}])
+            } else {
+                json!([{"session": []}])
+            };
+            assert_eq!(operation["security"], expected, "{what}");
+        } else if PUBLIC.contains(&path.as_str()) {
             let security = operation.get("security");
             assert!(
                 security.is_none() || security == Some(&json!([{}])),
                 "{what} needs no token: {security:?}"
             );
         } else {
-            assert_eq!(operation["security"], json!([{"bearer": []}]), "{what}");
+            assert_eq!(
+                operation["security"],
+                json!([{"bearer": []}, {"session": []}]),
+                "{what}"
+            );
             for status in ["401", "503"] {
                 assert!(documents(status), "{what}: no {status} ErrorBody");
             }
@@ -180,7 +205,8 @@ async fn the_document_declares_auth_idempotency_paging_and_errors() {
         }
 
         let key = parameter(&operation, "Idempotency-Key", "header");
-        if method == "POST" {
+        // Signing in opens a new session each time: no replay.
+        if method == "POST" && path != SESSION_PATH {
             let key = key.unwrap_or_else(|| panic!("{what}: no Idempotency-Key header"));
             assert_eq!(key["required"], false, "{what}");
             for status in ["409", "422"] {

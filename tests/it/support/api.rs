@@ -267,3 +267,14 @@ pub fn attempts_of(attempts: &[Value], endpoint: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// The HTTP client of the tests. Idle pooled connections are dropped after 1 s, well before
+/// the server closes them (actix's keep-alive, 5 s): reusing a connection the server is
+/// closing at that very moment fails the request with a transport error on a busy machine.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(1))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .expect("http client")
+}

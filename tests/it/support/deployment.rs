@@ -84,7 +84,7 @@ impl Deployment {
             store,
             org,
             token,
-            http: reqwest::Client::new(),
+            http: crate::support::api::http_client(),
             apis,
             workers: Vec::new(),
             known: BTreeSet::new(),

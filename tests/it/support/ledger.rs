@@ -86,24 +86,40 @@ pub async fn settle(
     timeout: Duration,
     logs: impl Fn() -> String,
 ) -> (usize, usize) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let (lost, _) = reconcile(accepted, seen);
-        if lost == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{lost} of {} accepted messages not delivered after {timeout:?}; logs:\n{}",
-            accepted.len(),
-            logs()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_none_lost(
+        accepted.len(),
+        timeout,
+        || reconcile(accepted, seen).0,
+        logs,
+    )
+    .await;
     // Every entry is acknowledged only after its delivery was recorded: once the queues are
     // empty, no delivery is in flight and none can come again.
     assert_drained(store).await;
     reconcile(accepted, seen)
+}
+
+/// Waits until `lost()` (of `accepted` messages) is zero; fails after `timeout` with the count
+/// and `logs` (the workers' log tails).
+pub async fn wait_none_lost(
+    accepted: usize,
+    timeout: Duration,
+    lost: impl Fn() -> usize,
+    logs: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let lost = lost();
+        if lost == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{lost} of {accepted} accepted messages not delivered after {timeout:?}; logs:\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// Most requests that can be in flight at once on one worker (and so be redelivered after

@@ -13,6 +13,9 @@
 //! - [`ledger`]: deliveries per `webhook-id`, a backlog poster, lost/duplicate counts;
 //! - [`webhooks`]: a Standard Webhooks verifier written from the spec;
 //! - [`queue`]: stream, pending and retry-set probes with the production codecs;
+//! - [`own_redis`]: a redis-server of a test's own (AOF) to stop, restart or fill;
+//! - [`proxy`]: a TCP proxy between the service and Redis that cuts connections;
+//! - [`load`]: a steady poster retrying with idempotency keys through faults;
 //! - [`wait`]: waits on events (`eventually`, `wait_quiet`) instead of sleeps;
 //! - [`measure`]: busiest windows, percentiles, clock mapping.
 //!
@@ -23,8 +26,11 @@
 pub mod api;
 pub mod deployment;
 pub mod ledger;
+pub mod load;
 pub mod measure;
+pub mod own_redis;
 pub mod process;
+pub mod proxy;
 pub mod queue;
 pub mod receiver;
 pub mod redis_cluster;

@@ -114,12 +114,17 @@ impl NodeProcess {
 
     /// SIGTERM: asks for a graceful shutdown.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
+        signal(self.child.id(), "TERM");
+    }
+
+    /// SIGSTOP: freezes the process (its leases lapse while its sockets stay open).
+    pub fn freeze(&self) {
+        signal(self.child.id(), "STOP");
+    }
+
+    /// SIGCONT: resumes a frozen process where it stopped.
+    pub fn thaw(&self) {
+        signal(self.child.id(), "CONT");
     }
 
     /// Waits for the process to exit, up to `timeout`.
@@ -242,4 +247,77 @@ pub async fn ownership_keys(store: &Store) -> Vec<String> {
         left.push(format!("{} ({nodes} live nodes)", keys.nodes()));
     }
     left
+}
+
+/// Sends `SIG<name>` to `pid`.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+/// `octohooks listen` on a free port: its printed output, collected as it comes.
+pub struct ListenProcess {
+    child: Child,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Where it receives (`http://127.0.0.1:PORT`).
+    pub url: String,
+}
+
+impl ListenProcess {
+    /// Starts it with these extra arguments (`--secret ...`, `--status ...`).
+    pub fn start(args: &[&str]) -> ListenProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_octohooks"))
+            .args(["listen", "--port", "0"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn octohooks listen");
+        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (first_tx, first_rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let collected = output.clone();
+        std::thread::spawn(move || {
+            let mut first = Some(first_tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(line.clone());
+                }
+                if let Ok(mut text) = collected.lock() {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+        });
+        let first = first_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("octohooks listen printed nothing");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        ListenProcess { child, output, url }
+    }
+
+    /// Everything it printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for ListenProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -94,7 +94,7 @@ impl TestServer {
             org,
             store: node.store.clone(),
             config,
-            http: reqwest::Client::new(),
+            http: crate::support::api::http_client(),
             node: Some(node),
         }
     }

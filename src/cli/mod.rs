@@ -1,4 +1,7 @@
-//! Command line: `serve`, `api`, `worker` and `token create`, each with `--config FILE`.
+//! Command line: `serve`, `api`, `worker`, `token create` and `cluster status`, each with
+//! `--config FILE`; and `listen`, a local webhook receiver for developers.
+
+pub mod listen;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +41,21 @@ enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Receive webhooks locally and print each one (headers, payload, signature check).
+    Listen {
+        /// Port to listen on, on 127.0.0.1 (0: a free one, printed at start).
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
+        /// Address to listen on instead of 127.0.0.1.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The endpoint's `whsec_` secret: every signature is verified with it.
+        #[arg(long)]
+        secret: Option<String>,
+        /// HTTP status to answer with (e.g. 500 to watch the retries).
+        #[arg(long, default_value_t = 200)]
+        status: u16,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,7 +84,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::telemetry::init(&config.log);
+    // `listen` prints deliveries for people; the server's logs would only get in the way.
+    if !matches!(cli.command, Command::Listen { .. }) {
+        crate::telemetry::init(&config.log);
+    }
     let roles = match cli.command {
         Command::Serve => Roles::BOTH,
         Command::Api => Roles::API,
@@ -77,11 +98,44 @@ pub fn main() -> ExitCode {
         Command::Cluster {
             command: ClusterCommand::Status,
         } => return cluster_status(&config),
+        Command::Listen {
+            port,
+            host,
+            secret,
+            status,
+        } => return listen(host, port, secret.as_deref(), status),
     };
     match runtime::run_until_signal(config, roles) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("octohooks: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `octohooks listen`: a receiver on its own (no Redis, no configuration needed).
+fn listen(host: std::net::IpAddr, port: u16, secret: Option<&str>, status: u16) -> ExitCode {
+    let key = match secret.map(listen::secret_key).transpose() {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("octohooks listen: --secret: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Ok(status) = actix_web::http::StatusCode::from_u16(status) else {
+        eprintln!("octohooks listen: --status must be an HTTP status code (100-999)");
+        return ExitCode::from(2);
+    };
+    let options = listen::Listen {
+        addr: std::net::SocketAddr::new(host, port),
+        key,
+        status,
+    };
+    match listen::run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("octohooks listen: {e}");
             ExitCode::FAILURE
         }
     }
