@@ -452,10 +452,10 @@ async fn messages_are_listed_within_a_time_window() {
         list(Some(second.created), None).await,
         [third.id.clone(), second.id.clone()]
     );
-    assert_eq!(list(None, Some(second.created)).await, [first.id.as_str()]);
+    assert_eq!(list(None, Some(second.created)).await, vec![first.id.clone()]);
     assert_eq!(
         list(Some(second.created), Some(third.created)).await,
-        [second.id.as_str()]
+        vec![second.id.clone()]
     );
     assert_eq!(
         list(Some(third.created + 1), None).await,
@@ -473,7 +473,7 @@ async fn messages_are_listed_within_a_time_window() {
         )
         .await
         .expect("page");
-    assert_eq!(ids(page.data), [second.id.as_str()]);
+    assert_eq!(ids(page.data), vec![second.id.clone()]);
     let next = client
         .list_messages(
             &app.id,
@@ -486,7 +486,7 @@ async fn messages_are_listed_within_a_time_window() {
         )
         .await
         .expect("next");
-    assert_eq!(ids(next.data), [first.id.as_str()]);
+    assert_eq!(ids(next.data), vec![first.id.clone()]);
     assert_eq!(next.iterator, None);
     server.shutdown().await;
 }
