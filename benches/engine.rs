@@ -1,6 +1,7 @@
-//! Criterion benchmarks of the hot paths: signing, routing, serialization, the retry policy,
-//! and one end-to-end bench that pushes messages through Redis, the worker and hyper into a
-//! local receiver.
+//! Criterion benchmarks of the hot paths: signing, routing, payload filters and custom headers
+//! (their cost per message), serialization, the retry policy, the accept path against a real
+//! Redis, and one end-to-end bench that pushes messages through Redis, the worker and hyper into
+//! a local receiver.
 //!
 //! `cargo bench --bench engine` (the end-to-end group needs `redis-server` on the PATH).
 
@@ -94,6 +95,56 @@ fn routing(c: &mut Criterion) {
     });
 }
 
+/// What a payload filter adds per message and endpoint: the payload parsed once per message
+/// (only when some endpoint has a filter), then one match per filtered endpoint.
+fn filters(c: &mut Criterion) {
+    let body = payload_1kb();
+    let filter = octohooks::domain::filter::Filter::parse(&serde_json::json!({
+        "email": {"$in": ["john@example.com", "jane@example.com"]},
+        "$or": [{"filler": {"$exists": true}}, {"plan": "pro"}]
+    }))
+    .expect("filter");
+    let mut group = c.benchmark_group("filter");
+    group.bench_function("parse 1KB payload", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(&body).expect("json"))
+    });
+    let payload: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    group.bench_function("match 3 conditions", |b| b.iter(|| filter.matches(&payload)));
+    group.finish();
+}
+
+/// What custom headers add per attempt: each is cloned into the request.
+fn custom_headers(c: &mut Criterion) {
+    use hyper::header::{HeaderName, HeaderValue};
+    let headers: Vec<(HeaderName, HeaderValue)> = (0..5)
+        .map(|i| {
+            (
+                HeaderName::from_bytes(format!("x-custom-{i}").as_bytes()).expect("name"),
+                HeaderValue::from_str(&"v".repeat(40)).expect("value"),
+            )
+        })
+        .collect();
+    let build = |extra: &[(HeaderName, HeaderValue)]| {
+        let mut request = hyper::Request::builder()
+            .method(hyper::Method::POST)
+            .uri("http://127.0.0.1:8080/hook")
+            .header("content-type", "application/json");
+        if let Some(map) = request.headers_mut() {
+            for (name, value) in extra {
+                map.insert(name.clone(), value.clone());
+            }
+        }
+        request
+            .header("webhook-id", "msg_2f1c9c2e")
+            .body(())
+            .expect("request")
+    };
+    let mut group = c.benchmark_group("headers");
+    group.bench_function("request, no custom header", |b| b.iter(|| build(&[])));
+    group.bench_function("request, 5 custom headers", |b| b.iter(|| build(&headers)));
+    group.finish();
+}
+
 fn serialization(c: &mut Criterion) {
     let body = format!(
         r#"{{"eventType":"user.created","channels":["a","b"],"payload":{}}}"#,
@@ -177,6 +228,64 @@ fn end_to_end(c: &mut Criterion) {
                     tokio::time::sleep(Duration::from_micros(200)).await;
                 }
                 start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+/// The accept path alone (no worker): what one POST of a 1KB message costs the store and
+/// Redis (the accept script: message hash, stream entry, indexes), one request at a time and
+/// 64 concurrent requests.
+fn accept(c: &mut Criterion) {
+    let Some(redis_url) = start_redis() else {
+        eprintln!("redis-server not found; skipping the accept bench");
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut config = Config::defaults();
+    config.redis.url = redis_url;
+    let (store, app) = runtime.block_on(async {
+        let store = octohooks::store::Store::connect(&config)
+            .await
+            .expect("store");
+        let app = store
+            .create_application("bench", "bench", None)
+            .await
+            .expect("app");
+        (store, app.id)
+    });
+    let payload: Box<serde_json::value::RawValue> =
+        serde_json::from_slice(&payload_1kb()).expect("payload");
+    let message = octohooks::store::messages::NewMessage {
+        event_type: "bench",
+        channels: &[],
+        payload: &payload,
+        uid: None,
+        idempotency: None,
+        ordering_key: None,
+        only_to: None,
+    };
+    let mut group = c.benchmark_group("accept");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("1KB message, one at a time", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(store.create_message("bench", app, &message))
+                .expect("accept")
+        })
+    });
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("1KB message, 64 concurrent", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let calls = (0..64).map(|_| store.create_message("bench", app, &message));
+                for result in futures_util::future::join_all(calls).await {
+                    result.expect("accept");
+                }
             })
         })
     });
@@ -267,8 +376,11 @@ criterion_group!(
     benches,
     signing,
     routing,
+    filters,
+    custom_headers,
     serialization,
     retry_policy,
+    accept,
     end_to_end
 );
 criterion_main!(benches);
