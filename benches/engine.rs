@@ -109,7 +109,9 @@ fn filters(c: &mut Criterion) {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(&body).expect("json"))
     });
     let payload: serde_json::Value = serde_json::from_slice(&body).expect("json");
-    group.bench_function("match 3 conditions", |b| b.iter(|| filter.matches(&payload)));
+    group.bench_function("match 3 conditions", |b| {
+        b.iter(|| filter.matches(&payload))
+    });
     group.finish();
 }
 

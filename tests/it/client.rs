@@ -452,7 +452,10 @@ async fn messages_are_listed_within_a_time_window() {
         list(Some(second.created), None).await,
         [third.id.clone(), second.id.clone()]
     );
-    assert_eq!(list(None, Some(second.created)).await, vec![first.id.clone()]);
+    assert_eq!(
+        list(None, Some(second.created)).await,
+        vec![first.id.clone()]
+    );
     assert_eq!(
         list(Some(second.created), Some(third.created)).await,
         vec![second.id.clone()]
