@@ -23,6 +23,7 @@ mod erasure;
 mod event_types;
 mod fifo;
 mod openapi;
+mod ops_webhooks;
 mod protection_circuit;
 mod protection_concurrency;
 mod protection_isolation;
