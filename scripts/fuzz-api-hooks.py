@@ -1,5 +1,10 @@
 """Schemathesis hooks of scripts/fuzz-api.sh.
 
+Positive cases are kept to the rules a schema cannot state, as a real client keeps to them:
+custom header names unique regardless of case, and payload filters within their budgets (256
+conditions, 16 KB: fields are dropped from a larger one). Both rules are described in the
+document and checked by tests/it.
+
 Generated requests reuse short Idempotency-Key values ("0", "a", ...) across different
 requests. The API then answers 422 `idempotency_key_reused`, or replays the stored answer of
 an earlier request (whose resource may be gone since), exactly as documented; but the checks
@@ -8,12 +13,16 @@ per logical request, so every valid key of a positive case gets a unique suffix.
 themselves are covered by tests/it/api_idempotency.rs.
 """
 
+import json
 import re
 import uuid
 
 import schemathesis
 
 KEY = "Idempotency-Key"
+# A filter's budget (src/domain/filter.rs): a field costs at most 10 conditions.
+FILTER_FIELDS = 25
+FILTER_BYTES = 15 * 1024
 VALID_KEY = re.compile(r"[!-~](?:[ -~]*[!-~])?")
 MAX_KEY = 256
 
@@ -26,6 +35,9 @@ def before_call(context, case, kwargs):
     meta = case.meta
     if meta is None or meta.generation.mode.is_negative:
         return
+    body = case.body
+    if isinstance(body, dict):
+        keep_rules_no_schema_states(body)
     headers = case.headers or {}
     for name in list(headers):
         if name.lower() != KEY.lower():
@@ -37,3 +49,21 @@ def before_call(context, case, kwargs):
         if len(value) <= MAX_KEY and VALID_KEY.fullmatch(value):
             suffix = "-" + uuid.uuid4().hex
             headers[name] = value[: MAX_KEY - len(suffix)] + suffix
+
+
+def keep_rules_no_schema_states(body):
+    """Drops repeated (case-insensitive) header names and the fields of a filter over budget."""
+    headers = body.get("headers")
+    if isinstance(headers, dict):
+        seen = set()
+        for name in list(headers):
+            if name.lower() in seen:
+                del headers[name]
+            seen.add(name.lower())
+    document = body.get("filter")
+    if isinstance(document, dict):
+        while document and (
+            len(document) > FILTER_FIELDS
+            or len(json.dumps(document, ensure_ascii=False).encode()) > FILTER_BYTES
+        ):
+            document.pop(next(reversed(document)))

@@ -2,11 +2,14 @@
 //! written from the same constants the validation uses (`validation.rs`; a unit test there
 //! checks that the patterns accept exactly what the rules accept).
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::RefOr;
 
 use super::validation;
-use crate::domain::{CircuitState, FailureKind};
+use crate::domain::{headers, CircuitState, FailureKind};
+use crate::queue::outbox::OpsEvent;
 use crate::store::recovery::JobStatus;
 
 fn string(pattern: &str, max: usize) -> ObjectBuilder {
@@ -120,54 +123,154 @@ pub fn opt_secret() -> Schema {
         .into()
 }
 
-fn headers_builder(nullable: bool) -> ObjectBuilder {
+fn headers_builder(nullable: bool, names: Option<ObjectBuilder>) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(if nullable {
             SchemaType::from_iter([Type::Object, Type::Null])
         } else {
             SchemaType::new(Type::Object)
         })
-        .max_properties(Some(crate::domain::headers::MAX_HEADERS))
+        .max_properties(Some(headers::MAX_HEADERS))
+        .property_names(names)
         .additional_properties(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .max_length(Some(crate::domain::headers::MAX_VALUE)),
-        ))
-        .description(Some(
-            "Extra headers of every delivery, name to value (at most 20; names are HTTP tokens; \
-             values at most 4096 visible ASCII characters; `webhook-*`, `content-*`, `host` and \
-             hop-by-hop headers are refused).",
+                .max_length(Some(headers::MAX_VALUE))
+                .pattern(Some(validation::HEADER_VALUE_PATTERN)),
         ))
 }
 
 /// An endpoint's custom headers.
 pub fn headers() -> Schema {
-    headers_builder(false).into()
+    headers_builder(false, None)
+        .description(Some("Extra headers of every delivery, name to value."))
+        .into()
 }
 
-/// Custom headers on input (`null` or absent: none).
+/// Custom headers on input (`null` or absent: none). Names are unique regardless of case,
+/// which a schema cannot state (`scripts/fuzz-api-hooks.py` keeps generated names so).
 pub fn opt_headers() -> Schema {
-    headers_builder(true).into()
-}
-
-/// A payload filter document.
-pub fn filter() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::Object)
+    let names = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(headers::MAX_NAME))
+        .pattern(Some(validation::header_name_pattern()));
+    headers_builder(true, Some(names))
         .description(Some(
-            "A JSON match document over the payload: `{\"dotted.path\": value}` (equality) or \
-             `{\"path\": {\"$op\": value}}` with `$eq $ne $in $nin $gt $gte $lt $lte $exists \
-             $not`, combined with `$and`, `$or`, `$not`. At most 8 levels, 256 conditions, 16 KB.",
+            "Extra headers of every delivery, name to value (at most 20; names are HTTP tokens, \
+             unique regardless of case; values at most 4096 visible ASCII characters, spaces and \
+             tabs; `webhook-*`, `content-*`, `host` and hop-by-hop headers are refused). `null` \
+             or absent: none.",
         ))
         .into()
 }
 
-/// A payload filter, or `null`.
+/// The filter language, in words.
+const FILTER_LANGUAGE: &str = "A JSON match document over the payload: `{\"dotted.path\": \
+    value}` (equality) or `{\"path\": {\"$op\": value}}` with `$eq $ne $in $nin $gt $gte $lt \
+    $lte $exists $not`, combined with `$and`, `$or`, `$not`. At most 8 levels, 256 conditions, \
+    16 KB (limits a schema cannot state). The schema describes field conditions; `$and`, `$or` \
+    and `$not` are accepted too.";
+
+/// A payload filter as a schema can state it: fields (dotted paths) compared with a plain
+/// value (anything but an object with `$` keys) or an object of operators. Exactly what the
+/// server accepts for those, so that fuzzers find neither side wrong; the budgets (nodes,
+/// bytes, depth) and the logical operators are only in the description.
+fn filter_builder(nullable: bool) -> ObjectBuilder {
+    let any = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+    let list = || {
+        ArrayBuilder::new()
+            .items(RefOr::T(any().into()))
+            .max_items(Some(crate::domain::filter::MAX_LIST))
+    };
+    let compare =
+        || ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Number]));
+    let operators = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .min_properties(Some(1))
+        .property("$eq", any())
+        .property("$ne", any())
+        .property("$in", list())
+        .property("$nin", list())
+        .property("$gt", compare())
+        .property("$gte", compare())
+        .property("$lt", compare())
+        .property("$lte", compare())
+        .property("$exists", ObjectBuilder::new().schema_type(Type::Boolean))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    let plain_object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^(?:[^$]|$)")),
+        ));
+    let plain = ObjectBuilder::new().schema_type(SchemaType::from_iter([
+        Type::String,
+        Type::Number,
+        Type::Boolean,
+        Type::Null,
+        Type::Array,
+    ]));
+    let condition = Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(plain)
+            .item(plain_object)
+            .item(operators)
+            .build(),
+    );
+    let paths = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(validation::MAX_FILTER_PATH))
+        .pattern(Some(validation::FILTER_PATH_PATTERN));
+    ObjectBuilder::new()
+        .schema_type(if nullable {
+            SchemaType::from_iter([Type::Object, Type::Null])
+        } else {
+            SchemaType::new(Type::Object)
+        })
+        .property_names(Some(paths))
+        .additional_properties(Some(condition))
+}
+
+/// A payload filter document.
+pub fn filter() -> Schema {
+    filter_builder(false)
+        .description(Some(FILTER_LANGUAGE))
+        .into()
+}
+
+/// A payload filter on input, or `null` for none.
 pub fn opt_filter() -> Schema {
+    filter_builder(true)
+        .description(Some(format!("{FILTER_LANGUAGE} `null` or absent: none.")))
+        .into()
+}
+
+/// A stored payload filter (any document the language accepts), or `null`.
+pub fn stored_filter() -> Schema {
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(format!("{FILTER_LANGUAGE} `null`: none.")))
+        .into()
+}
+
+/// Operational event types an operational endpoint subscribes to (`null`, absent or empty:
+/// all).
+pub fn opt_ops_event_types() -> Schema {
+    let names: Vec<&str> = OpsEvent::ALL.iter().map(|e| e.as_str()).collect();
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(RefOr::T(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names))
+                .into(),
+        ))
+        .max_items(Some(OpsEvent::ALL.len()))
+        .unique_items(true)
         .description(Some(
-            "A payload filter (see `filter/test`), or `null` for none.",
+            "Operational events delivered to the endpoint (`null`, absent or empty: all).",
         ))
         .into()
 }
@@ -379,4 +482,97 @@ pub fn opt_example() -> Schema {
              `send-example`. `null`: none (`{}` is sent).",
         ))
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::domain::filter::Filter;
+
+    fn validator(schema: Schema) -> jsonschema::Validator {
+        let document = serde_json::to_value(schema).expect("schema JSON");
+        jsonschema::validator_for(&document).expect("a valid JSON Schema")
+    }
+
+    /// What the document calls valid, the API accepts, and the other way round (the fuzzer
+    /// checks both).
+    #[test]
+    fn documented_headers_are_the_accepted_headers() {
+        let documented = validator(opt_headers());
+        let long = "n".repeat(headers::MAX_NAME);
+        let cases = [
+            ("Authorization", "Bearer abc"),
+            ("x-api-key", "\tspaced value "),
+            ("tea", ""),
+            ("Hosts", "x"),
+            ("webhook", "x"),
+            (long.as_str(), "x"),
+            ("!#$%&'*+.^_`|~-0", "x"),
+            ("", "x"),
+            ("a b", "x"),
+            ("x:y", "x"),
+            ("HOST", "x"),
+            ("te", "x"),
+            ("Webhook-Id", "x"),
+            ("content-TYPE", "x"),
+            ("Transfer-Encoding", "x"),
+            ("x-ok", "line\r\nInjected: yes"),
+            ("x-ok", "\u{e9}"),
+        ];
+        for (name, value) in cases {
+            let body = json!({ name: value });
+            let map = BTreeMap::from([(name.to_string(), value.to_string())]);
+            assert_eq!(
+                documented.is_valid(&body),
+                validation::headers(map).is_ok(),
+                "{name:?}: {value:?}"
+            );
+        }
+        let too_long = json!({ format!("{long}n"): "x" });
+        assert!(!documented.is_valid(&too_long));
+        assert!(documented.is_valid(&Value::Null));
+    }
+
+    #[test]
+    fn documented_filters_are_the_accepted_filters() {
+        let documented = validator(filter());
+        let deepest = vec!["s"; crate::domain::filter::MAX_SEGMENTS].join(".");
+        let too_deep = format!("{deepest}.s");
+        let longest = "\u{e9}".repeat(validation::MAX_FILTER_PATH);
+        let too_long = format!("{longest}a");
+        let cases = [
+            json!({"type": "order.created", "data.amount": 3.5, "data.items.0.id": null}),
+            json!({"a": {"$in": [1, "x"], "$exists": true}, "b-c_d": false}),
+            json!({"a": [{"$x": 1}], "b": {"": 1, "c": {"$eq": 2}}}),
+            json!({"a": {"$gt": "m", "$lte": 3}}),
+            json!({ deepest.as_str(): 1 }),
+            json!({ longest.as_str(): 1 }),
+            json!({"caf\u{e9} au lait": 1}),
+            json!({}),
+            json!({"": 1}),
+            json!({"a..b": 1}),
+            json!({".a": 1}),
+            json!({"a.": 1}),
+            json!({ too_deep.as_str(): 1 }),
+            json!({ too_long.as_str(): 1 }),
+            json!({"a": {"$regex": "x"}}),
+            json!({"a": {"$gt": true}}),
+            json!({"a": {"$in": 1}}),
+            json!({"a": {"$exists": 1}}),
+            json!({"a": {"$eq": 1, "b": 2}}),
+            json!({"a": {"$in": vec![1; crate::domain::filter::MAX_LIST + 1]}}),
+            json!([]),
+        ];
+        for filter in &cases {
+            assert_eq!(
+                documented.is_valid(filter),
+                Filter::parse(filter).is_ok(),
+                "{filter}"
+            );
+        }
+    }
 }

@@ -18,6 +18,12 @@ pub const MAX_DEPTH: usize = 8;
 pub const MAX_NODES: usize = 256;
 /// Largest serialized filter.
 pub const MAX_BYTES: usize = 16 * 1024;
+/// Longest field path, in characters.
+pub const MAX_PATH: usize = 256;
+/// Most values of an `$in` or `$nin` list.
+pub const MAX_LIST: usize = 100;
+/// Most segments of a field path.
+pub const MAX_SEGMENTS: usize = MAX_DEPTH * 4;
 
 /// Why a filter is refused (the text is what a client is told).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,11 +148,11 @@ impl Filter {
 }
 
 fn parse_path(path: &str) -> Result<Vec<String>, FilterError> {
-    if path.is_empty() || path.len() > 256 {
-        return refuse("paths must be 1 to 256 characters");
+    if path.is_empty() || path.chars().count() > MAX_PATH {
+        return refuse(format!("paths must be 1 to {MAX_PATH} characters"));
     }
     let segments: Vec<String> = path.split('.').map(str::to_string).collect();
-    if segments.len() > MAX_DEPTH * 4 || segments.iter().any(String::is_empty) {
+    if segments.len() > MAX_SEGMENTS || segments.iter().any(String::is_empty) {
         return refuse(format!("has an invalid path {path:?}"));
     }
     Ok(segments)
@@ -168,8 +174,8 @@ fn compile_test(value: &Value, depth: usize, budget: &mut Budget) -> Result<Test
         budget.spend()?;
         let list = |operand: &Value| -> Result<Vec<Value>, FilterError> {
             match operand {
-                Value::Array(items) if items.len() <= 100 => Ok(items.clone()),
-                Value::Array(_) => refuse(format!("{op} takes at most 100 values")),
+                Value::Array(items) if items.len() <= MAX_LIST => Ok(items.clone()),
+                Value::Array(_) => refuse(format!("{op} takes at most {MAX_LIST} values")),
                 _ => refuse(format!("{op} takes a list of values")),
             }
         };

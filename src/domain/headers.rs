@@ -9,9 +9,13 @@ pub const MAX_VALUE: usize = 4096;
 /// Longest header name.
 pub const MAX_NAME: usize = 256;
 
-/// Names a custom header may not take (compared case-insensitively): the Standard Webhooks
-/// headers and hop-by-hop or framing headers that would break the request.
-const RESERVED: &[&str] = &[
+/// Name prefixes a custom header may not take (compared case-insensitively): the Standard
+/// Webhooks headers and the body's own.
+pub const RESERVED_PREFIXES: &[&str] = &["webhook-", "content-"];
+
+/// Names a custom header may not take (compared case-insensitively): hop-by-hop or framing
+/// headers that would break the request.
+pub const RESERVED: &[&str] = &[
     "host",
     "connection",
     "keep-alive",
@@ -35,9 +39,7 @@ pub fn problem(name: &str, value: &str) -> Option<String> {
         ));
     }
     let lower = name.to_ascii_lowercase();
-    if lower.starts_with("webhook-")
-        || lower.starts_with("content-")
-        || RESERVED.contains(&lower.as_str())
+    if RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p)) || RESERVED.contains(&lower.as_str())
     {
         return Some(format!(
             "header {name:?} is set by the delivery itself and cannot be overridden"

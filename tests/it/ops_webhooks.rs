@@ -287,10 +287,12 @@ async fn every_operational_event_arrives_signed_once_per_change() {
         assert!(data["endpointUid"].is_string(), "{event}");
         assert!(event["timestamp"].is_i64(), "{event}");
     }
-    // One of each, as the README shows them (`--nocapture`).
-    for kind in &every {
-        if let Some(example) = seen.iter().find(|e| e["type"] == *kind) {
-            println!("{example}");
+    // One of each (each reason too), as delivered: the README's examples (`--nocapture`).
+    let mut shown = BTreeSet::new();
+    for hit in &all_hits {
+        let body: Value = serde_json::from_slice(&hit.body).expect("JSON");
+        if shown.insert((body["type"].to_string(), body["data"]["reason"].to_string())) {
+            println!("{}", String::from_utf8_lossy(&hit.body));
         }
     }
     let twice: Vec<_> = changes.iter().filter(|(_, n)| **n > 1).collect();
