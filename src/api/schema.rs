@@ -335,13 +335,11 @@ pub fn opt_secrets() -> Schema {
         .into()
 }
 
-/// A rate limit in deliveries per second.
+/// A rate limit in deliveries per second (a u32: no `format`, `int32` would stop at 2^31 - 1
+/// and a fuzzer would expect larger values refused).
 pub fn opt_rate_limit() -> Schema {
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
-        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-            utoipa::openapi::KnownFormat::Int32,
-        )))
         .minimum(Some(1))
         .maximum(Some(u32::MAX))
         .description(Some(
