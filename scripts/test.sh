@@ -52,10 +52,17 @@ fuzz=0
 ./scripts/fuzz-api.sh || fuzz=$?
 echo "openapi fuzz: $([ "$fuzz" = 0 ] && echo passed || echo "FAILED (replay with FUZZ_SEED=$FUZZ_SEED)")"
 [ "$fuzz" = 0 ] || status=1
-# One closing line over every test binary (cargo prints one result line per binary); a run
+# The client libraries (Python, TypeScript) and the README's walk-through in each language:
+# short stages, each against its own live server (scripts/with-live-server.sh), each
+# installing what it needs when missing and ending with a `stage result:` line.
+for stage in clients/python/test.sh clients/typescript/test.sh clients/walkthroughs.sh; do
+  echo "== stage $stage"
+  ./scripts/with-live-server.sh "$stage" 2>&1 | tee -a "$log" || status=1
+done
+# One closing line over every test binary (cargo prints one result line per binary) and stage; a run
 # in which no test passed (none ran, e.g. a build failure or a filter matching nothing) fails.
 echo
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+awk '/^(test|stage) result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f; if (p == 0) { print "no test passed: failing the run"; exit 1 } }' "$log" ||
   status=1
 exit "$status"
