@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting and lint gates, unit tests, the integration tests
 # (which start their own redis-server on a free port), and a bounded schemathesis run against
-# the OpenAPI document. Installs redis-server (apt) and the Python tools (pip) when missing.
+# the OpenAPI document, then the client libraries, the README's walk-throughs and the browser
+# tests against live servers. Installs redis-server and chromium (apt), the Python tools and
+# Playwright (pip) and TypeScript (npm) when missing.
 # The fuzzing seed is fixed per run and printed (FUZZ_SEED=N replays it). Fails when no test
 # ran at all.
 set -euo pipefail
@@ -52,10 +54,11 @@ fuzz=0
 ./scripts/fuzz-api.sh || fuzz=$?
 echo "openapi fuzz: $([ "$fuzz" = 0 ] && echo passed || echo "FAILED (replay with FUZZ_SEED=$FUZZ_SEED)")"
 [ "$fuzz" = 0 ] || status=1
-# The client libraries (Python, TypeScript) and the README's walk-through in each language:
-# short stages, each against its own live server (scripts/with-live-server.sh), each
-# installing what it needs when missing and ending with a `stage result:` line.
-for stage in clients/python/test.sh clients/typescript/test.sh clients/walkthroughs.sh; do
+# The client libraries (Python, TypeScript), the README's walk-through in each language, and
+# the dashboard and the portal in headless Chromium (tests/browser): short stages, each against
+# its own live server (scripts/with-live-server.sh), each installing what it needs when
+# missing and ending with a `stage result:` line.
+for stage in clients/python/test.sh clients/typescript/test.sh clients/walkthroughs.sh tests/browser/run.sh; do
   echo "== stage $stage"
   ./scripts/with-live-server.sh "$stage" 2>&1 | tee -a "$log" || status=1
 done

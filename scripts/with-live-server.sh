@@ -5,7 +5,8 @@
 # so deliveries can go to 127.0.0.1) and `octohooks listen` (a receiver answering 200 and
 # checking signatures with RECEIVER_SECRET), each on a free port, and gives the command:
 #   OCTOHOOKS_URL, OCTOHOOKS_TOKEN (the organisation "default"), OCTOHOOKS_RECEIVER and
-#   RECEIVER_URL (the receiver's URL), RECEIVER_SECRET, RECEIVER_LOG (what it printed).
+#   RECEIVER_URL (the receiver's URL), RECEIVER_SECRET, RECEIVER_LOG (what it printed),
+#   OCTOHOOKS_BIN and OCTOHOOKS_REDIS_URL (to start more nodes on the same Redis).
 # Used by scripts/test.sh for the client libraries, the README walk-throughs and the browser
 # tests. The debug binary is taken from $CARGO_TARGET_DIR when set (default ./target) and
 # built when missing. Prints the server's log when the command fails.
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 BIN="${CARGO_TARGET_DIR:-./target}/debug/octohooks"
 [ -x "$BIN" ] || cargo build --quiet --bin octohooks
 BIN=$(realpath "$BIN")
+export OCTOHOOKS_BIN="$BIN"
 ./scripts/ensure-redis.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/octohooks-live.XXXXXX")
@@ -53,11 +55,12 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
   --maxmemory-policy noeviction --loglevel warning >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 wait_for redis-server "$WORK/redis.log" redis-cli -p "$redis_port" ping
+export OCTOHOOKS_REDIS_URL="redis://127.0.0.1:$redis_port"
 
 api_port=$(free_port)
 export OCTOHOOKS_URL="http://127.0.0.1:$api_port"
 export OCTOHOOKS_TOKEN="live-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-OCTOHOOKS__REDIS__URL="redis://127.0.0.1:$redis_port" \
+OCTOHOOKS__REDIS__URL="$OCTOHOOKS_REDIS_URL" \
   OCTOHOOKS__AUTH__BOOTSTRAP_TOKEN="$OCTOHOOKS_TOKEN" \
   OCTOHOOKS__SERVER__BIND="127.0.0.1:$api_port" \
   OCTOHOOKS__SERVER__WORKERS=2 \

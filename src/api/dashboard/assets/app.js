@@ -75,6 +75,9 @@ function frame(ctx, nav) {
   const signOut = ctx.portal ? null : button('Sign out', busy(async () => {
     await api.del('/auth/session');
     sessionStorage.clear();
+    // Signed out on purpose: the page must not load (and fail with "session ended") first.
+    window.onhashchange = null;
+    api.onUnauthorized(null);
     location.hash = '#/apps';
     start();
   }), 'ghost', { id: 'sign-out' });

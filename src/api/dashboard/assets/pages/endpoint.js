@@ -137,10 +137,10 @@ function healthCard(e) {
 function secretCard(path, e, refresh, readOnly) {
   const shown = h('code', { class: 'secret', id: 'secret' }, 'whsec_••••••••••••••••••••••••');
   let revealed = null;
-  const reveal = button('Reveal', busy(async (event) => {
+  const reveal = button('Reveal', busy(async () => {
     revealed = (await api.get(`${path}/secret`)).data.key;
     shown.textContent = revealed;
-    event.currentTarget.replaceWith(copyButton(() => revealed, 'Copy'));
+    reveal.replaceWith(copyButton(() => revealed, 'Copy'));
   }), 'small', { id: 'reveal-secret' });
   const rotate = readOnly ? null : button('Rotate', busy(async () => {
     const grace = h('input', { type: 'number', name: 'grace', min: 0, max: 604800, value: 86400 });
