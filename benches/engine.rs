@@ -167,6 +167,7 @@ fn end_to_end(c: &mut Criterion) {
                                 uid: None,
                                 idempotency: None,
                                 ordering_key: None,
+                                only_to: None,
                             },
                         )
                         .await

@@ -19,7 +19,8 @@
 #   TARGET_SUSTAINED_FANOUT (deliveries/s, 40000, with more), TARGET_SUSTAINED_KEEP_UP
 #   (delivered / accepted x endpoints, 0.95), TARGET_CPU_MS_PER_DELIVERY (core-ms, 0.18).
 #   k6 scenarios also fail on their own thresholds. TARGETS=0: print figures, check nothing.
-# Binaries come from $CARGO_TARGET_DIR (default ./target). Everything listens on 127.0.0.1
+# Binaries come from $CARGO_TARGET_DIR (default ./target); OCTOHOOKS_BIN=path runs that node
+#   binary instead (before/after comparisons). Everything listens on 127.0.0.1
 # only, and only the processes this script starts are signalled; they stop when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +50,8 @@ wait_http() { for _ in $(seq 200); do curl -sf "$1" >/dev/null 2>&1 && return 0;
 
 cargo build --release --quiet --bin octohooks --example receiver
 target_dir="${CARGO_TARGET_DIR:-./target}"
-bin="$target_dir/release/octohooks"
+# OCTOHOOKS_BIN runs another build of the node (an A/B comparison of two commits).
+bin="${OCTOHOOKS_BIN:-$target_dir/release/octohooks}"
 
 redis_port=$(free_port)
 persist=(--save '' --appendonly no)
@@ -176,6 +178,12 @@ run_wrk() { # wrk posting ingest.lua's messages for DURATION: output in $work/wr
     local me=$BASHPID s f; read -r s <"/proc/$me/stat"; read -ra f <<<"${s##*) }"
     echo $((f[13] + f[14])) >"$work/wrk.ticks"
   )
+}
+cpu_line() { # label deliveries window_s ticks_node ticks_redis ticks_receiver
+  local hz; hz=$(getconf CLK_TCK)
+  echo "$1: CPU core-ms per delivery: octohooks $(calc "f'{$4 * 1000 / $hz / max($2, 1):.3f}'");" \
+    "redis-server $(calc "f'{$5 * 1000 / $hz / max($2, 1):.3f}'");" \
+    "receiver $(calc "f'{$6 * 1000 / $hz / max($2, 1):.3f}'") (window $(calc "round($3, 2)") s)"
 }
 machine_line() { # label window_s busy_ticks_of_the_machine ticks_of_this_run's_processes
   local hz; hz=$(getconf CLK_TCK)
@@ -314,6 +322,7 @@ PY
     echo "backlog of $total queued"
     curl -s -X POST "$RECEIVER_URL/reset" >/dev/null
     c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
+    c0=("$(ticks "${node_pids[@]}")" "$(ticks "$redis_pid")" "$(ticks "$receiver_pid")")
     kill -CONT "${stopped[@]}"; stopped=()
     start=$(date +%s.%N)
     # PROFILE=1: sample the whole machine while the backlog drains (perf from linux-perf).
@@ -321,10 +330,12 @@ PY
     drained=1; wait_deliveries "$total" 600 || drained=0
     end=$(date +%s.%N)
     c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
+    c1=("$(ticks "${node_pids[@]}")" "$(ticks "$redis_pid")" "$(ticks "$receiver_pid")")
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
     rate=$(calc "round($total / ($end - $start))")
     [ "$drained" = 1 ] || rate=0
     python3 -c "print(f'drain: $total deliveries in {($end-$start):.2f} s = $rate deliveries/s')"
+    cpu_line drain "$total" "$(calc "$end - $start")" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2]))
     machine_line drain "$(calc "$end - $start")" $((c1_all - c0_all)) $((c1_run - c0_run))
     receiver_stats
     target "drain deliveries/s" "$rate" ge "${TARGET_DRAIN:-20000}" TARGET_DRAIN

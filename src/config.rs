@@ -36,6 +36,7 @@ pub struct Config {
     pub retry: RetryConfig,
     pub endpoint: EndpointConfig,
     pub circuit: CircuitConfig,
+    pub ops: OpsConfig,
     pub retention: RetentionConfig,
     pub shutdown: ShutdownConfig,
     pub metrics: MetricsConfig,
@@ -123,6 +124,9 @@ pub struct ApiConfig {
     pub default_page_size: usize,
     /// Endpoints one application may have.
     pub max_endpoints_per_app: usize,
+    /// Refuse (422) endpoints subscribing to event types missing from the catalogue or
+    /// archived, instead of warning.
+    pub strict_event_types: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -222,6 +226,15 @@ pub struct CircuitConfig {
     /// Longest open period.
     #[serde(deserialize_with = "duration")]
     pub max_cooldown: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OpsConfig {
+    /// Failed attempts of one message to one endpoint that make a `message.attempt.failing`.
+    pub failing_after: u32,
+    /// How long before its automatic disabling an endpoint gets `endpoint.disabling`.
+    #[serde(deserialize_with = "duration")]
+    pub failing_warning_before: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -358,6 +371,9 @@ impl Config {
         }
         if self.endpoint.max_lanes == 0 {
             return fail("endpoint.max_lanes must be at least 1");
+        }
+        if self.ops.failing_after == 0 {
+            return fail("ops.failing_after must be at least 1");
         }
         if self.circuit.failure_threshold == 0 {
             return fail("circuit.failure_threshold must be at least 1");

@@ -1,5 +1,5 @@
 //! What can be done to an endpoint besides editing it: pause and resume it, read and rotate
-//! its signing secret, and try a payload filter.
+//! its signing secret, try a payload filter, and send it an event type's example.
 
 use std::time::Duration;
 
@@ -11,9 +11,15 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::idempotency::idempotent;
 use super::reply::Reply;
 use super::request::{app_endpoint, parse_json, read_body};
-use super::types::{EndpointOut, FilterTestIn, FilterTestOut, RotateIn, SecretOut};
+use super::types::{
+    EndpointOut, FilterTestIn, FilterTestOut, MessageOut, RotateIn, SecretOut, SendExampleIn,
+};
 use super::{validation, ApiState};
+use crate::db::StoreError;
 use crate::domain::secret;
+use crate::store::messages::{Accepted, NewMessage};
+use crate::telemetry::metrics;
+use serde_json::value::RawValue;
 
 /// Default grace period of the previous secrets after a rotation.
 const DEFAULT_GRACE: Duration = Duration::from_secs(86_400);
@@ -243,6 +249,82 @@ pub async fn test_filter(
                 matches: filter.matches(&input.payload),
             },
         )
+    })
+    .await
+}
+
+/// `POST .../endpoints/{endpoint_id}/send-example`
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{application_id}/endpoints/{endpoint_id}/send-example",
+    operation_id = "sendExample",
+    tag = "Endpoints",
+    summary = "Send an event type's example to an endpoint",
+    description = "Creates a message of `eventType` whose payload is the catalogue's example of \
+        that type (`{}` when it has none or the type is not in the catalogue) and delivers it to \
+        this endpoint only, as any message (signed, retried, listed). 202 once queued.",
+    params(
+        ("application_id" = String, Path, description = "The application's id or uid."),
+        ("endpoint_id" = String, Path, description = "The endpoint's id or uid."),
+    ),
+    request_body = SendExampleIn,
+    responses(
+        (status = 202, description = "The example message.", body = MessageOut),
+        (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such application or endpoint.",
+            body = ErrorBody),
+        (status = 409, description = "`conflict`: the endpoint is disabled (or \
+            `idempotency_key_in_progress`).", body = ErrorBody),
+        (status = 422, description = "`validation_error`: an invalid `eventType` (or \
+            `idempotency_key_reused`).", body = ErrorBody),
+    )
+)]
+pub async fn send_example(
+    state: web::Data<ApiState>,
+    org: Org,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let (app, endpoint) = path.into_inner();
+    let body = read_body(&state.config.server, &req, payload).await?;
+    idempotent(&state, &org.0, &req, &body, || async {
+        let input: SendExampleIn = parse_json(&body)?;
+        validation::identifier("eventType", &input.event_type)?;
+        let (app, found) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
+        if !found.endpoint.enabled {
+            return Err(ApiError::Conflict(
+                "the endpoint is disabled; enable it before sending to it".into(),
+            ));
+        }
+        let example = match state.store.find_event_type(&org.0, &input.event_type).await {
+            Ok(event_type) => event_type.example,
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let text = example.map_or_else(|| "{}".to_string(), |e| e.to_string());
+        let payload = RawValue::from_string(text).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let accepted = state
+            .store
+            .create_message(
+                &org.0,
+                app.id,
+                &NewMessage {
+                    event_type: &input.event_type,
+                    channels: &[],
+                    payload: &payload,
+                    uid: None,
+                    idempotency: None,
+                    ordering_key: None,
+                    only_to: Some(found.endpoint.id),
+                },
+            )
+            .await?;
+        let Accepted::Created(message) = accepted else {
+            return Err(ApiError::Internal("an example answered as a replay".into()));
+        };
+        metrics::MESSAGES_ACCEPTED.inc();
+        Reply::json(StatusCode::ACCEPTED, &MessageOut::from(message))
     })
     .await
 }

@@ -5,8 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::Org;
 use super::error::{ApiResult, ErrorBody};
+use super::event_types::subscription_warning;
 use super::idempotency::idempotent;
-use super::reply::{page_response, Reply};
+use super::reply::{page_response, warning_header, Reply};
 use super::request::{app_endpoint, parse_json, read_body, PageQuery};
 use super::types::{EndpointIn, EndpointOut};
 use super::{validation, ApiState};
@@ -15,7 +16,7 @@ use crate::store::endpoints::EndpointSpec;
 
 /// Parses and validates an endpoint body. Missing or empty secrets get one generated on create
 /// and keep the current ones on update (an endpoint always has a secret to sign with).
-fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
+pub(super) fn validated(body: &[u8], create: bool) -> ApiResult<EndpointSpec> {
     let input: EndpointIn = parse_json(body)?;
     validation::name(&input.name)?;
     validation::url(&input.url)?;
@@ -97,11 +98,15 @@ pub async fn list(
     operation_id = "createEndpoint",
     tag = "Endpoints",
     summary = "Create an endpoint",
-    description = "A `whsec_` secret is generated when none is given.",
+    description = "A `whsec_` secret is generated when none is given. `eventTypes` naming types \
+        missing from the event-type catalogue (or archived) are accepted with a `Warning` \
+        header, or refused with 422 when the server sets `api.strict_event_types`.",
     params(("application_id" = String, Path, description = "The application's id or uid.")),
     request_body = EndpointIn,
     responses(
-        (status = 201, description = "The new endpoint.", body = EndpointOut),
+        (status = 201, description = "The new endpoint.", body = EndpointOut,
+            headers(("warning" = String, description = "Present when `eventTypes` names types \
+                missing from the event-type catalogue or archived (`299 - \"...\"`)."))),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application.", body = ErrorBody),
         (status = 409, description = "`conflict`: the uid is taken (or \
@@ -122,9 +127,10 @@ pub async fn create(
     idempotent(&state, &org.0, &req, &body, || async {
         let spec = validated(&body, true)?;
         let app = state.store.find_application(&org.0, &path).await?;
+        let warning = subscription_warning(&state, &org.0, &spec.event_types).await?;
         let max = state.config.api.max_endpoints_per_app;
         let endpoint = state.store.create_endpoint(app.id, &spec, max).await?;
-        Reply::json(StatusCode::CREATED, &EndpointOut::from(endpoint))
+        Ok(Reply::json(StatusCode::CREATED, &EndpointOut::from(endpoint))?.warned(warning))
     })
     .await
 }
@@ -173,7 +179,9 @@ pub async fn get(
     ),
     request_body = EndpointIn,
     responses(
-        (status = 200, description = "The updated endpoint.", body = EndpointOut),
+        (status = 200, description = "The updated endpoint.", body = EndpointOut,
+            headers(("warning" = String, description = "Present when `eventTypes` names types \
+                missing from the event-type catalogue or archived (`299 - \"...\"`)."))),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application or endpoint.",
             body = ErrorBody),
@@ -193,11 +201,16 @@ pub async fn update(
     let body = read_body(&state.config.server, &req, payload).await?;
     let spec = validated(&body, false)?;
     let (app, endpoint) = app_endpoint(&state, &org.0, &app, &endpoint).await?;
+    let warning = subscription_warning(&state, &org.0, &spec.event_types).await?;
     let endpoint = state
         .store
         .update_endpoint(app.id, endpoint.endpoint.id, &spec)
         .await?;
-    Ok(HttpResponse::Ok().json(EndpointOut::from(endpoint)))
+    let mut response = HttpResponse::Ok();
+    if let Some(text) = warning {
+        response.insert_header(warning_header(&text));
+    }
+    Ok(response.json(EndpointOut::from(endpoint)))
 }
 
 /// `DELETE .../endpoints/{endpoint_id}`

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::auth::Org;
 use super::error::{ApiError, ApiResult, ErrorBody};
+use super::event_types::payload_errors;
 use super::idempotency::{self, idempotent};
 use super::reply::{page_response, Reply};
 use super::request::{parse_json, read_body, PageQuery};
@@ -16,10 +17,18 @@ use crate::store::messages::{Accepted, MessageFilter, NewMessage};
 use crate::store::ordered::TimeWindow;
 use crate::telemetry::metrics;
 
+/// The message uid that would be read as `.../messages/erase`.
+const RESERVED_UID: &str = "erase";
+
 fn validated(body: &[u8]) -> ApiResult<MessageIn> {
     let input: MessageIn = parse_json(body)?;
     validation::identifier("eventType", &input.event_type)?;
     validation::opt_uid(input.uid.as_deref())?;
+    if input.uid.as_deref() == Some(RESERVED_UID) {
+        return Err(ApiError::Validation(format!(
+            "uid {RESERVED_UID:?} is reserved (it names the erasure routes)"
+        )));
+    }
     validation::ordering_key(input.ordering_key.as_deref())?;
     if let Some(channels) = &input.channels {
         validation::identifier_list("channels", channels, validation::MAX_CHANNELS)?;
@@ -54,8 +63,10 @@ fn validated(body: &[u8]) -> ApiResult<MessageIn> {
             uid; it is not delivered again (or `idempotency_key_in_progress`).", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the payload is larger than 350 KB, or \
             the body larger than the body limit.", body = ErrorBody),
-        (status = 422, description = "`validation_error`: the body breaks a rule of the schema (or \
-            `idempotency_key_reused`).", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema, or \
+            with `validate`, the payload does not match its event type's schema (the first errors \
+            are listed; or `idempotency_key_reused`).",
+            body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -69,6 +80,17 @@ pub async fn create(
     let key = idempotency::key_hash(&req)?;
     idempotent(&state, &org.0, &req, &body, || async {
         let input = validated(&body)?;
+        if input.validate == Some(true) {
+            let payload = input.payload.get();
+            let errors = payload_errors(&state, &org.0, &input.event_type, payload).await?;
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(format!(
+                    "payload does not match the schema of event type {:?}: {}",
+                    input.event_type,
+                    errors.join("; ")
+                )));
+            }
+        }
         let app = state.store.resolve_application(&org.0, &path).await?;
         let channels = input.channels.unwrap_or_default();
         let accepted = state
@@ -83,6 +105,7 @@ pub async fn create(
                     uid: input.uid.as_deref(),
                     idempotency: key.as_deref().map(|k| (k, state.config.idempotency.ttl)),
                     ordering_key: input.ordering_key.as_deref(),
+                    only_to: None,
                 },
             )
             .await?;
@@ -281,8 +304,8 @@ pub async fn attempts(
         (status = 202, description = "The delivery is queued.", body = ResendAccepted),
         (status = 404, description = "`not_found`: no such application, message or endpoint.",
             body = ErrorBody),
-        (status = 422, description = "`validation_error`: the endpoint is disabled (or \
-            `idempotency_key_reused`).", body = ErrorBody),
+        (status = 422, description = "`validation_error`: the endpoint is disabled, or the \
+            message's payload was erased (or `idempotency_key_reused`).", body = ErrorBody),
     )
 )]
 pub async fn resend(
@@ -299,6 +322,11 @@ pub async fn resend(
         let message = state.store.find_message(app.id, &message).await?;
         let endpoint = state.store.find_endpoint(app.id, &endpoint).await?;
         let endpoint = endpoint.endpoint;
+        if message.payload.is_none() {
+            return Err(ApiError::Validation(
+                "the message's payload was erased; it cannot be sent again".into(),
+            ));
+        }
         if !endpoint.enabled {
             return Err(ApiError::Validation(
                 "the endpoint is disabled; enable it before resending".into(),

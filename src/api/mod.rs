@@ -11,12 +11,15 @@ pub mod dashboard;
 pub mod endpoint_actions;
 pub mod endpoint_logs;
 pub mod endpoints;
+pub mod erasure;
 pub mod error;
+pub mod event_types;
 pub mod health;
 pub mod idempotency;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod ops_webhooks;
 pub mod portal;
 pub mod recovery;
 pub mod reply;
@@ -43,6 +46,9 @@ use error::ApiError;
 pub const NEXT_ITERATOR_HEADER: &str = "x-next-iterator";
 /// Response header set on answers replayed from an Idempotency-Key.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+/// Response header of an answer whose request was done but looks wrong (an endpoint
+/// subscribing to an event type missing from the catalogue).
+pub const WARNING_HEADER: &str = "warning";
 
 /// What every handler shares.
 pub struct ApiState {
@@ -87,7 +93,7 @@ pub fn cors_headers() -> middleware::DefaultHeaders {
         .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .add((
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            "x-next-iterator, idempotent-replayed",
+            "x-next-iterator, idempotent-replayed, warning",
         ))
 }
 

@@ -64,6 +64,8 @@ pub const REPLAYED_HEADER_NAME: &str = "Idempotent-Replayed";
         (name = "Applications", description = "Where messages are sent to: usually one per customer."),
         (name = "Endpoints", description = "The URLs an application's messages are delivered to."),
         (name = "Messages", description = "Webhooks, and what became of their deliveries."),
+        (name = "Event types", description = "The organisation's catalogue of event types, with the JSON Schema and an example of their payloads."),
+        (name = "Operational webhooks", description = "The organisation's own endpoints for events about its endpoints and jobs (disabled, circuit opened, attempts exhausted, ...)."),
         (name = "Tokens", description = "API tokens: organisation-wide, or scoped to one application (a customer portal's)."),
         (name = "Dashboard", description = "Sign-in of the web dashboard (a session cookie)."),
         (name = "Operations", description = "Health, metrics and this document."),
@@ -102,6 +104,22 @@ const LINKS: &[LinkSpec] = &[
             ("application_id", "$request.path.application_id"),
             ("endpoint_id", "$response.body#/id"),
         ],
+    ),
+    (
+        "createEventType",
+        "201",
+        &["getEventType", "updateEventType", "deleteEventType"],
+        &[("event_type_name", "$response.body#/name")],
+    ),
+    (
+        "createOperationalEndpoint",
+        "201",
+        &[
+            "getOperationalEndpoint",
+            "updateOperationalEndpoint",
+            "deleteOperationalEndpoint",
+        ],
+        &[("endpoint_id", "$response.body#/id")],
     ),
     (
         "createToken",

@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use serde::Serialize;
 
 use super::error::{ApiError, ApiResult};
-use super::NEXT_ITERATOR_HEADER;
+use super::{NEXT_ITERATOR_HEADER, WARNING_HEADER};
 use crate::store::Page;
 
 /// A JSON answer with its status, kept as bytes so idempotent requests can store it.
@@ -17,6 +17,8 @@ pub struct Reply {
     /// What an Idempotency-Key replays instead of `body`, when the answer holds something
     /// that must not be stored (a new token).
     pub replay: Option<Vec<u8>>,
+    /// A `Warning` header: the request was done, but something in it looks wrong.
+    pub warning: Option<String>,
 }
 
 impl Reply {
@@ -27,6 +29,7 @@ impl Reply {
             status,
             body,
             replay: None,
+            warning: None,
         })
     }
 
@@ -37,12 +40,26 @@ impl Reply {
         Ok(self)
     }
 
+    /// The same answer with a `Warning` header.
+    pub fn warned(mut self, warning: Option<String>) -> Reply {
+        self.warning = warning;
+        self
+    }
+
     /// The HTTP response.
     pub fn into_response(self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .content_type("application/json")
-            .body(self.body)
+        let mut response = HttpResponse::build(self.status);
+        if let Some(text) = &self.warning {
+            response.insert_header(warning_header(text));
+        }
+        response.content_type("application/json").body(self.body)
     }
+}
+
+/// A `Warning` header (`299 - "text"`, a persistent warning) carrying `text`.
+pub fn warning_header(text: &str) -> (&'static str, String) {
+    let quoted = text.replace(['\\', '"'], "'");
+    (WARNING_HEADER, format!("299 - \"{quoted}\""))
 }
 
 /// A list answer: the JSON array and, when more follow, the next cursor in a header.

@@ -56,12 +56,19 @@ async fn read_limited(
 }
 
 /// Parses a JSON body: syntax errors are 400 `invalid_json`, shape errors (missing fields,
-/// wrong types) 422 `validation_error`.
+/// wrong types, anything but an object: serde would read a struct from an array too) 422
+/// `validation_error`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
+    let parsed = serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::Validation(e.to_string()),
         _ => ApiError::InvalidJson(format!("request body is not valid JSON: {e}")),
-    })
+    })?;
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Validation(
+            "the request body must be a JSON object".into(),
+        ));
+    }
+    Ok(parsed)
 }
 
 /// `?limit=&iterator=` of every list.

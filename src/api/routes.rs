@@ -8,8 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::error::ApiError;
 use super::resource::{resource, Resource};
 use super::{
-    applications, endpoint_actions, endpoint_logs, endpoints, health, messages, metrics, openapi,
-    portal, recovery, session, tokens,
+    applications, endpoint_actions, endpoint_logs, endpoints, erasure, event_types, health,
+    messages, metrics, openapi, ops_webhooks, portal, recovery, session, tokens,
 };
 
 /// Every resource, in document order.
@@ -60,6 +60,11 @@ pub fn table() -> Vec<Resource> {
                 endpoint_actions::test_filter,
                 endpoint_actions::__path_test_filter,
             ),
+        resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/send-example")
+            .post(
+                endpoint_actions::send_example,
+                endpoint_actions::__path_send_example,
+            ),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover")
             .post(recovery::recover, recovery::__path_recover),
         resource("/api/v1/applications/{application_id}/endpoints/{endpoint_id}/recover/{job_id}")
@@ -67,14 +72,35 @@ pub fn table() -> Vec<Resource> {
         resource("/api/v1/applications/{application_id}/messages")
             .get(messages::list, messages::__path_list)
             .post(messages::create, messages::__path_create),
+        // Before `/messages/{message_id}`: the uid "erase" is reserved for these paths.
+        resource("/api/v1/applications/{application_id}/messages/erase")
+            .post(erasure::start, erasure::__path_start),
+        resource("/api/v1/applications/{application_id}/messages/erase/{job_id}")
+            .get(erasure::status, erasure::__path_status),
         resource("/api/v1/applications/{application_id}/messages/{message_id}")
             .get(messages::get, messages::__path_get),
+        resource("/api/v1/applications/{application_id}/messages/{message_id}/content")
+            .delete(erasure::erase_content, erasure::__path_erase_content),
         resource("/api/v1/applications/{application_id}/messages/{message_id}/attempts")
             .get(messages::attempts, messages::__path_attempts),
         resource(
             "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend",
         )
         .post(messages::resend, messages::__path_resend),
+        resource("/api/v1/event-types")
+            .get(event_types::list, event_types::__path_list)
+            .post(event_types::create, event_types::__path_create),
+        resource("/api/v1/event-types/{event_type_name}")
+            .get(event_types::get, event_types::__path_get)
+            .put(event_types::update, event_types::__path_update)
+            .delete(event_types::delete, event_types::__path_delete),
+        resource("/api/v1/operational-webhooks/endpoints")
+            .get(ops_webhooks::list, ops_webhooks::__path_list)
+            .post(ops_webhooks::create, ops_webhooks::__path_create),
+        resource("/api/v1/operational-webhooks/endpoints/{endpoint_id}")
+            .get(ops_webhooks::get, ops_webhooks::__path_get)
+            .put(ops_webhooks::update, ops_webhooks::__path_update)
+            .delete(ops_webhooks::delete, ops_webhooks::__path_delete),
         resource("/api/v1/tokens")
             .get(tokens::list, tokens::__path_list)
             .post(tokens::create, tokens::__path_create),

@@ -43,6 +43,13 @@ pub fn identifier() -> Schema {
     string(validation::IDENTIFIER_PATTERN, validation::MAX_TEXT).into()
 }
 
+/// An optional event type or channel name.
+pub fn opt_identifier() -> Schema {
+    string(validation::IDENTIFIER_PATTERN, validation::MAX_TEXT)
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .into()
+}
+
 /// A display name.
 pub fn name() -> Schema {
     ObjectBuilder::new()
@@ -261,6 +268,15 @@ pub fn iterator() -> Schema {
         .into()
 }
 
+/// A cursor of a list in name order: the last name of the previous page (or empty).
+pub fn name_iterator() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(validation::MAX_TEXT))
+        .pattern(Some(validation::NAME_ITERATOR_PATTERN))
+        .into()
+}
+
 /// A cursor of an endpoint's attempt log.
 pub fn log_iterator() -> Schema {
     ObjectBuilder::new()
@@ -298,6 +314,17 @@ pub fn payload() -> Schema {
         .into()
 }
 
+/// A stored message's payload: any JSON object, or `null` once erased.
+pub fn erasable_payload() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "The webhook body exactly as sent (a JSON object), or `null` once its content was \
+             erased.",
+        ))
+        .into()
+}
+
 /// Why an attempt had no usable response (`null` on success).
 pub fn failure_kind() -> Schema {
     let mut names: Vec<Option<&str>> = FailureKind::ALL.iter().map(|k| Some(k.as_str())).collect();
@@ -319,6 +346,37 @@ pub fn job_status() -> Schema {
         .schema_type(Type::String)
         .enum_values(Some(
             [JobStatus::Running, JobStatus::Done].map(JobStatus::as_str),
+        ))
+        .into()
+}
+
+/// An event type's description.
+pub fn description() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(validation::MAX_DESCRIPTION))
+        .description(Some("What the event means (`null` or absent: empty)."))
+        .into()
+}
+
+/// An event type's JSON Schema, or `null`.
+pub fn opt_json_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "A JSON Schema (draft 2020-12) of the event's payloads, at most 64 KB; references \
+             to other documents are not resolved. `null`: none.",
+        ))
+        .into()
+}
+
+/// An event type's example payload, or `null`.
+pub fn opt_example() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "An example payload (a JSON object matching the schema), sent by \
+             `send-example`. `null`: none (`{}` is sent).",
         ))
         .into()
 }

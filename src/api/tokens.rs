@@ -13,31 +13,25 @@ use super::reply::{page_response, Reply};
 use super::request::{parse_json, read_body, PageQuery};
 use super::types::{TokenCreatedOut, TokenIn, TokenOut};
 use super::{validation, ApiState};
-use crate::clock::now_ms;
-use crate::db::StoreError;
 use crate::store::tokens::{NewToken, TokenScope};
 
 /// Parses and checks a token request, resolving its scope's application.
 async fn validated(state: &ApiState, org: &str, body: &[u8]) -> ApiResult<NewToken> {
     let input: TokenIn = parse_json(body)?;
     validation::name(&input.name)?;
-    if input.expires_at.is_some_and(|at| at <= now_ms()) {
+    if input.expires_at.is_some_and(|at| at < 0) {
         return Err(ApiError::Validation(
-            "expiresAt must be in the future (epoch milliseconds)".into(),
+            "expiresAt is epoch milliseconds (0 or more)".into(),
         ));
     }
     let scope = match input.scope {
         None => None,
         Some(scope) => {
-            let app = match state.store.find_application(org, &scope.application).await {
-                Ok(app) => app,
-                Err(StoreError::NotFound(_)) => {
-                    return Err(ApiError::Validation(
-                        "scope.application names no application of this organisation".into(),
-                    ))
-                }
-                Err(e) => return Err(e.into()),
-            };
+            // An unknown application answers 404, as anywhere else.
+            let app = state
+                .store
+                .find_application(org, &scope.application)
+                .await?;
             Some(TokenScope {
                 application: app.id,
                 read_only: scope.read_only,
@@ -94,15 +88,16 @@ pub async fn list(
     description = "Makes a token and shows it this once (only its SHA-256 is stored). With \
         `scope`, the token reaches one application only: its endpoints, messages and attempts \
         (only reading them when `readOnly`) and reading the event-type catalogue; every other \
-        route answers 403 and other applications 404. With `expiresAt`, it stops working then. \
-        Organisation tokens only.",
+        route answers 403 and other applications 404. With `expiresAt`, it stops working then (a \
+        time already past makes a token that never works). Organisation tokens only.",
     request_body = TokenIn,
     responses(
         (status = 201, description = "The new token.", body = TokenCreatedOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
-        (status = 422, description = "`validation_error`: the body breaks a rule of the schema, \
-            `expiresAt` is past, or `scope.application` names no application (or \
-            `idempotency_key_reused`).", body = ErrorBody),
+        (status = 404, description = "`not_found`: `scope.application` names no application.",
+            body = ErrorBody),
+        (status = 422, description = "`validation_error`: the body breaks a rule of the schema \
+            (or `idempotency_key_reused`).", body = ErrorBody),
     )
 )]
 pub async fn create(

@@ -11,9 +11,12 @@ use uuid::Uuid;
 
 use super::schema;
 use crate::clock::now_ms;
-use crate::domain::{Application, Attempt, AttemptStatus, EndpointHealth, FailureKind, Message};
+use crate::domain::{
+    Application, Attempt, AttemptStatus, EndpointHealth, EventType, FailureKind, Message,
+};
 use crate::queue::log::Bucket;
 use crate::store::endpoints::EndpointWithHealth;
+use crate::store::erasure::ErasureJob;
 use crate::store::recovery::RecoveryJob;
 use crate::store::tokens::TokenRecord;
 
@@ -234,6 +237,11 @@ pub struct MessageIn {
     #[serde(default)]
     #[schema(schema_with = schema::opt_ordering_key)]
     pub ordering_key: Option<String>,
+    /// `true`: the payload must match the JSON Schema of its event type in the catalogue (422
+    /// listing the first errors otherwise); a type without a schema, or missing from the
+    /// catalogue, has nothing to check. `null` or absent: `false`.
+    #[serde(default)]
+    pub validate: Option<bool>,
 }
 
 /// A webhook: its payload is delivered verbatim to every matching endpoint.
@@ -244,9 +252,9 @@ pub struct MessageOut {
     pub channels: Vec<String>,
     #[schema(schema_with = schema::identifier)]
     pub event_type: String,
-    /// The payload exactly as the client sent it (bytes preserved).
-    #[schema(schema_with = schema::payload)]
-    pub payload: Box<RawValue>,
+    /// The payload exactly as the client sent it (bytes preserved); `null` once erased.
+    #[schema(schema_with = schema::erasable_payload, required = true)]
+    pub payload: Option<Box<RawValue>>,
     #[schema(schema_with = schema::opt_uid, required = true)]
     pub uid: Option<String>,
     /// Its FIFO lane's key; absent when it has none (the seed's message shape is unchanged).
@@ -433,6 +441,63 @@ impl From<RecoveryJob> for RecoveryJobOut {
     }
 }
 
+/// Body of `POST .../messages/erase`: which messages' payloads to erase (all when empty).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EraseIn {
+    /// Only messages whose uid starts with this.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
+    pub uid_prefix: Option<String>,
+    /// Only messages with this channel.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_identifier)]
+    pub channel: Option<String>,
+    /// Only messages created before this time (epoch ms); absent: every message that exists
+    /// when the job starts.
+    #[serde(default, deserialize_with = "integral_ms_opt")]
+    #[schema(minimum = 0)]
+    pub before: Option<i64>,
+}
+
+/// An erasure job and its progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasureJobOut {
+    pub id: Uuid,
+    #[schema(required = true)]
+    pub uid_prefix: Option<String>,
+    #[schema(required = true)]
+    pub channel: Option<String>,
+    #[schema(required = true)]
+    pub before: Option<i64>,
+    /// `running` or `done`.
+    #[schema(schema_with = schema::job_status)]
+    pub status: String,
+    /// Messages examined so far.
+    pub scanned: u64,
+    /// Payloads erased so far.
+    pub erased: u64,
+    pub created: i64,
+    pub updated: i64,
+}
+
+impl From<ErasureJob> for ErasureJobOut {
+    fn from(job: ErasureJob) -> Self {
+        ErasureJobOut {
+            id: job.id,
+            uid_prefix: job.filter.uid_prefix,
+            channel: job.filter.channel,
+            before: job.filter.before,
+            status: job.status.as_str().to_string(),
+            scanned: job.scanned,
+            erased: job.erased,
+            created: job.created,
+            updated: job.updated,
+        }
+    }
+}
+
 /// Body of `POST .../endpoints/{endpoint_id}/secret/rotate` (optional).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -442,7 +507,7 @@ pub struct RotateIn {
     #[schema(schema_with = schema::opt_secret)]
     pub key: Option<String>,
     /// How long the previous secrets keep signing, 0 to 604800 seconds (default 86400).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral_u32")]
     #[schema(minimum = 0, maximum = 604800)]
     pub grace_period_seconds: Option<u32>,
 }
@@ -499,7 +564,8 @@ pub struct TokenIn {
     /// Shown in lists, so people know which token is which.
     #[schema(schema_with = schema::name)]
     pub name: String,
-    /// When the token stops working, epoch ms in the future (`null` or absent: never).
+    /// When the token stops working, epoch ms (`null` or absent: never; a time already past
+    /// makes a token that never works).
     #[serde(default, deserialize_with = "integral_ms_opt")]
     #[schema(minimum = 0)]
     pub expires_at: Option<i64>,
@@ -578,12 +644,97 @@ pub struct TokenCreatedOut {
     pub token: Option<String>,
 }
 
+/// Body of `POST /event-types`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventTypeIn {
+    /// Dotted name, as messages' `eventType` carry it.
+    #[schema(schema_with = schema::identifier)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(schema_with = schema::description)]
+    pub description: Option<String>,
+    /// JSON Schema (draft 2020-12) of the payloads; checked when stored.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_json_schema)]
+    pub schema: Option<Value>,
+    /// An example payload, matching the schema.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_example)]
+    pub example: Option<Value>,
+    /// `null` or absent: `false`.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+/// Body of `PUT /event-types/{event_type_name}`: replaces every attribute.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventTypeUpdateIn {
+    #[serde(default)]
+    #[schema(schema_with = schema::description)]
+    pub description: Option<String>,
+    /// JSON Schema (draft 2020-12) of the payloads; checked when stored.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_json_schema)]
+    pub schema: Option<Value>,
+    /// An example payload, matching the schema.
+    #[serde(default)]
+    #[schema(schema_with = schema::opt_example)]
+    pub example: Option<Value>,
+    /// `null` or absent: `false`.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+/// An entry of the organisation's event-type catalogue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeOut {
+    #[schema(schema_with = schema::identifier)]
+    pub name: String,
+    pub description: String,
+    #[schema(schema_with = schema::opt_json_schema, required = true)]
+    pub schema: Option<Value>,
+    #[schema(schema_with = schema::opt_example, required = true)]
+    pub example: Option<Value>,
+    /// Archived types stay for old messages; endpoints naming them get a warning.
+    pub archived: bool,
+    /// Creation time, epoch ms.
+    pub created: i64,
+    /// Last change, epoch ms.
+    pub updated: i64,
+}
+
+impl From<EventType> for EventTypeOut {
+    fn from(event_type: EventType) -> Self {
+        EventTypeOut {
+            name: event_type.name,
+            description: event_type.description,
+            schema: event_type.schema,
+            example: event_type.example,
+            archived: event_type.archived,
+            created: event_type.created,
+            updated: event_type.updated,
+        }
+    }
+}
+
+/// Body of `POST .../endpoints/{endpoint_id}/send-example`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendExampleIn {
+    /// The event type whose catalogue example is sent (`{}` when it has none).
+    #[schema(schema_with = schema::identifier)]
+    pub event_type: String,
+}
+
 /// Body of `POST .../portal-link` (optional).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PortalLinkIn {
     /// How long the link works, 60 to 604800 seconds (default `dashboard.portal_link_ttl`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral_u32")]
     #[schema(minimum = 60, maximum = 604800)]
     pub expires_in: Option<u32>,
     /// The customer may only look, not change endpoints (default `false`).

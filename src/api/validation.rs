@@ -19,6 +19,10 @@ pub const MAX_CHANNELS: usize = 10;
 pub const MAX_SECRETS: usize = 5;
 /// Largest message payload, serialized.
 pub const MAX_PAYLOAD: usize = 350 * 1024;
+/// Longest event-type description, in characters.
+pub const MAX_DESCRIPTION: usize = 4096;
+/// Largest event-type schema, serialized.
+pub const MAX_SCHEMA: usize = 64 * 1024;
 /// Longest accepted Idempotency-Key.
 pub const MAX_IDEMPOTENCY_KEY: usize = 256;
 
@@ -42,6 +46,8 @@ pub const SECRET_PATTERN: &str = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}|(?:[A-Za-
 pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[\\t ]*[!-~](?:[ -~]{0,254}[!-~])?[\\t ]*$";
 /// A cursor of an endpoint's attempt log, as its `x-next-iterator` hands them out (or empty).
 pub const LOG_ITERATOR_PATTERN: &str = "^(?:-?[0-9]{1,19}\\|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:[0-9]{1,9}:[spf])?$";
+/// A cursor of a list in name order (the event-type catalogue), or empty.
+pub const NAME_ITERATOR_PATTERN: &str = "^[a-zA-Z0-9._-]{0,256}$";
 /// A position cursor, as the attempt list's `x-next-iterator` hands them out (or empty).
 pub const POSITION_PATTERN: &str = "^[0-9]{0,9}$";
 /// A list cursor, as `x-next-iterator` hands them out (or empty: the first page).

@@ -92,6 +92,16 @@ impl Keys {
         format!("{}:app_uids", self.org(org))
     }
 
+    /// Hash of one event type of an organisation's catalogue.
+    pub fn event_type(&self, org: &str, name: &str) -> String {
+        format!("{}:et:{name}", self.org(org))
+    }
+
+    /// Sorted set of an organisation's event-type names (score 0: in name order).
+    pub fn event_types(&self, org: &str) -> String {
+        format!("{}:ets", self.org(org))
+    }
+
     /// Idempotency record of one key within an organisation.
     pub fn idempotency(&self, org: &str, key_hash: &str) -> String {
         format!("{}:idem:{key_hash}", self.org(org))
@@ -166,7 +176,7 @@ impl Keys {
         format!("{}:app:{app}:idem:{name}", self.app_part(app))
     }
 
-    /// The recovery jobs of an application, so its purge finds them.
+    /// The background jobs (recovery, erasure) of an application, so its purge finds them.
     pub fn recovery_jobs(&self, app: Uuid) -> String {
         format!("{}:app:{app}:jobs", self.app_part(app))
     }
@@ -179,6 +189,17 @@ impl Keys {
     /// Hash of one recovery job of an endpoint (expires a day after its last progress).
     pub fn recovery(&self, app: Uuid, job: Uuid) -> String {
         format!("{}:recover:{job}", self.app_part(app))
+    }
+
+    /// Hash of one erasure job of an application (expires a day after its last progress).
+    pub fn erasure(&self, app: Uuid, job: Uuid) -> String {
+        format!("{}:erase:{job}", self.app_part(app))
+    }
+
+    /// Running erasure jobs of a partition (`<app>|<job>`, scored by creation), so its owner
+    /// resumes those whose node died.
+    pub fn erasures(&self, partition: u16) -> String {
+        format!("{}:erasures", self.part(partition))
     }
 
     /// The running recovery job of an endpoint (at most one at a time).
@@ -225,6 +246,12 @@ impl Keys {
     /// Endpoints of a partition with parked deliveries, scored by when to look at them next.
     pub fn parked_index(&self, partition: u16) -> String {
         format!("{}:parked", self.part(partition))
+    }
+
+    /// Operational events of a partition's applications waiting to be relayed (a stream,
+    /// written by the scripts whose changes they report: `queue::outbox`).
+    pub fn outbox(&self, partition: u16) -> String {
+        format!("{}:outbox", self.part(partition))
     }
 
     /// Ownership lease of a partition.

@@ -13,8 +13,8 @@ pub struct Message {
     pub event_type: String,
     /// Further routing labels; endpoints with channels only get messages sharing one.
     pub channels: Vec<String>,
-    /// The payload exactly as the client sent it (bytes preserved).
-    pub payload: Box<RawValue>,
+    /// The payload exactly as the client sent it (bytes preserved); `None` once erased.
+    pub payload: Option<Box<RawValue>>,
     /// For FIFO endpoints: messages with the same key keep their order.
     pub ordering_key: Option<String>,
     /// Creation time, epoch ms.

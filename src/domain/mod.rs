@@ -6,6 +6,7 @@
 pub mod application;
 pub mod attempt;
 pub mod endpoint;
+pub mod event_type;
 pub mod filter;
 pub mod headers;
 pub mod message;
@@ -16,4 +17,5 @@ pub use attempt::{Attempt, AttemptStatus, FailureKind, Outcome};
 pub use endpoint::{
     CircuitState, Endpoint, EndpointHealth, Ordering, RetiringSecret, Subscription,
 };
+pub use event_type::EventType;
 pub use message::Message;

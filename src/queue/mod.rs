@@ -12,6 +12,7 @@ pub mod assignment;
 pub mod lane;
 pub mod lease;
 pub mod log;
+pub mod outbox;
 pub mod park;
 pub mod record;
 pub mod retry;

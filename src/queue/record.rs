@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::lane::Lane;
 use super::log;
+use super::outbox::EVENT_FIELD;
 use super::park::index_member;
 use super::stream::GROUP;
 use super::task::Task;
@@ -101,6 +102,21 @@ pub struct AttemptRecord<'a> {
     pub disable_after_ms: u64,
     /// The attempt was of a FIFO lane's head.
     pub lane: Option<LaneHead<'a>>,
+    /// The operational events the attempt may cause (`queue::outbox`).
+    pub events: AttemptEvents<'a>,
+}
+
+/// Operational events an attempt's record writes into the outbox, encoded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttemptEvents<'a> {
+    /// `message.attempt.exhausted`: the attempt ends its schedule.
+    pub exhausted: Option<&'a str>,
+    /// `message.attempt.failing`: the attempt is the message's `ops.failing_after`-th failure.
+    pub failing: Option<&'a str>,
+    /// `endpoint.disabling` (without `disableAt`), written when the endpoint has been failing
+    /// for `warn_after_ms`, once per failure streak.
+    pub disabling: &'a str,
+    pub warn_after_ms: u64,
 }
 
 /// What the record script decided.
@@ -157,6 +173,7 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordRepl
         .key(keys.lane(lane.app, lane.endpoint, &lane.name))
         .key(keys.lane_index(job.partition))
         .key(keys.endpoint_lanes(lane.app, lane.endpoint))
+        .key(keys.outbox(job.partition))
         .arg(r.attempt)
         .arg(r.retention_secs.max(1))
         .arg(r.health.as_arg())
@@ -181,6 +198,11 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordRepl
         .arg(r.lane.map_or("", |l| l.head))
         .arg(r.lane.map_or("", |l| l.retried))
         .arg(&lane.name)
+        .arg(EVENT_FIELD)
+        .arg(r.events.exhausted.unwrap_or(""))
+        .arg(r.events.failing.unwrap_or(""))
+        .arg(r.events.warn_after_ms)
+        .arg(r.events.disabling)
         .invoke_async(&mut conn)
         .await?;
     if answer == redis::Value::Int(-1) {

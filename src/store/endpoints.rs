@@ -17,6 +17,7 @@ use super::{
 use crate::clock::now_ms;
 use crate::db::StoreError;
 use crate::domain::{Endpoint, EndpointHealth, Ordering, RetiringSecret};
+use crate::queue::outbox::{DisableReason, OpsEvent, OutboxEvent, EVENT_FIELD};
 use crate::queue::stream::TASK_FIELD;
 use crate::queue::{park, Task};
 
@@ -152,6 +153,7 @@ impl Store {
             .key(keys.endpoint_uids(app))
             .key(keys.endpoint_health(app, id))
             .key(keys.stream(keys.partition_of(app)))
+            .key(keys.outbox(keys.partition_of(app)))
             .arg(if create { "create" } else { "update" })
             .arg(id.to_string())
             .arg(ordered::member(now, id))
@@ -159,7 +161,13 @@ impl Store {
             .arg(max_endpoints)
             .arg(if spec.enabled { "1" } else { "0" })
             .arg(TASK_FIELD)
-            .arg(Task::refresh(app, id).encode());
+            .arg(Task::refresh(app, id).encode())
+            .arg(EVENT_FIELD)
+            .arg(
+                OutboxEvent::new(OpsEvent::EndpointDisabled, app, id, now)
+                    .with("reason", DisableReason::Manual.as_str())
+                    .encode(),
+            );
         for (name, value) in spec_fields(spec, now) {
             invocation.arg(name).arg(value);
         }
@@ -345,17 +353,29 @@ impl Store {
     }
 
     /// Disables an endpoint (410 Gone, or failing for too long) and bumps the version so
-    /// routing stops at once.
-    pub async fn disable_endpoint(&self, app: Uuid, id: Uuid) -> Result<(), StoreError> {
+    /// routing stops at once; when it was enabled, its `endpoint.disabled` event goes into
+    /// the outbox in the same step.
+    pub async fn disable_endpoint(
+        &self,
+        app: Uuid,
+        id: Uuid,
+        reason: DisableReason,
+    ) -> Result<(), StoreError> {
         let keys = &self.db.keys;
+        let now = now_ms();
+        let event = OutboxEvent::new(OpsEvent::EndpointDisabled, app, id, now)
+            .with("reason", reason.as_str());
         let mut conn = self.conn().await?;
         let _: i64 = DISABLE
             .key(keys.app_marker(app))
             .key(keys.endpoint(app, id))
             .key(keys.stream(keys.partition_of(app)))
-            .arg(now_ms())
+            .key(keys.outbox(keys.partition_of(app)))
+            .arg(now)
             .arg(TASK_FIELD)
             .arg(Task::refresh(app, id).encode())
+            .arg(EVENT_FIELD)
+            .arg(event.encode())
             .invoke_async(&mut conn)
             .await?;
         Ok(())

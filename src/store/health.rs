@@ -1,6 +1,6 @@
 //! Endpoint health: a hash per endpoint written by the delivery path (the record script
-//! updates the failure streak, the endpoint's actor publishes its circuit state) and shown by
-//! the API.
+//! updates the failure streak, the endpoint's actor publishes its circuit state, whose
+//! opening and closing are operational events) and shown by the API.
 
 use std::sync::LazyLock;
 
@@ -8,8 +8,10 @@ use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
 use super::{opt_field, opt_int, Fields, Store};
+use crate::clock::now_ms;
 use crate::db::StoreError;
 use crate::domain::{CircuitState, EndpointHealth};
+use crate::queue::outbox::{OpsEvent, OutboxEvent, EVENT_FIELD};
 
 static PUBLISH: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/health_publish.lua")));
@@ -27,6 +29,13 @@ pub(crate) fn health_from_fields(fields: &Fields) -> EndpointHealth {
         circuit_trips: opt_int(fields, "trips").unwrap_or(0) as u32,
         effective_rate: opt_int(fields, "effectiveRate").map(|r| r as u32),
     }
+}
+
+/// A published circuit state and the events it makes when it opens from closed or closes.
+struct CircuitEvents {
+    state: CircuitState,
+    opened: String,
+    closed: String,
 }
 
 impl Store {
@@ -55,9 +64,18 @@ impl Store {
         trips: u32,
     ) -> Result<(), StoreError> {
         let next_probe = next_probe_ms.map(|ms| ms.to_string()).unwrap_or_default();
+        let now = now_ms();
+        let event = |kind| OutboxEvent::new(kind, app, endpoint, now);
+        let opened = event(OpsEvent::CircuitOpened).with("nextProbe", next_probe_ms);
+        let events = CircuitEvents {
+            state,
+            opened: opened.encode(),
+            closed: event(OpsEvent::CircuitClosed).encode(),
+        };
         self.publish_health(
             app,
             endpoint,
+            Some(&events),
             &[
                 ("circuit", state.as_str().to_string()),
                 ("nextProbe", next_probe),
@@ -75,7 +93,7 @@ impl Store {
         per_second: Option<u32>,
     ) -> Result<(), StoreError> {
         let value = per_second.map(|r| r.to_string()).unwrap_or_default();
-        self.publish_health(app, endpoint, &[("effectiveRate", value)])
+        self.publish_health(app, endpoint, None, &[("effectiveRate", value)])
             .await
     }
 
@@ -83,13 +101,19 @@ impl Store {
         &self,
         app: Uuid,
         endpoint: Uuid,
+        circuit: Option<&CircuitEvents>,
         fields: &[(&str, String)],
     ) -> Result<(), StoreError> {
         let keys = &self.db.keys;
         let mut invocation = PUBLISH.prepare_invoke();
         invocation
             .key(keys.endpoint(app, endpoint))
-            .key(keys.endpoint_health(app, endpoint));
+            .key(keys.endpoint_health(app, endpoint))
+            .key(keys.outbox(keys.partition_of(app)))
+            .arg(circuit.map_or("", |c| c.state.as_str()))
+            .arg(EVENT_FIELD)
+            .arg(circuit.map_or("", |c| c.opened.as_str()))
+            .arg(circuit.map_or("", |c| c.closed.as_str()));
         for (name, value) in fields {
             invocation.arg(*name).arg(value);
         }

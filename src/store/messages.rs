@@ -44,6 +44,8 @@ pub struct NewMessage<'a> {
     pub idempotency: Option<(&'a str, std::time::Duration)>,
     /// The FIFO lane key of the message.
     pub ordering_key: Option<&'a str>,
+    /// Deliver it to this endpoint only (an example), not to every subscribed one.
+    pub only_to: Option<Uuid>,
 }
 
 /// What accepting a message did.
@@ -77,8 +79,14 @@ impl MessageFilter {
 
 /// Rebuilds a message from its hash.
 pub(crate) fn message_from_fields(fields: &Fields) -> Result<Message, StoreError> {
-    let payload = RawValue::from_string(field(fields, "payload")?.to_string())
-        .map_err(|e| StoreError::Corrupt(format!("payload: {e}")))?;
+    // An erased message keeps everything but its payload.
+    let payload = fields
+        .get("payload")
+        .map(|text| {
+            RawValue::from_string(text.clone())
+                .map_err(|e| StoreError::Corrupt(format!("payload: {e}")))
+        })
+        .transpose()?;
     Ok(Message {
         id: id_field(fields, "id")?,
         uid: opt_field(fields, "uid"),
@@ -123,6 +131,13 @@ impl Store {
             ),
             None => (keys.message(app, id), String::new(), String::new()),
         };
+        let mut task = Task::fanout(app, id, now);
+        if let Some(endpoint) = input.only_to {
+            task.target = crate::queue::Target::Endpoint {
+                id: endpoint,
+                attempts: 0,
+            };
+        }
         let mut conn = self.conn().await?;
         let answer: redis::Value = CREATE
             .key(keys.app_marker(app))
@@ -137,7 +152,7 @@ impl Store {
             .arg(oldest)
             .arg(input.uid.unwrap_or(""))
             .arg(TASK_FIELD)
-            .arg(Task::fanout(app, id, now).encode())
+            .arg(task.encode())
             .arg(org)
             .arg(reservation_ttl)
             .arg("id")
@@ -178,7 +193,7 @@ impl Store {
                 uid: input.uid.map(str::to_string),
                 event_type: input.event_type.to_string(),
                 channels: input.channels.to_vec(),
-                payload: input.payload.to_owned(),
+                payload: Some(input.payload.to_owned()),
                 ordering_key: input.ordering_key.map(str::to_string),
                 created: now,
             })),
@@ -288,7 +303,7 @@ impl Store {
                         continue; // expired between the list read and the hash read
                     }
                     let message = message_from_fields(fields)?;
-                    bytes += message.payload.get().len();
+                    bytes += message.payload.as_ref().map_or(0, |p| p.get().len());
                     items.push(message);
                     if items.len() == limit || bytes >= MAX_PAGE_BYTES {
                         stopped_at = Some(*member);

@@ -1,5 +1,6 @@
 //! The entities in Redis: applications, endpoints and their health, messages and their
-//! attempts, tokens, dashboard sessions, idempotency records and recovery jobs.
+//! attempts, tokens, dashboard sessions, the event-type catalogue, idempotency records and
+//! recovery jobs.
 //!
 //! Entities are Redis hashes with one field per attribute (list-valued attributes as JSON);
 //! each module owns the layout of its entity. Multi-key changes are Lua scripts in `scripts/`,
@@ -10,9 +11,12 @@
 pub mod applications;
 pub mod attempts;
 pub mod endpoints;
+pub mod erasure;
+pub mod event_types;
 pub mod health;
 pub mod idempotency;
 pub mod messages;
+pub mod ops;
 pub mod ordered;
 pub mod purge;
 pub mod recovery;

@@ -211,14 +211,15 @@ impl Store {
         Ok(members.len())
     }
 
-    /// The application's recovery jobs.
+    /// The application's background jobs (recovery, erasure).
     async fn purge_jobs(&self, app: Uuid) -> Result<(), StoreError> {
         let keys = &self.db.keys;
         let mut conn = self.conn().await?;
         let jobs: Vec<String> = conn.smembers(keys.recovery_jobs(app)).await?;
         let mut pipe = redis::pipe();
         for job in jobs.iter().filter_map(|j| Uuid::parse_str(j).ok()) {
-            pipe.del(keys.recovery(app, job)).ignore();
+            pipe.del(&[keys.recovery(app, job), keys.erasure(app, job)])
+                .ignore();
         }
         pipe.del(keys.recovery_jobs(app)).ignore();
         let _: () = pipe.query_async(&mut conn).await?;

@@ -17,20 +17,23 @@ use super::{opt_field, Fields, Store};
 use crate::clock::now_ms;
 use crate::db::StoreError;
 use crate::domain::{Attempt, AttemptStatus};
+use crate::queue::outbox::{OpsEvent, OutboxEvent, EVENT_FIELD};
 
-static CLAIM: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/recovery_claim.lua")));
+/// Claims a stalled job (recovery or erasure) for resuming.
+pub(crate) static CLAIM: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/job_claim.lua")));
 static START: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/recovery_start.lua")));
-static DELETE_IF: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/delete_if.lua")));
+static FINISH: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/recovery_finish.lua")));
 
 /// Messages examined per chunk (one pipeline of attempt lists each).
 const CHUNK: usize = 200;
-/// A running job with no progress for this long is resumed by the next status request.
+/// A running job (recovery, erasure) with no progress for this long is resumed by the next
+/// status request (and, for an erasure, by its partition's owner).
 pub const STALE_AFTER: Duration = Duration::from_secs(30);
 /// Finished jobs stay readable this long.
-const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// A recovery job and its progress.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +69,7 @@ impl JobStatus {
         }
     }
 
-    fn parse(name: &str) -> Option<JobStatus> {
+    pub(crate) fn parse(name: &str) -> Option<JobStatus> {
         [JobStatus::Running, JobStatus::Done]
             .into_iter()
             .find(|s| s.as_str() == name)
@@ -227,37 +230,44 @@ impl Store {
             if let Some(last) = members.last() {
                 cursor = last.clone();
             }
-            let _: () = redis::pipe()
-                .hset_multiple(
-                    &key,
-                    &[
-                        ("cursor", cursor.clone()),
-                        ("scanned", scanned.to_string()),
-                        ("resent", resent.to_string()),
-                        ("updated", now_ms().to_string()),
-                        (
-                            "status",
-                            if done {
-                                JobStatus::Done
-                            } else {
-                                JobStatus::Running
-                            }
-                            .as_str()
-                            .to_string(),
-                        ),
-                    ],
-                )
-                .expire(&key, JOB_TTL.as_secs() as i64)
-                .query_async(&mut conn)
-                .await?;
-            if done {
-                let _: i64 = DELETE_IF
-                    .key(self.db.keys.recovering(app, job.endpoint_id))
-                    .arg(id.to_string())
-                    .invoke_async(&mut conn)
+            let progress = [
+                ("cursor", cursor.clone()),
+                ("scanned", scanned.to_string()),
+                ("resent", resent.to_string()),
+                ("updated", now_ms().to_string()),
+            ];
+            if !done {
+                let _: () = redis::pipe()
+                    .hset_multiple(&key, &progress)
+                    .expire(&key, JOB_TTL.as_secs() as i64)
+                    .query_async(&mut conn)
                     .await?;
-                return Ok(());
+                continue;
             }
+            // Finished: the final progress, the endpoint's marker and the recovery.finished
+            // event in one step (once, whichever node gets there first).
+            let keys = &self.db.keys;
+            let event =
+                OutboxEvent::new(OpsEvent::RecoveryFinished, app, job.endpoint_id, now_ms())
+                    .with("jobId", id.to_string())
+                    .with("scanned", scanned)
+                    .with("resent", resent);
+            let mut finish = FINISH.prepare_invoke();
+            finish
+                .key(&key)
+                .key(keys.recovering(app, job.endpoint_id))
+                .key(keys.outbox(keys.partition_of(app)))
+                .arg(id.to_string())
+                .arg(JOB_TTL.as_secs())
+                .arg(EVENT_FIELD)
+                .arg(event.encode())
+                .arg("status")
+                .arg(JobStatus::Done.as_str());
+            for (name, value) in &progress {
+                finish.arg(*name).arg(value);
+            }
+            let _: i64 = finish.invoke_async(&mut conn).await?;
+            return Ok(());
         }
     }
 }

@@ -189,12 +189,15 @@ impl Store {
         };
         let value =
             serde_json::to_string(&grant).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut set = redis::cmd("SET");
-        set.arg(keys.token(&hash)).arg(value);
-        if let Some(at) = new.expires_at {
-            set.arg("PXAT").arg(at);
+        // A token that has expired already gets no lookup: it never works.
+        if new.expires_at.is_none_or(|at| at > now) {
+            let mut set = redis::cmd("SET");
+            set.arg(keys.token(&hash)).arg(value);
+            if let Some(at) = new.expires_at {
+                set.arg("PXAT").arg(at);
+            }
+            let _: () = set.query_async(&mut conn).await?;
         }
-        let _: () = set.query_async(&mut conn).await?;
         let record = TokenRecord {
             id,
             name: new.name.clone(),
@@ -250,6 +253,12 @@ impl Store {
             .iter()
             .filter_map(|m| member_id(m).map(|id| (m, id)))
             .collect();
+        if ids.is_empty() {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let mut pipe = redis::pipe();
         for (_, id) in &ids {
             pipe.hgetall(keys.org_token(org, *id));

@@ -21,6 +21,8 @@ mod delivery_messages;
 mod delivery_retries;
 mod delivery_routing;
 mod delivery_signing;
+mod erasure;
+mod event_types;
 mod fifo;
 mod listen;
 mod openapi;

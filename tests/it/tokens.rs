@@ -277,15 +277,16 @@ async fn tokens_are_listed_never_shown_again_and_expire() {
 
 #[actix_rt::test]
 async fn token_requests_are_checked() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|c| c.auth.bootstrap_token = "boot-token".into()).await;
+    // The bootstrap organisation has no token records.
+    let none = call(&server, "boot-token", "GET", TOKENS, None).await;
+    assert_eq!((none.status, none.body), (200, json!([])));
     let app = server.create_app("a").await;
-    let now = octohooks::clock::now_ms();
     for body in [
         json!({}),
         json!({"name": ""}),
-        json!({"name": "t", "expiresAt": now - 1}),
+        json!({"name": "t", "expiresAt": -1}),
         json!({"name": "t", "expiresAt": "soon"}),
-        json!({"name": "t", "scope": {"application": "no-such-app"}}),
         json!({"name": "t", "scope": {"readOnly": true}}),
         json!({"name": "t", "scope": {"application": app, "extra": 1}}),
         json!({"name": "t", "token": "oh_mine"}),
@@ -293,6 +294,12 @@ async fn token_requests_are_checked() {
         let answer = server.post(TOKENS, body.clone()).await;
         assert_error(&answer, 422, "validation_error");
     }
+    let missing = json!({"name": "t", "scope": {"application": "no-such-app"}});
+    assert_error(&server.post(TOKENS, missing).await, 404, "not_found");
+    // A time already past makes a token that never works (and is not listed).
+    let past = make_token(&server, json!({"name": "past", "expiresAt": 0})).await;
+    let refused = call(&server, &token_of(&past), "GET", TOKENS, None).await;
+    assert_error(&refused, 401, "unauthorized");
     // Another organisation's application cannot be a scope, nor its tokens revoked.
     let intruder = server.other_token().await;
     let scoped = call(
@@ -303,7 +310,7 @@ async fn token_requests_are_checked() {
         Some(json!({"name": "t", "scope": {"application": app}})),
     )
     .await;
-    assert_error(&scoped, 422, "validation_error");
+    assert_error(&scoped, 404, "not_found");
     let mine = make_token(&server, json!({"name": "mine"})).await;
     let theirs = call(
         &server,

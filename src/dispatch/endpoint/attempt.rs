@@ -13,7 +13,10 @@ use crate::dispatch::fence::Fence;
 use crate::dispatch::messages::{Job, JobEnd};
 use crate::dispatch::WorkerContext;
 use crate::domain::{Attempt, AttemptStatus, Outcome};
-use crate::queue::record::{self, AttemptRecord, HealthUpdate, JobRef, LaneHead, Recorded};
+use crate::queue::outbox::{DisableReason, OpsEvent, OutboxEvent};
+use crate::queue::record::{
+    self, AttemptEvents, AttemptRecord, HealthUpdate, JobRef, LaneHead, Recorded,
+};
 use crate::retry::{decide, Decision};
 use crate::store::attempts;
 use crate::telemetry::metrics;
@@ -115,6 +118,8 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
         head: &l.head,
         retried: &retried_head,
     });
+    let now = now_ms();
+    let events = ops_events(context, job, &outcome, decision, attempts_made, now);
     let record = AttemptRecord {
         job: job_ref(context, partition, fence, job),
         message: job.task.message,
@@ -128,10 +133,16 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
             HealthUpdate::Failure
         },
         retry: retry_at.map(|due| (&next_task, due)),
-        now: now_ms(),
+        now,
         retention_secs: context.store.retention_secs(),
         disable_after_ms: context.config.endpoint.disable_after.as_millis() as u64,
         lane,
+        events: AttemptEvents {
+            exhausted: events.exhausted.as_deref(),
+            failing: events.failing.as_deref(),
+            disabling: &events.disabling,
+            warn_after_ms: events.warn_after_ms,
+        },
     };
     let recorded = retrying(fence, job, || {
         record::record_attempt(&context.store.db, &record)
@@ -142,9 +153,14 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
     let mut disabled = false;
     if disable {
         tracing::info!(endpoint = %job.route.id, gone = decision == Decision::Gone, "disabling endpoint");
+        let reason = if decision == Decision::Gone {
+            DisableReason::Gone
+        } else {
+            DisableReason::Failing
+        };
         match context
             .store
-            .disable_endpoint(job.task.app, job.route.id)
+            .disable_endpoint(job.task.app, job.route.id, reason)
             .await
         {
             Ok(()) => disabled = true,
@@ -162,6 +178,51 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
         job: job_end(job, recorded.is_ok()),
         disabled,
         lane_continues: recorded.is_ok_and(|reply| reply.lane_continues),
+    }
+}
+
+/// The operational events an attempt may cause, encoded for its record.
+struct OpsEvents {
+    exhausted: Option<String>,
+    failing: Option<String>,
+    disabling: String,
+    warn_after_ms: u64,
+}
+
+fn ops_events(
+    context: &WorkerContext,
+    job: &Job,
+    outcome: &Outcome,
+    decision: Decision,
+    attempts_made: u32,
+    now: i64,
+) -> OpsEvents {
+    let (app, endpoint) = (job.task.app, job.route.id);
+    let about_message = |kind| {
+        OutboxEvent::new(kind, app, endpoint, now)
+            .with("messageId", job.task.message.to_string())
+            .with("attempts", attempts_made)
+            .with("lastStatusCode", outcome.status)
+            .encode()
+    };
+    let failed = !decision.is_success();
+    let config = &context.config;
+    OpsEvents {
+        exhausted: (decision == Decision::Exhausted)
+            .then(|| about_message(OpsEvent::AttemptExhausted)),
+        failing: (failed && attempts_made == config.ops.failing_after)
+            .then(|| about_message(OpsEvent::AttemptFailing)),
+        // Read by the record script on failures only.
+        disabling: if failed {
+            OutboxEvent::new(OpsEvent::EndpointDisabling, app, endpoint, now).encode()
+        } else {
+            String::new()
+        },
+        warn_after_ms: config
+            .endpoint
+            .disable_after
+            .saturating_sub(config.ops.failing_warning_before)
+            .as_millis() as u64,
     }
 }
 

@@ -1,7 +1,8 @@
 //! One held partition: reads its stream ([`reader`]), fans each message out to the matching
 //! endpoints' actors ([`fanout`]), acknowledges entries once every job has ended
 //! ([`ledger`]), moves due retries back into the stream, releases parked backlogs as their
-//! circuits allow, and reclaims entries left pending too long.
+//! circuits allow, reclaims entries left pending too long, relays its outbox of operational
+//! events (`store::ops`) and resumes erasure jobs whose node died.
 //!
 //! Everything of a partition runs on one arbiter thread: this task, its reader and its
 //! endpoint actors. A semaphore bounds the entries in flight (the window), so a backlog stays
@@ -55,6 +56,8 @@ const WINDOW_BATCHES: usize = 4;
 const QUEUED_SHARE: usize = 2;
 /// Due retries moved per script call.
 const MOVE_BATCH: usize = 500;
+/// Operational events relayed per tick.
+const RELAY_BATCH: usize = 100;
 /// Parked endpoints looked at per tick.
 const RELEASE_ENDPOINTS: usize = 64;
 /// Pause after releasing a probe of a parked backlog before releasing another, when the
@@ -177,6 +180,7 @@ pub async fn run(
             }
             _ = mover.tick(), if mode == Mode::Active => {
                 partition.retry_deferred().await;
+                partition.relay_outbox().await;
                 let lost = partition.move_due().await
                     || partition.release_parked().await
                     || partition.run_lanes(true).await;
@@ -189,6 +193,7 @@ pub async fn run(
             _ = reclaim.tick(), if mode == Mode::Active => partition.reclaim().await,
             _ = housekeeping.tick(), if mode == Mode::Active => {
                 partition.resume_purges().await;
+                partition.resume_erasures().await;
                 false
             }
             _ = idle.tick() => {
@@ -583,6 +588,44 @@ impl Partition {
     }
 
     /// Resumes the purges of deleted applications that their API node did not finish.
+    /// Relays the partition's operational events into messages of their organisations'
+    /// operational applications (`store::ops`); what fails waits for the next tick.
+    async fn relay_outbox(&mut self) {
+        if let Err(e) = self
+            .context
+            .store
+            .relay_outbox(self.number, RELAY_BATCH)
+            .await
+        {
+            if let Some(skipped) = self.throttles.mover.allow(Instant::now()) {
+                tracing::warn!(partition = self.number, error = %e, skipped, "could not relay operational events");
+            }
+        }
+    }
+
+    /// Resumes erasure jobs of this partition whose node died, in the background (a job may be
+    /// long; the claim keeps another node from running it at the same time).
+    async fn resume_erasures(&mut self) {
+        let store = &self.context.store;
+        match store.claim_stale_erasures(self.number).await {
+            Ok(claimed) => {
+                for (app, job) in claimed {
+                    let store = store.clone();
+                    actix_rt::spawn(async move {
+                        if let Err(e) = store.run_erasure(app, job).await {
+                            tracing::warn!(error = %e, %job, "erasure job interrupted; it is resumed later");
+                        }
+                    });
+                }
+            }
+            Err(e) => {
+                if let Some(skipped) = self.throttles.mover.allow(Instant::now()) {
+                    tracing::warn!(partition = self.number, error = %e, skipped, "could not read erasure jobs");
+                }
+            }
+        }
+    }
+
     async fn resume_purges(&mut self) {
         let store = &self.context.store;
         let requests = match store.stale_purges(self.number, 4).await {

@@ -12,7 +12,7 @@
 -- KEYS[4] retry sorted set   KEYS[5] partition stream   KEYS[6] endpoint hash
 -- KEYS[7] partition lease   KEYS[8] the entry's done set   KEYS[9] the endpoint's attempt log
 -- KEYS[10] the endpoint's stats   KEYS[11] the lane   KEYS[12] the partition's lane index
--- KEYS[13] the endpoint's lane names
+-- KEYS[13] the endpoint's lane names   KEYS[14] the partition's outbox
 -- ARGV[1] attempt JSON   ARGV[2] retention (s)   ARGV[3] "success" | "failure"
 -- ARGV[4] now (ms)   ARGV[5] retry member ("" = none)   ARGV[6] retry due (ms)
 -- ARGV[7] stream entry id   ARGV[8] "ack" (the entry's only job) | "mark" (one of several)
@@ -29,6 +29,10 @@
 --              day bucket field, day id, day success field, day failure field
 -- ARGV[28] the lane's member of the index   ARGV[29] the head as it was taken
 -- ARGV[30] the head one attempt older   ARGV[31] the lane's name
+-- ARGV[32] the outbox's event field   ARGV[33] message.attempt.exhausted event ("" = none)
+-- ARGV[34] message.attempt.failing event ("" = none)   ARGV[35] failing this long (ms) makes
+-- the endpoint.disabling warning   ARGV[36] that warning's event, without its disableAt
+-- (added here: failing since + ARGV[9]); sent once per failure streak ('warned' in the health)
 -- Returns {1 recorded, or 2 recorded as final because the endpoint has failed for longer
 -- than the auto-disable period (the caller disables it; no retry was scheduled); for a lane,
 -- whether it has a next head (1) or not (0)}, or -1 when the lease is lost.
@@ -49,6 +53,20 @@ if endpoint_exists then
     elseif tonumber(ARGV[4]) - tonumber(since) >= tonumber(ARGV[9]) then
       result = 2
     end
+  end
+  -- Operational events, into the outbox with the change they report.
+  if ARGV[3] ~= 'success' and result ~= 2 then
+    local since = redis.call('HGET', KEYS[3], 'failingSince')
+    if tonumber(ARGV[4]) - tonumber(since) >= tonumber(ARGV[35])
+        and redis.call('HGET', KEYS[3], 'warned') ~= since then
+      redis.call('HSET', KEYS[3], 'warned', since)
+      local warning = cjson.decode(ARGV[36])
+      warning.data.disableAt = tonumber(since) + tonumber(ARGV[9])
+      redis.call('XADD', KEYS[14], '*', ARGV[32], cjson.encode(warning))
+    end
+  end
+  for i = 33, 34 do
+    if ARGV[i] ~= '' then redis.call('XADD', KEYS[14], '*', ARGV[32], ARGV[i]) end
   end
   -- Stats: one bucket per hour (24) and per day (30), reset when reused for a newer period.
   for first = 20, 24, 4 do

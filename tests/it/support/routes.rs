@@ -45,12 +45,18 @@ pub struct Fixture {
     pub job: String,
     /// An organisation token (not the server's own) that probes may revoke.
     pub token: String,
+    /// An event type of the catalogue, with a schema and an example.
+    pub event_type: String,
+    /// An erasure job of the application (that erased nothing).
+    pub erasure: String,
+    /// An operational endpoint of the organisation.
+    pub ops_endpoint: String,
     pub receiver: Receiver,
 }
 
 impl Fixture {
     /// An application with one endpoint (at an in-process receiver), one message, one
-    /// recovery job and a spare organisation token.
+    /// recovery job, an erasure job, a spare organisation token and an event type.
     pub async fn new(server: &TestServer) -> Fixture {
         let tag = uuid::Uuid::new_v4().simple().to_string();
         let (app_uid, endpoint_uid, message_uid) = (
@@ -106,6 +112,39 @@ impl Fixture {
             .as_str()
             .expect("token id")
             .to_string();
+        let event_type = format!("fixture.{tag}");
+        let created = server
+            .post(
+                "/api/v1/event-types",
+                json!({
+                    "name": event_type,
+                    "description": "probed",
+                    "schema": {"type": "object", "properties": {"a": {"type": "integer"}}},
+                    "example": {"a": 1},
+                }),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        let erasure = server
+            .post(
+                &format!("/api/v1/applications/{app}/messages/erase"),
+                json!({"uidPrefix": "no-such-"}),
+            )
+            .await
+            .body["id"]
+            .as_str()
+            .expect("erasure job id")
+            .to_string();
+        let ops_endpoint = server
+            .post(
+                "/api/v1/operational-webhooks/endpoints",
+                json!({"name": "ops", "url": format!("{}/ops", receiver.url)}),
+            )
+            .await
+            .body["id"]
+            .as_str()
+            .expect("operational endpoint id")
+            .to_string();
         Fixture {
             app,
             app_uid,
@@ -115,6 +154,9 @@ impl Fixture {
             message_uid,
             job,
             token,
+            event_type,
+            erasure,
+            ops_endpoint,
             receiver,
         }
     }
@@ -125,12 +167,25 @@ impl Fixture {
     }
 
     fn path_with(&self, template: &str, app: &str, endpoint: &str, message: &str) -> String {
+        let endpoint = if template.starts_with("/api/v1/operational-webhooks/") {
+            &self.ops_endpoint
+        } else {
+            endpoint
+        };
         template
             .replace("{application_id}", app)
             .replace("{endpoint_id}", endpoint)
             .replace("{message_id}", message)
-            .replace("{job_id}", &self.job)
+            .replace(
+                "{job_id}",
+                if template.contains("/messages/erase/") {
+                    &self.erasure
+                } else {
+                    &self.job
+                },
+            )
             .replace("{token_id}", &self.token)
+            .replace("{event_type_name}", &self.event_type)
     }
 
     /// Every way to write the template's path with the application named `app`: the
@@ -151,6 +206,20 @@ impl Fixture {
         match (method, template) {
             ("POST", "/api/v1/applications") => (Some(json!({"name": "probe"})), 201),
             ("POST", "/api/v1/tokens") => (Some(json!({"name": "probe"})), 201),
+            ("POST", "/api/v1/operational-webhooks/endpoints") => {
+                (Some(json!({"name": "probe", "url": url})), 201)
+            }
+            ("PUT", "/api/v1/operational-webhooks/endpoints/{endpoint_id}") => {
+                (Some(json!({"name": "renamed", "url": url})), 200)
+            }
+            ("POST", "/api/v1/event-types") => {
+                let name = format!("probe.{}", uuid::Uuid::new_v4().simple());
+                (Some(json!({"name": name})), 201)
+            }
+            ("PUT", "/api/v1/event-types/{event_type_name}") => (
+                Some(json!({"description": "changed", "example": {"a": 2}})),
+                200,
+            ),
             // Without the browser's header (sign-in) or the cookie (the others): refused.
             ("POST", SESSION_PATH) => (Some(json!({"token": self.token})), 403),
             ("GET", SESSION_PATH) | ("DELETE", SESSION_PATH) => (None, 401),
@@ -177,6 +246,12 @@ impl Fixture {
                 (Some(json!({"filter": {"a": 1}, "payload": {"a": 1}})), 200)
             }
             ("POST", t) if t.ends_with("/recover") => (Some(json!({"since": 0})), 202),
+            ("POST", t) if t.ends_with("/messages/erase") => {
+                (Some(json!({"uidPrefix": "no-such-"})), 202)
+            }
+            ("POST", t) if t.ends_with("/send-example") => {
+                (Some(json!({"eventType": self.event_type})), 202)
+            }
             ("GET", _) | ("DELETE", _) => (None, 200),
             _ => panic!("no probe for {method} {template}: add one in tests/it/support/routes.rs"),
         }
