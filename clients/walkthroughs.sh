@@ -3,7 +3,8 @@
 # (run by scripts/test.sh through scripts/with-live-server.sh, which sets OCTOHOOKS_URL,
 # OCTOHOOKS_TOKEN, RECEIVER_URL and RECEIVER_LOG): curl, Python, JavaScript, Rust. Each one
 # must finish, and the receiver (`octohooks listen --secret ...`) must have verified the
-# signature of every delivery: two per walk-through (the message and its resend).
+# signature of every delivery: two per walk-through (the message and its resend). The README
+# must show each file as it is.
 # The JavaScript one needs the TypeScript client built (clients/typescript/test.sh does).
 # Ends with a `stage result:` line.
 set -uo pipefail
@@ -34,5 +35,14 @@ if [ "$deliveries" != $((2 * (passed + failed))) ] || [ "$verified" != "$deliver
   cat "$RECEIVER_LOG" >&2
   failed=$((failed + 1))
 fi
+# The README shows these files as they are.
+for file in clients/curl/walkthrough.sh clients/python/examples/walkthrough.py \
+  clients/typescript/examples/walkthrough.mjs clients/rust/examples/walkthrough.rs; do
+  if ! python3 -c 'import sys; sys.exit(open(sys.argv[1]).read().rstrip("\n") not in open("README.md").read())' "$file"; then
+    echo "README.md does not show $file as it is: copy it into the README's Client libraries section" >&2
+    failed=$((failed + 1))
+  fi
+done
+
 echo "stage result: walk-throughs: $passed passed; $failed failed"
 [ "$failed" = 0 ]

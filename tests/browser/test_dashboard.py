@@ -142,10 +142,12 @@ class BrowserTest(unittest.TestCase):
         self.assertEqual(problems, [], "errors in the pages (uncaught, or shown as error notices)")
 
     def shot(self, name, page=None):
-        """Saves the page (all of it, without the passing notices) as SCREENSHOTS/<name>.png."""
+        """Saves the page as SCREENSHOTS/<name>.png, without the passing notices: all of it, or
+        the window when a dialog is open (its backdrop covers the window only)."""
         page = page or self.page
         page.evaluate("document.getElementById('toasts') && document.getElementById('toasts').replaceChildren()")
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        dialog_open = page.locator("dialog.modal").count() > 0
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=not dialog_open)
 
     def sign_in(self, token=TOKEN, base=BASE):
         page = self.page
@@ -179,6 +181,21 @@ class DashboardTest(BrowserTest):
         expect(page.locator("h1")).to_have_text("Applications")
         cookie = self.session_cookie()
 
+        # The event-type catalogue: a type with a schema and the example send-example sends.
+        page.get_by_role("link", name="Event types").click()
+        page.click("#new-event-type")
+        self.dialog().locator("input[name=name]").fill("user.created")
+        self.dialog().locator("input[name=description]").fill("A user signed up")
+        self.dialog().locator("textarea[name=schema]").fill(
+            '{"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}')
+        self.dialog().locator("textarea[name=example]").fill('{"id": 1, "email": "example@example.com"}')
+        self.submit_dialog("Create")
+        expect(page.locator('tr[data-event-type="user.created"]')).to_contain_text("A user signed up")
+        page.locator('tr[data-event-type="user.created"] summary').click()
+        self.shot("event-types")
+        self.assertEqual(api("GET", "/api/v1/event-types/user.created")[1]["example"]["id"], 1)
+        page.get_by_role("link", name="Applications", exact=True).click()
+
         # Create an application.
         page.click("#new-app")
         self.dialog().locator("input[name=name]").fill("Acme Corp")
@@ -200,17 +217,26 @@ class DashboardTest(BrowserTest):
         expect(page.locator("h1 .badge")).to_have_text("healthy")
         endpoint = api("GET", f"/api/v1/applications/{uid}/endpoints/local")[1]
 
-        # A message, sent from the application page; its attempt shows the receiver's 200.
-        page.get_by_role("link", name="Acme Corp").click()
-        page.click("#send-message")
-        self.dialog().locator("input[name=eventType]").fill("user.created")
-        self.dialog().locator("textarea[name=payload]").fill('{"id": 42, "email": "ada@example.com"}')
+        # Send the catalogue's example to the endpoint; its attempt shows the receiver's 200.
+        page.click("#send-example")
+        expect(self.dialog().locator("input[name=eventType]")).to_have_value("user.created")
+        self.shot("send-example")
         self.submit_dialog("Send")
         delivery = page.locator(f'#deliveries section[data-endpoint="{endpoint["id"]}"]')
         expect(delivery.locator("ol.timeline > li")).to_have_count(1)
         expect(delivery.locator("ol.timeline > li").first).to_contain_text("success")
         expect(delivery.locator("ol.timeline > li").first.locator("code.ok")).to_have_text("200")
+        expect(page.locator("pre.json")).to_contain_text('"email": "example@example.com"')
+
+        # A message of our own, sent from the application page, delivered the same way.
+        page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Acme Corp").click()
+        page.click("#send-message")
+        self.dialog().locator("input[name=eventType]").fill("user.created")
+        self.dialog().locator("textarea[name=payload]").fill('{"id": 42, "email": "ada@example.com"}')
+        self.submit_dialog("Send")
         expect(page.locator("pre.json")).to_contain_text('"email": "ada@example.com"')
+        expect(delivery.locator("ol.timeline > li")).to_have_count(1)
+        expect(delivery.locator("ol.timeline > li").first.locator("code.ok")).to_have_text("200")
         self.shot("message")
 
         # Resend it: a second attempt, also answered 200.
@@ -223,7 +249,7 @@ class DashboardTest(BrowserTest):
 
         # The endpoint: its attempt log, then rotate the secret, pause and resume.
         delivery.get_by_role("link", name="Local receiver").click()
-        expect(page.locator("#attempts tbody tr")).to_have_count(2)
+        expect(page.locator("#attempts tbody tr")).to_have_count(3)
         page.click("#reveal-secret")
         old_secret = api("GET", f"/api/v1/applications/{uid}/endpoints/local/secret")[1]["key"]
         expect(page.locator("#secret")).to_have_text(old_secret)
@@ -250,7 +276,7 @@ class DashboardTest(BrowserTest):
         # The application page: the endpoint's health, the chart, the message.
         page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Acme Corp").click()
         expect(page.locator(f'tr[data-endpoint="{endpoint["id"]}"] .badge')).to_have_text("healthy")
-        expect(page.locator("#messages tbody tr")).to_have_count(1)
+        expect(page.locator("#messages tbody tr")).to_have_count(2)
         expect(page.locator(".chart-box svg.chart")).to_be_visible()
         self.shot("application")
 
@@ -278,10 +304,10 @@ class DashboardTest(BrowserTest):
         expect(portal.get_by_role("link", name="Local receiver")).to_be_visible()
         expect(portal.get_by_text("not yours")).to_have_count(0)
         expect(portal.locator("#sign-out")).to_have_count(0)
-        expect(portal.locator("#messages tbody tr")).to_have_count(1)
+        expect(portal.locator("#messages tbody tr")).to_have_count(2)
         self.shot("portal", portal)
         portal.get_by_role("link", name="Local receiver").click()
-        expect(portal.locator("#attempts tbody tr")).to_have_count(2)
+        expect(portal.locator("#attempts tbody tr")).to_have_count(3)
         self.shot("portal-endpoint", portal)
         # The portal's token (in its tab's storage) reaches nothing else.
         other = portal.evaluate(
@@ -319,6 +345,29 @@ class DashboardTest(BrowserTest):
         status, body = api("GET", "/api/v1/auth/session", token=None, cookie=cookie)
         self.assertEqual((status, body["code"]), (401, "unauthorized"))
         self.assertEqual(api("GET", "/api/v1/applications", token=None, cookie=cookie)[0], 401)
+
+    def test_operational_webhook_endpoints(self):
+        page = self.page
+        self.sign_in()
+        page.get_by_role("link", name="Operational webhooks").click()
+        page.click("#new-operational-endpoint")
+        self.dialog().locator("input[name=name]").fill("On-call alerts")
+        self.dialog().locator("input[name=url]").fill(RECEIVER)
+        self.dialog().locator('input[value="endpoint.disabled"]').check()
+        self.dialog().locator('input[value="message.attempt.exhausted"]').check()
+        self.shot("operational-webhook-new")
+        self.submit_dialog("Create")
+        row = page.locator("tr", has_text="On-call alerts")
+        expect(row).to_contain_text("endpoint.disabled, message.attempt.exhausted")
+        expect(row.locator(".badge")).to_have_text("healthy")
+        self.shot("operational-webhooks")
+        [made] = api("GET", "/api/v1/operational-webhooks/endpoints")[1]
+        self.assertEqual((made["name"], made["url"]), ("On-call alerts", RECEIVER))
+        self.assertEqual(sorted(made["eventTypes"]), ["endpoint.disabled", "message.attempt.exhausted"])
+        row.get_by_role("button", name="Delete").click()
+        self.submit_dialog("Delete")
+        expect(page.get_by_text("No operational endpoints")).to_be_visible()
+        self.assertEqual(api("GET", "/api/v1/operational-webhooks/endpoints")[1], [])
 
     def test_a_wrong_token_is_refused(self):
         page = self.page

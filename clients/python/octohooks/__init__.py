@@ -55,6 +55,20 @@ OPERATIONS = {
     "getMessage": ("GET", "/api/v1/applications/{application_id}/messages/{message_id}"),
     "listAttempts": ("GET", "/api/v1/applications/{application_id}/messages/{message_id}/attempts"),
     "resendMessage": ("POST", "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend"),
+    "sendExample": ("POST", "/api/v1/applications/{application_id}/endpoints/{endpoint_id}/send-example"),
+    "eraseMessageContent": ("DELETE", "/api/v1/applications/{application_id}/messages/{message_id}/content"),
+    "eraseMessages": ("POST", "/api/v1/applications/{application_id}/messages/erase"),
+    "getErasureJob": ("GET", "/api/v1/applications/{application_id}/messages/erase/{job_id}"),
+    "listEventTypes": ("GET", "/api/v1/event-types"),
+    "createEventType": ("POST", "/api/v1/event-types"),
+    "getEventType": ("GET", "/api/v1/event-types/{event_type_name}"),
+    "updateEventType": ("PUT", "/api/v1/event-types/{event_type_name}"),
+    "deleteEventType": ("DELETE", "/api/v1/event-types/{event_type_name}"),
+    "listOperationalEndpoints": ("GET", "/api/v1/operational-webhooks/endpoints"),
+    "createOperationalEndpoint": ("POST", "/api/v1/operational-webhooks/endpoints"),
+    "getOperationalEndpoint": ("GET", "/api/v1/operational-webhooks/endpoints/{endpoint_id}"),
+    "updateOperationalEndpoint": ("PUT", "/api/v1/operational-webhooks/endpoints/{endpoint_id}"),
+    "deleteOperationalEndpoint": ("DELETE", "/api/v1/operational-webhooks/endpoints/{endpoint_id}"),
 }
 
 
@@ -255,3 +269,47 @@ class Octohooks:
 
     def resend_message(self, app: str, message: str, endpoint: str, idempotency_key=None) -> dict:
         return self._json("resendMessage", [app, message, endpoint], idempotency_key=idempotency_key)
+
+    def send_example(self, app: str, endpoint: str, event_type: str, idempotency_key=None) -> dict:
+        """Sends the catalogue's example of ``event_type`` to this endpoint only."""
+        return self._json("sendExample", [app, endpoint], body={"eventType": event_type},
+                          idempotency_key=idempotency_key)
+
+    def erase_message_content(self, app: str, message: str) -> dict:
+        return self._json("eraseMessageContent", [app, message])
+
+    def erase_messages(self, app: str, erase: Optional[dict] = None, idempotency_key=None) -> dict:
+        return self._json("eraseMessages", [app], body=erase or {}, idempotency_key=idempotency_key)
+
+    def get_erasure_job(self, app: str, job: str) -> dict:
+        return self._json("getErasureJob", [app, job])
+
+    def list_event_types(self, limit=None, iterator=None) -> Page:
+        return self._page("listEventTypes", limit=limit, iterator=iterator)
+
+    def create_event_type(self, event_type: dict, idempotency_key=None) -> dict:
+        return self._json("createEventType", body=event_type, idempotency_key=idempotency_key)
+
+    def get_event_type(self, name: str) -> dict:
+        return self._json("getEventType", [name])
+
+    def update_event_type(self, name: str, update: dict) -> dict:
+        return self._json("updateEventType", [name], body=update)
+
+    def delete_event_type(self, name: str) -> dict:
+        return self._json("deleteEventType", [name])
+
+    def list_operational_endpoints(self, limit=None, iterator=None) -> Page:
+        return self._page("listOperationalEndpoints", limit=limit, iterator=iterator)
+
+    def create_operational_endpoint(self, endpoint: dict, idempotency_key=None) -> dict:
+        return self._json("createOperationalEndpoint", body=endpoint, idempotency_key=idempotency_key)
+
+    def get_operational_endpoint(self, endpoint: str) -> dict:
+        return self._json("getOperationalEndpoint", [endpoint])
+
+    def update_operational_endpoint(self, endpoint: str, update: dict) -> dict:
+        return self._json("updateOperationalEndpoint", [endpoint], body=update)
+
+    def delete_operational_endpoint(self, endpoint: str) -> dict:
+        return self._json("deleteOperationalEndpoint", [endpoint])

@@ -74,6 +74,39 @@ class ClientTest(unittest.TestCase):
             c.get_application(self.uid)
         self.assertEqual((missing.exception.status, missing.exception.code), (404, "not_found"))
 
+    def test_catalogue_send_example_erasure_and_operational_endpoints(self):
+        c = self.client
+        name = f"{self.uid}.created"
+        schema = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
+        made = c.create_event_type({"name": name, "description": "Made", "schema": schema, "example": {"id": 7}})
+        self.assertEqual((made["name"], made["archived"]), (name, False))
+        self.assertEqual(c.get_event_type(name)["example"], {"id": 7})
+        self.assertEqual(c.update_event_type(name, {"schema": schema, "example": {"id": 8}})["example"], {"id": 8})
+        self.assertIn(name, [t["name"] for t in c.list_event_types(limit=250).data])
+
+        c.create_application({"name": "Python catalogue", "uid": self.uid})
+        with self.assertRaises(ApiError) as invalid:
+            c.create_message(self.uid, {"eventType": name, "payload": {"id": "x"}, "validate": True})
+        self.assertEqual(invalid.exception.code, "validation_error")
+        c.create_endpoint(self.uid, {"name": "hooks", "url": RECEIVER, "uid": "hooks"})
+        example = c.send_example(self.uid, "hooks", name)
+        self.assertEqual((example["eventType"], example["payload"]), (name, {"id": 8}))
+        eventually(lambda: [a for a in c.list_attempts(self.uid, example["id"]).data if a["status"] == "success"],
+                   "the example's delivery")
+        self.assertIsNone(c.erase_message_content(self.uid, example["id"])["payload"])
+        job = c.erase_messages(self.uid, {"uidPrefix": "none-"})
+        done = eventually(lambda: c.get_erasure_job(self.uid, job["id"])["status"] == "done", "the erasure job")
+        self.assertTrue(done)
+        self.assertEqual(c.delete_event_type(name)["name"], name)
+
+        ops = c.create_operational_endpoint({"name": f"ops {self.uid}", "url": RECEIVER})
+        self.assertEqual(c.get_operational_endpoint(ops["id"])["url"], RECEIVER)
+        renamed = c.update_operational_endpoint(ops["id"], {"name": "renamed", "url": RECEIVER})
+        self.assertEqual(renamed["name"], "renamed")
+        self.assertIn(ops["id"], [e["id"] for e in c.list_operational_endpoints(limit=250).data])
+        self.assertEqual(c.delete_operational_endpoint(ops["id"])["id"], ops["id"])
+        c.delete_application(self.uid)
+
     def test_errors_carry_the_api_code(self):
         with self.assertRaises(ApiError) as invalid:
             self.client.create_application({"name": ""})

@@ -38,6 +38,20 @@ export const OPERATIONS = {
   getMessage: ["GET", "/api/v1/applications/{application_id}/messages/{message_id}"],
   listAttempts: ["GET", "/api/v1/applications/{application_id}/messages/{message_id}/attempts"],
   resendMessage: ["POST", "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend"],
+  sendExample: ["POST", "/api/v1/applications/{application_id}/endpoints/{endpoint_id}/send-example"],
+  eraseMessageContent: ["DELETE", "/api/v1/applications/{application_id}/messages/{message_id}/content"],
+  eraseMessages: ["POST", "/api/v1/applications/{application_id}/messages/erase"],
+  getErasureJob: ["GET", "/api/v1/applications/{application_id}/messages/erase/{job_id}"],
+  listEventTypes: ["GET", "/api/v1/event-types"],
+  createEventType: ["POST", "/api/v1/event-types"],
+  getEventType: ["GET", "/api/v1/event-types/{event_type_name}"],
+  updateEventType: ["PUT", "/api/v1/event-types/{event_type_name}"],
+  deleteEventType: ["DELETE", "/api/v1/event-types/{event_type_name}"],
+  listOperationalEndpoints: ["GET", "/api/v1/operational-webhooks/endpoints"],
+  createOperationalEndpoint: ["POST", "/api/v1/operational-webhooks/endpoints"],
+  getOperationalEndpoint: ["GET", "/api/v1/operational-webhooks/endpoints/{endpoint_id}"],
+  updateOperationalEndpoint: ["PUT", "/api/v1/operational-webhooks/endpoints/{endpoint_id}"],
+  deleteOperationalEndpoint: ["DELETE", "/api/v1/operational-webhooks/endpoints/{endpoint_id}"],
 } as const;
 
 export type OperationId = keyof typeof OPERATIONS;
@@ -90,11 +104,12 @@ export interface EndpointOut {
   updated: number;
 }
 
-export interface MessageIn { eventType: string; payload: { [key: string]: Json }; channels?: string[]; uid?: string; orderingKey?: string }
+export interface MessageIn { eventType: string; payload: { [key: string]: Json }; channels?: string[]; uid?: string; orderingKey?: string; validate?: boolean }
 export interface MessageOut {
   id: string;
   eventType: string;
-  payload: { [key: string]: Json };
+  /** `null` once erased. */
+  payload: { [key: string]: Json } | null;
   channels: string[];
   uid: string | null;
   orderingKey?: string;
@@ -138,6 +153,17 @@ export interface PortalLinkOut { url: string | null; tokenId: string; expiresAt:
 export interface SessionOut { org: string; csrfToken: string; expiresAt: number }
 export interface Session { cookie: string; session: SessionOut }
 export interface HealthOut { status: string; redis: string }
+export interface EventTypeUpdateIn { description?: string; schema?: Json; example?: Json; archived?: boolean }
+export interface EventTypeIn extends EventTypeUpdateIn { name: string }
+export interface EventTypeOut {
+  name: string; description: string; schema: Json | null; example: Json | null;
+  archived: boolean; created: number; updated: number;
+}
+export interface EraseIn { uidPrefix?: string; channel?: string; before?: number }
+export interface ErasureJobOut {
+  id: string; uidPrefix: string | null; channel: string | null; before: number | null;
+  status: "running" | "done"; scanned: number; erased: number; created: number; updated: number;
+}
 
 /** One page of a list; pass `iterator` to get the next (`null` on the last page). */
 export interface Page<T> { data: T[]; iterator: string | null }
@@ -295,4 +321,29 @@ export class Octohooks {
   resendMessage(app: string, message: string, endpoint: string, post?: PostOptions): Promise<ResendAccepted> {
     return this.json("resendMessage", { params: [app, message, endpoint], post });
   }
+  /** Sends the catalogue's example of `eventType` to this endpoint only. */
+  sendExample(app: string, endpoint: string, eventType: string, post?: PostOptions): Promise<MessageOut> {
+    return this.json("sendExample", { params: [app, endpoint], body: { eventType }, post });
+  }
+  eraseMessageContent(app: string, message: string): Promise<MessageOut> { return this.json("eraseMessageContent", { params: [app, message] }); }
+  eraseMessages(app: string, erase: EraseIn = {}, post?: PostOptions): Promise<ErasureJobOut> {
+    return this.json("eraseMessages", { params: [app], body: erase, post });
+  }
+  getErasureJob(app: string, job: string): Promise<ErasureJobOut> { return this.json("getErasureJob", { params: [app, job] }); }
+
+  listEventTypes(options: ListOptions = {}): Promise<Page<EventTypeOut>> { return this.page("listEventTypes", [], { ...options }); }
+  createEventType(eventType: EventTypeIn, post?: PostOptions): Promise<EventTypeOut> { return this.json("createEventType", { body: eventType, post }); }
+  getEventType(name: string): Promise<EventTypeOut> { return this.json("getEventType", { params: [name] }); }
+  updateEventType(name: string, update: EventTypeUpdateIn): Promise<EventTypeOut> { return this.json("updateEventType", { params: [name], body: update }); }
+  deleteEventType(name: string): Promise<EventTypeOut> { return this.json("deleteEventType", { params: [name] }); }
+
+  listOperationalEndpoints(options: ListOptions = {}): Promise<Page<EndpointOut>> { return this.page("listOperationalEndpoints", [], { ...options }); }
+  createOperationalEndpoint(endpoint: EndpointIn, post?: PostOptions): Promise<EndpointOut> {
+    return this.json("createOperationalEndpoint", { body: endpoint, post });
+  }
+  getOperationalEndpoint(endpoint: string): Promise<EndpointOut> { return this.json("getOperationalEndpoint", { params: [endpoint] }); }
+  updateOperationalEndpoint(endpoint: string, update: EndpointIn): Promise<EndpointOut> {
+    return this.json("updateOperationalEndpoint", { params: [endpoint], body: update });
+  }
+  deleteOperationalEndpoint(endpoint: string): Promise<EndpointOut> { return this.json("deleteOperationalEndpoint", { params: [endpoint] }); }
 }

@@ -60,6 +60,34 @@ test('a message is delivered and resent', async () => {
   await assert.rejects(client.getApplication(uid), (e) => e instanceof ApiError && e.status === 404 && e.code === 'not_found');
 });
 
+test('catalogue, send-example, erasure and operational endpoints', async () => {
+  const uid = `ts-${randomUUID().slice(0, 12)}`;
+  const name = `${uid}.created`;
+  const schema = { type: 'object', required: ['id'], properties: { id: { type: 'integer' } } };
+  const made = await client.createEventType({ name, description: 'Made', schema, example: { id: 7 } });
+  assert.equal(made.archived, false);
+  assert.deepEqual((await client.getEventType(name)).example, { id: 7 });
+  assert.deepEqual((await client.updateEventType(name, { schema, example: { id: 8 } })).example, { id: 8 });
+  assert.ok((await client.listEventTypes({ limit: 250 })).data.some((t) => t.name === name));
+
+  await client.createApplication({ name: 'TypeScript catalogue', uid });
+  await client.createEndpoint(uid, { name: 'hooks', url: RECEIVER, uid: 'hooks' });
+  const example = await client.sendExample(uid, 'hooks', name);
+  assert.deepEqual([example.eventType, example.payload], [name, { id: 8 }]);
+  await eventually(async () => (await client.listAttempts(uid, example.id)).data.some((a) => a.status === 'success'), "the example's delivery");
+  assert.equal((await client.eraseMessageContent(uid, example.id)).payload, null);
+  const job = await client.eraseMessages(uid, { uidPrefix: 'none-' });
+  await eventually(async () => (await client.getErasureJob(uid, job.id)).status === 'done', 'the erasure job');
+  assert.equal((await client.deleteEventType(name)).name, name);
+
+  const ops = await client.createOperationalEndpoint({ name: `ops ${uid}`, url: RECEIVER });
+  assert.equal((await client.getOperationalEndpoint(ops.id)).url, RECEIVER);
+  assert.equal((await client.updateOperationalEndpoint(ops.id, { name: 'renamed', url: RECEIVER })).name, 'renamed');
+  assert.ok((await client.listOperationalEndpoints({ limit: 250 })).data.some((e) => e.id === ops.id));
+  assert.equal((await client.deleteOperationalEndpoint(ops.id)).id, ops.id);
+  await client.deleteApplication(uid);
+});
+
 test('errors carry the API code', async () => {
   await assert.rejects(client.createApplication({ name: '' }), (e) => e.code === 'validation_error');
   await assert.rejects(new Octohooks(URL, 'oh_wrong').listApplications(), (e) => e.status === 401);
