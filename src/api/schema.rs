@@ -2,11 +2,13 @@
 //! written from the same constants the validation uses (`validation.rs`; a unit test there
 //! checks that the patterns accept exactly what the rules accept).
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::RefOr;
 
 use super::validation;
-use crate::domain::{CircuitState, FailureKind};
+use crate::domain::{filter, headers, CircuitState, FailureKind};
 use crate::store::recovery::JobStatus;
 
 fn string(pattern: &str, max: usize) -> ObjectBuilder {
@@ -127,11 +129,13 @@ fn headers_builder(nullable: bool) -> ObjectBuilder {
         } else {
             SchemaType::new(Type::Object)
         })
-        .max_properties(Some(crate::domain::headers::MAX_HEADERS))
+        .max_properties(Some(headers::MAX_HEADERS))
+        .property_names(Some(string(&headers::name_pattern(), headers::MAX_NAME)))
         .additional_properties(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .max_length(Some(crate::domain::headers::MAX_VALUE)),
+                .max_length(Some(headers::MAX_VALUE))
+                .pattern(Some(headers::VALUE_PATTERN)),
         ))
         .description(Some(
             "Extra headers of every delivery, name to value (at most 20; names are HTTP tokens; \
@@ -150,10 +154,13 @@ pub fn opt_headers() -> Schema {
     headers_builder(true).into()
 }
 
+/// Levels of `$and` / `$or` / `$not` the document spells out; below them a filter is shown as
+/// field conditions only (the API accepts up to `filter::MAX_DEPTH` levels).
+const FILTER_LEVELS: usize = 3;
+
 /// A payload filter document.
 pub fn filter() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::Object)
+    filter_document(1)
         .description(Some(
             "A JSON match document over the payload: `{\"dotted.path\": value}` (equality) or \
              `{\"path\": {\"$op\": value}}` with `$eq $ne $in $nin $gt $gte $lt $lte $exists \
@@ -164,12 +171,88 @@ pub fn filter() -> Schema {
 
 /// A payload filter, or `null`.
 pub fn opt_filter() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+    AnyOfBuilder::new()
+        .item(filter())
+        .item(ObjectBuilder::new().schema_type(Type::Null))
         .description(Some(
             "A payload filter (see `filter/test`), or `null` for none.",
         ))
         .into()
+}
+
+/// A filter at nesting `level`: field conditions, and the logical operators above the cap.
+fn filter_document(level: usize) -> ObjectBuilder {
+    let document = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::RefOr(condition(level + 1))));
+    if level >= FILTER_LEVELS {
+        return document.property_names(Some(string(filter::PATH_PATTERN, filter::MAX_PATH)));
+    }
+    let list = || {
+        ArrayBuilder::new()
+            .min_items(Some(1))
+            .items(filter_document(level + 1))
+    };
+    let key = format!(
+        "^(?:\\$(?:and|or|not)|{})$",
+        &filter::PATH_PATTERN[1..filter::PATH_PATTERN.len() - 1]
+    );
+    document
+        .property_names(Some(string(&key, filter::MAX_PATH)))
+        .property("$and", list())
+        .property("$or", list())
+        .property("$not", filter_document(level + 1))
+}
+
+/// A field's condition: a value it equals (no object key starting with `$`), or operators.
+fn condition(level: usize) -> RefOr<Schema> {
+    let plain_object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^(?:[^$]|$)")),
+        ));
+    AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([
+            Type::Null,
+            Type::Boolean,
+            Type::Number,
+            Type::String,
+            Type::Array,
+        ])))
+        .item(plain_object)
+        .item(operators(level))
+        .into()
+}
+
+/// An object of operators (at least one, nothing else).
+fn operators(level: usize) -> ObjectBuilder {
+    let any = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+    let list = || {
+        ArrayBuilder::new()
+            .items(any())
+            .max_items(Some(filter::MAX_LIST))
+    };
+    let comparable =
+        || ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Number, Type::String]));
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .min_properties(Some(1))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .property("$eq", any())
+        .property("$ne", any())
+        .property("$in", list())
+        .property("$nin", list())
+        .property("$gt", comparable())
+        .property("$gte", comparable())
+        .property("$lt", comparable())
+        .property("$lte", comparable())
+        .property("$exists", ObjectBuilder::new().schema_type(Type::Boolean));
+    if level < FILTER_LEVELS {
+        object = object.property("$not", operators(level + 1));
+    }
+    object
 }
 
 /// An endpoint's ordering.
