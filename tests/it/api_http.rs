@@ -152,8 +152,10 @@ async fn health_is_200_json_without_authentication() {
 async fn unknown_routes_are_404_json() {
     let server = TestServer::start().await;
     let app = server.create_app("a").await;
+    // (`/` and `/portal` are the dashboard's pages: tests/it/dashboard.rs.)
     for path in [
-        "/".to_string(),
+        "/portal/nope".to_string(),
+        "/assets/nope.js".to_string(),
         "/nope".to_string(),
         "/api".to_string(),
         "/api/v2/applications".to_string(),
