@@ -127,7 +127,8 @@ openapi-spec-validator "$WORK/openapi.json" >"$WORK/validator.log" 2>&1 ||
   fail "openapi-spec-validator rejects the document" "$WORK/validator.log"
 
 # 4. Fuzzing (from a scratch directory: schemathesis and hypothesis write files there), after
-#    creating the application, endpoint and message that scripts/fuzz-api.toml pins resends to.
+#    creating the application, endpoint and message that scripts/fuzz-api.toml pins resends to,
+#    and the application it pins erasures to.
 post() { # path, JSON body
   python3 - "$BASE/api/v1$1" "$2" "$TOKEN" <<'PY'
 import sys, urllib.request
@@ -142,7 +143,8 @@ PY
     post /applications/fuzz-app/endpoints \
       '{"name": "fuzz", "uid": "fuzz-endpoint", "url": "http://127.0.0.1:9/never"}' &&
     post /applications/fuzz-app/messages \
-      '{"eventType": "fuzz", "uid": "fuzz-message", "payload": {}}'
+      '{"eventType": "fuzz", "uid": "fuzz-message", "payload": {}}' &&
+    post /applications '{"name": "fuzz erasures", "uid": "fuzz-erase-app"}'
 } >"$WORK/fixtures.log" 2>&1 || fail "cannot create the fuzzing fixtures" "$WORK/fixtures.log"
 
 # One seed per run, always passed and printed when chosen here, so a failure can be replayed.

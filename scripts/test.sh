@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting and lint gates, unit tests, the integration tests
 # (which start their own redis-server on a free port), and a bounded schemathesis run against
-# the OpenAPI document. Installs redis-server (apt) and the Python tools (pip) when missing.
+# the OpenAPI document, then the client libraries, the README's walk-throughs and the browser
+# tests against live servers. Installs redis-server and chromium (apt), the Python tools and
+# Playwright (pip) and TypeScript (npm) when missing.
 # The fuzzing seed is fixed per run and printed (FUZZ_SEED=N replays it). Fails when no test
 # ran at all.
 set -euo pipefail
@@ -52,10 +54,18 @@ fuzz=0
 ./scripts/fuzz-api.sh || fuzz=$?
 echo "openapi fuzz: $([ "$fuzz" = 0 ] && echo passed || echo "FAILED (replay with FUZZ_SEED=$FUZZ_SEED)")"
 [ "$fuzz" = 0 ] || status=1
-# One closing line over every test binary (cargo prints one result line per binary); a run
+# The client libraries (Python, TypeScript), the README's walk-through in each language, and
+# the dashboard and the portal in headless Chromium (tests/browser): short stages, each against
+# its own live server (scripts/with-live-server.sh), each installing what it needs when
+# missing and ending with a `stage result:` line.
+for stage in clients/python/test.sh clients/typescript/test.sh clients/walkthroughs.sh tests/browser/run.sh; do
+  echo "== stage $stage"
+  ./scripts/with-live-server.sh "$stage" 2>&1 | tee -a "$log" || status=1
+done
+# One closing line over every test binary (cargo prints one result line per binary) and stage; a run
 # in which no test passed (none ran, e.g. a build failure or a filter matching nothing) fails.
 echo
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+awk '/^(test|stage) result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f; if (p == 0) { print "no test passed: failing the run"; exit 1 } }' "$log" ||
   status=1
 exit "$status"

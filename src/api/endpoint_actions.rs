@@ -226,8 +226,8 @@ pub async fn rotate_secret(
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such application or endpoint.",
             body = ErrorBody),
-        (status = 422, description = "`validation_error`: an invalid filter (or \
-            `idempotency_key_reused`).", body = ErrorBody),
+        (status = 422, description = "`validation_error`: an invalid filter, or a payload that \
+            is not an object (or `idempotency_key_reused`).", body = ErrorBody),
     )
 )]
 pub async fn test_filter(
@@ -242,6 +242,9 @@ pub async fn test_filter(
     idempotent(&state, &org.0, &req, &body, || async {
         let input: FilterTestIn = parse_json(&body)?;
         let filter = validation::filter(&input.filter)?;
+        if !input.payload.is_object() {
+            return Err(ApiError::Validation("payload must be a JSON object".into()));
+        }
         app_endpoint(&state, &org.0, &app, &endpoint).await?;
         Reply::json(
             StatusCode::OK,

@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::idempotency::idempotent;
 use super::reply::{page_response, Reply};
 use super::request::{read_body, PageQuery};
-use super::types::{EndpointIn, EndpointOut};
+use super::types::{EndpointOut, OperationalEndpointIn};
 use super::ApiState;
 use crate::queue::outbox::OpsEvent;
 use crate::store::endpoints::{EndpointSpec, EndpointWithHealth};
@@ -85,7 +85,7 @@ pub async fn list(
         `message.attempt.exhausted`, `message.attempt.failing`, `recovery.finished` (`eventTypes` \
         empty: all). Each is a signed POST of `{\"type\", \"timestamp\", \"data\"}`, delivered \
         and retried like any message. A `whsec_` secret is generated when none is given.",
-    request_body = EndpointIn,
+    request_body = OperationalEndpointIn,
     responses(
         (status = 201, description = "The new endpoint.", body = EndpointOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),
@@ -144,7 +144,7 @@ pub async fn get(
     summary = "Update an operational endpoint",
     description = "Replaces the endpoint's attributes, as for any endpoint.",
     params(("endpoint_id" = String, Path, description = "The endpoint's id or uid.")),
-    request_body = EndpointIn,
+    request_body = OperationalEndpointIn,
     responses(
         (status = 200, description = "The updated endpoint.", body = EndpointOut),
         (status = 400, description = "`invalid_json`: the body is not JSON.", body = ErrorBody),

@@ -8,7 +8,8 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::RefOr;
 
 use super::validation;
-use crate::domain::{filter, headers, CircuitState, FailureKind};
+use crate::domain::{headers, CircuitState, FailureKind};
+use crate::queue::outbox::OpsEvent;
 use crate::store::recovery::JobStatus;
 
 fn string(pattern: &str, max: usize) -> ObjectBuilder {
@@ -122,7 +123,7 @@ pub fn opt_secret() -> Schema {
         .into()
 }
 
-fn headers_builder(nullable: bool) -> ObjectBuilder {
+fn headers_builder(nullable: bool, names: Option<ObjectBuilder>) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(if nullable {
             SchemaType::from_iter([Type::Object, Type::Null])
@@ -130,82 +131,73 @@ fn headers_builder(nullable: bool) -> ObjectBuilder {
             SchemaType::new(Type::Object)
         })
         .max_properties(Some(headers::MAX_HEADERS))
-        .property_names(Some(string(&headers::name_pattern(), headers::MAX_NAME)))
+        .property_names(names)
         .additional_properties(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .max_length(Some(headers::MAX_VALUE))
-                .pattern(Some(headers::VALUE_PATTERN)),
-        ))
-        .description(Some(
-            "Extra headers of every delivery, name to value (at most 20; names are HTTP tokens; \
-             values at most 4096 visible ASCII characters; `webhook-*`, `content-*`, `host` and \
-             hop-by-hop headers are refused).",
+                .pattern(Some(validation::HEADER_VALUE_PATTERN)),
         ))
 }
 
 /// An endpoint's custom headers.
 pub fn headers() -> Schema {
-    headers_builder(false).into()
+    headers_builder(false, None)
+        .description(Some("Extra headers of every delivery, name to value."))
+        .into()
 }
 
-/// Custom headers on input (`null` or absent: none).
+/// Custom headers on input (`null` or absent: none). Names are unique regardless of case,
+/// which a schema cannot state (`scripts/fuzz-api-hooks.py` keeps generated names so).
 pub fn opt_headers() -> Schema {
-    headers_builder(true).into()
-}
-
-/// Levels of `$and` / `$or` / `$not` the document spells out; below them a filter is shown as
-/// field conditions only (the API accepts up to `filter::MAX_DEPTH` levels).
-const FILTER_LEVELS: usize = 3;
-
-/// A payload filter document.
-pub fn filter() -> Schema {
-    filter_document(1)
+    let names = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(headers::MAX_NAME))
+        .pattern(Some(validation::header_name_pattern()));
+    headers_builder(true, Some(names))
         .description(Some(
-            "A JSON match document over the payload: `{\"dotted.path\": value}` (equality) or \
-             `{\"path\": {\"$op\": value}}` with `$eq $ne $in $nin $gt $gte $lt $lte $exists \
-             $not`, combined with `$and`, `$or`, `$not`. At most 8 levels, 256 conditions, 16 KB.",
+            "Extra headers of every delivery, name to value (at most 20; names are HTTP tokens, \
+             unique regardless of case; values at most 4096 visible ASCII characters, spaces and \
+             tabs; `webhook-*`, `content-*`, `host` and hop-by-hop headers are refused). `null` \
+             or absent: none.",
         ))
         .into()
 }
 
-/// A payload filter, or `null`.
-pub fn opt_filter() -> Schema {
-    AnyOfBuilder::new()
-        .item(filter())
-        .item(ObjectBuilder::new().schema_type(Type::Null))
-        .description(Some(
-            "A payload filter (see `filter/test`), or `null` for none.",
-        ))
-        .into()
-}
+/// The filter language, in words.
+const FILTER_LANGUAGE: &str = "A JSON match document over the payload: `{\"dotted.path\": \
+    value}` (equality) or `{\"path\": {\"$op\": value}}` with `$eq $ne $in $nin $gt $gte $lt \
+    $lte $exists $not`, combined with `$and`, `$or`, `$not`. At most 8 levels, 256 conditions, \
+    16 KB (limits a schema cannot state). The schema describes field conditions; `$and`, `$or` \
+    and `$not` are accepted too.";
 
-/// A filter at nesting `level`: field conditions, and the logical operators above the cap.
-fn filter_document(level: usize) -> ObjectBuilder {
-    let document = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .additional_properties(Some(AdditionalProperties::RefOr(condition(level + 1))));
-    if level >= FILTER_LEVELS {
-        return document.property_names(Some(string(filter::PATH_PATTERN, filter::MAX_PATH)));
-    }
+/// A payload filter as a schema can state it: fields (dotted paths) compared with a plain
+/// value (anything but an object with `$` keys) or an object of operators. Exactly what the
+/// server accepts for those, so that fuzzers find neither side wrong; the budgets (nodes,
+/// bytes, depth) and the logical operators are only in the description.
+fn filter_builder(nullable: bool) -> ObjectBuilder {
+    let any = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
     let list = || {
         ArrayBuilder::new()
-            .min_items(Some(1))
-            .items(filter_document(level + 1))
+            .items(RefOr::T(any().into()))
+            .max_items(Some(crate::domain::filter::MAX_LIST))
     };
-    let key = format!(
-        "^(?:\\$(?:and|or|not)|{})$",
-        &filter::PATH_PATTERN[1..filter::PATH_PATTERN.len() - 1]
-    );
-    document
-        .property_names(Some(string(&key, filter::MAX_PATH)))
-        .property("$and", list())
-        .property("$or", list())
-        .property("$not", filter_document(level + 1))
-}
-
-/// A field's condition: a value it equals (no object key starting with `$`), or operators.
-fn condition(level: usize) -> RefOr<Schema> {
+    let compare =
+        || ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Number]));
+    let operators = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .min_properties(Some(1))
+        .property("$eq", any())
+        .property("$ne", any())
+        .property("$in", list())
+        .property("$nin", list())
+        .property("$gt", compare())
+        .property("$gte", compare())
+        .property("$lt", compare())
+        .property("$lte", compare())
+        .property("$exists", ObjectBuilder::new().schema_type(Type::Boolean))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     let plain_object = ObjectBuilder::new()
         .schema_type(Type::Object)
         .property_names(Some(
@@ -213,46 +205,74 @@ fn condition(level: usize) -> RefOr<Schema> {
                 .schema_type(Type::String)
                 .pattern(Some("^(?:[^$]|$)")),
         ));
-    AnyOfBuilder::new()
-        .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([
-            Type::Null,
-            Type::Boolean,
-            Type::Number,
-            Type::String,
-            Type::Array,
-        ])))
-        .item(plain_object)
-        .item(operators(level))
+    let plain = ObjectBuilder::new().schema_type(SchemaType::from_iter([
+        Type::String,
+        Type::Number,
+        Type::Boolean,
+        Type::Null,
+        Type::Array,
+    ]));
+    let condition = Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(plain)
+            .item(plain_object)
+            .item(operators)
+            .build(),
+    );
+    let paths = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(validation::MAX_FILTER_PATH))
+        .pattern(Some(validation::FILTER_PATH_PATTERN));
+    ObjectBuilder::new()
+        .schema_type(if nullable {
+            SchemaType::from_iter([Type::Object, Type::Null])
+        } else {
+            SchemaType::new(Type::Object)
+        })
+        .property_names(Some(paths))
+        .additional_properties(Some(condition))
+}
+
+/// A payload filter document.
+pub fn filter() -> Schema {
+    filter_builder(false)
+        .description(Some(FILTER_LANGUAGE))
         .into()
 }
 
-/// An object of operators (at least one, nothing else).
-fn operators(level: usize) -> ObjectBuilder {
-    let any = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
-    let list = || {
-        ArrayBuilder::new()
-            .items(any())
-            .max_items(Some(filter::MAX_LIST))
-    };
-    let comparable =
-        || ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Number, Type::String]));
-    let mut object = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .min_properties(Some(1))
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
-        .property("$eq", any())
-        .property("$ne", any())
-        .property("$in", list())
-        .property("$nin", list())
-        .property("$gt", comparable())
-        .property("$gte", comparable())
-        .property("$lt", comparable())
-        .property("$lte", comparable())
-        .property("$exists", ObjectBuilder::new().schema_type(Type::Boolean));
-    if level < FILTER_LEVELS {
-        object = object.property("$not", operators(level + 1));
-    }
-    object
+/// A payload filter on input, or `null` for none.
+pub fn opt_filter() -> Schema {
+    filter_builder(true)
+        .description(Some(format!("{FILTER_LANGUAGE} `null` or absent: none.")))
+        .into()
+}
+
+/// A stored payload filter (any document the language accepts), or `null`.
+pub fn stored_filter() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(format!("{FILTER_LANGUAGE} `null`: none.")))
+        .into()
+}
+
+/// Operational event types an operational endpoint subscribes to (`null`, absent or empty:
+/// all).
+pub fn opt_ops_event_types() -> Schema {
+    let names: Vec<&str> = OpsEvent::ALL.iter().map(|e| e.as_str()).collect();
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(RefOr::T(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names))
+                .into(),
+        ))
+        .max_items(Some(OpsEvent::ALL.len()))
+        .unique_items(true)
+        .description(Some(
+            "Operational events delivered to the endpoint (`null`, absent or empty: all).",
+        ))
+        .into()
 }
 
 /// An endpoint's ordering.
@@ -315,13 +335,11 @@ pub fn opt_secrets() -> Schema {
         .into()
 }
 
-/// A rate limit in deliveries per second.
+/// A rate limit in deliveries per second (a u32: no `format`, `int32` would stop at 2^31 - 1
+/// and a fuzzer would expect larger values refused).
 pub fn opt_rate_limit() -> Schema {
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
-        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-            utoipa::openapi::KnownFormat::Int32,
-        )))
         .minimum(Some(1))
         .maximum(Some(u32::MAX))
         .description(Some(
@@ -462,4 +480,97 @@ pub fn opt_example() -> Schema {
              `send-example`. `null`: none (`{}` is sent).",
         ))
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::domain::filter::Filter;
+
+    fn validator(schema: Schema) -> jsonschema::Validator {
+        let document = serde_json::to_value(schema).expect("schema JSON");
+        jsonschema::validator_for(&document).expect("a valid JSON Schema")
+    }
+
+    /// What the document calls valid, the API accepts, and the other way round (the fuzzer
+    /// checks both).
+    #[test]
+    fn documented_headers_are_the_accepted_headers() {
+        let documented = validator(opt_headers());
+        let long = "n".repeat(headers::MAX_NAME);
+        let cases = [
+            ("Authorization", "Bearer abc"),
+            ("x-api-key", "\tspaced value "),
+            ("tea", ""),
+            ("Hosts", "x"),
+            ("webhook", "x"),
+            (long.as_str(), "x"),
+            ("!#$%&'*+.^_`|~-0", "x"),
+            ("", "x"),
+            ("a b", "x"),
+            ("x:y", "x"),
+            ("HOST", "x"),
+            ("te", "x"),
+            ("Webhook-Id", "x"),
+            ("content-TYPE", "x"),
+            ("Transfer-Encoding", "x"),
+            ("x-ok", "line\r\nInjected: yes"),
+            ("x-ok", "\u{e9}"),
+        ];
+        for (name, value) in cases {
+            let body = json!({ name: value });
+            let map = BTreeMap::from([(name.to_string(), value.to_string())]);
+            assert_eq!(
+                documented.is_valid(&body),
+                validation::headers(map).is_ok(),
+                "{name:?}: {value:?}"
+            );
+        }
+        let too_long = json!({ format!("{long}n"): "x" });
+        assert!(!documented.is_valid(&too_long));
+        assert!(documented.is_valid(&Value::Null));
+    }
+
+    #[test]
+    fn documented_filters_are_the_accepted_filters() {
+        let documented = validator(filter());
+        let deepest = vec!["s"; crate::domain::filter::MAX_SEGMENTS].join(".");
+        let too_deep = format!("{deepest}.s");
+        let longest = "\u{e9}".repeat(validation::MAX_FILTER_PATH);
+        let too_long = format!("{longest}a");
+        let cases = [
+            json!({"type": "order.created", "data.amount": 3.5, "data.items.0.id": null}),
+            json!({"a": {"$in": [1, "x"], "$exists": true}, "b-c_d": false}),
+            json!({"a": [{"$x": 1}], "b": {"": 1, "c": {"$eq": 2}}}),
+            json!({"a": {"$gt": "m", "$lte": 3}}),
+            json!({ deepest.as_str(): 1 }),
+            json!({ longest.as_str(): 1 }),
+            json!({"caf\u{e9} au lait": 1}),
+            json!({}),
+            json!({"": 1}),
+            json!({"a..b": 1}),
+            json!({".a": 1}),
+            json!({"a.": 1}),
+            json!({ too_deep.as_str(): 1 }),
+            json!({ too_long.as_str(): 1 }),
+            json!({"a": {"$regex": "x"}}),
+            json!({"a": {"$gt": true}}),
+            json!({"a": {"$in": 1}}),
+            json!({"a": {"$exists": 1}}),
+            json!({"a": {"$eq": 1, "b": 2}}),
+            json!({"a": {"$in": vec![1; crate::domain::filter::MAX_LIST + 1]}}),
+            json!([]),
+        ];
+        for filter in &cases {
+            assert_eq!(
+                documented.is_valid(filter),
+                Filter::parse(filter).is_ok(),
+                "{filter}"
+            );
+        }
+    }
 }

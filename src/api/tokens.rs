@@ -53,7 +53,8 @@ async fn validated(state: &ApiState, org: &str, body: &[u8]) -> ApiResult<NewTok
     tag = "Tokens",
     summary = "List API tokens",
     description = "The organisation's tokens, oldest first (never the tokens themselves). Expired \
-        tokens drop out. Organisation tokens only.",
+        tokens stay listed (and revocable) for 7 days after they expired. Organisation tokens \
+        only.",
     params(PageQuery),
     responses(
         (status = 200, description = "A page of tokens.", body = Vec<TokenOut>,
@@ -89,7 +90,8 @@ pub async fn list(
         `scope`, the token reaches one application only: its endpoints, messages and attempts \
         (only reading them when `readOnly`) and reading the event-type catalogue; every other \
         route answers 403 and other applications 404. With `expiresAt`, it stops working then (a \
-        time already past makes a token that never works). Organisation tokens only.",
+        time already past makes a token that never works; it is listed for 7 days). Organisation \
+        tokens only.",
     request_body = TokenIn,
     responses(
         (status = 201, description = "The new token.", body = TokenCreatedOut),

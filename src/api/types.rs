@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -101,6 +103,25 @@ pub struct EndpointIn {
     pub ordering: Option<String>,
 }
 
+/// Body of `POST /operational-webhooks/endpoints` and `PUT .../{endpoint_id}`: an
+/// [`EndpointIn`] whose `eventTypes` name operational events. It only documents: the body is
+/// read as an `EndpointIn` (and its event types checked apart).
+pub struct OperationalEndpointIn;
+
+impl utoipa::PartialSchema for OperationalEndpointIn {
+    fn schema() -> RefOr<Schema> {
+        let mut endpoint = <EndpointIn as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut endpoint {
+            object
+                .properties
+                .insert("eventTypes".into(), schema::opt_ops_event_types().into());
+        }
+        endpoint
+    }
+}
+
+impl ToSchema for OperationalEndpointIn {}
+
 /// A URL an application's messages are delivered to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -132,7 +153,7 @@ pub struct EndpointOut {
     #[schema(schema_with = schema::headers)]
     pub headers: BTreeMap<String, String>,
     /// The payload filter, `null` when every payload is delivered.
-    #[schema(schema_with = schema::opt_filter, required = true)]
+    #[schema(schema_with = schema::stored_filter, required = true)]
     pub filter: Option<Value>,
     /// `fifo` or `none`.
     #[schema(schema_with = schema::ordering)]

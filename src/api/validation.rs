@@ -50,6 +50,45 @@ pub const LOG_ITERATOR_PATTERN: &str = "^(?:-?[0-9]{1,19}\\|[0-9a-fA-F]{8}-[0-9a
 pub const NAME_ITERATOR_PATTERN: &str = "^[a-zA-Z0-9._-]{0,256}$";
 /// A position cursor, as the attempt list's `x-next-iterator` hands them out (or empty).
 pub const POSITION_PATTERN: &str = "^[0-9]{0,9}$";
+/// A custom header's value: visible ASCII, spaces and tabs (`domain::headers`).
+pub const HEADER_VALUE_PATTERN: &str = "^[\\t -~]*$";
+/// A payload filter's field path: 1 to 32 dot-separated segments, not empty, not starting
+/// with `$` (operators do).
+pub const FILTER_PATH_PATTERN: &str = "^[^.$][^.]*(?:\\.[^.]+){0,31}$";
+/// Longest filter path, in characters.
+pub const MAX_FILTER_PATH: usize = crate::domain::filter::MAX_PATH;
+
+/// `[Xx]` for every letter of `text`: ECMA-262 patterns have no inline case-insensitive flag.
+fn any_case(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphabetic() {
+                format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A custom header's name: an HTTP token that is not one of the delivery's own headers (in
+/// any case; a negative lookahead).
+pub fn header_name_pattern() -> String {
+    let alternatives = |names: &[&str]| -> String {
+        names
+            .iter()
+            .map(|n| any_case(n))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    format!(
+        "^(?!(?:{})|(?:{})$)[A-Za-z0-9!#$%&'*+.^_`|~-]{{1,{}}}$",
+        alternatives(headers::RESERVED_PREFIXES),
+        alternatives(headers::RESERVED),
+        headers::MAX_NAME
+    )
+}
+
 /// A list cursor, as `x-next-iterator` hands them out (or empty: the first page).
 pub const ITERATOR_PATTERN: &str = "^(?:[0-9]{13,19}:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$";
 

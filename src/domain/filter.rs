@@ -18,13 +18,12 @@ pub const MAX_DEPTH: usize = 8;
 pub const MAX_NODES: usize = 256;
 /// Largest serialized filter.
 pub const MAX_BYTES: usize = 16 * 1024;
-/// Most values in one `$in` / `$nin` list.
-pub const MAX_LIST: usize = 100;
-/// Longest path, in characters.
+/// Longest field path, in characters.
 pub const MAX_PATH: usize = 256;
-/// What a field path looks like (ECMA-262 and `regex`), for the API's schema: 1 to
-/// `4 × MAX_DEPTH` non-empty dotted segments, the first not starting with `$` (operators do).
-pub const PATH_PATTERN: &str = "^[^.$][^.]*(?:\\.[^.]+){0,31}$";
+/// Most values of an `$in` or `$nin` list.
+pub const MAX_LIST: usize = 100;
+/// Most segments of a field path.
+pub const MAX_SEGMENTS: usize = MAX_DEPTH * 4;
 
 /// Why a filter is refused (the text is what a client is told).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,7 +152,7 @@ fn parse_path(path: &str) -> Result<Vec<String>, FilterError> {
         return refuse(format!("paths must be 1 to {MAX_PATH} characters"));
     }
     let segments: Vec<String> = path.split('.').map(str::to_string).collect();
-    if segments.len() > MAX_DEPTH * 4 || segments.iter().any(String::is_empty) {
+    if segments.len() > MAX_SEGMENTS || segments.iter().any(String::is_empty) {
         return refuse(format!("has an invalid path {path:?}"));
     }
     Ok(segments)
@@ -274,24 +273,6 @@ fn compare(field: &Value, order: Order, bound: &Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn the_path_pattern_accepts_exactly_the_paths_the_parser_accepts() {
-        assert_eq!(MAX_DEPTH * 4, 32, "PATH_PATTERN spells out 1 + 31 segments");
-        let pattern = regex::Regex::new(PATH_PATTERN).expect("pattern");
-        let long = "a.".repeat(31) + "a";
-        let too_many = "a.".repeat(32) + "a";
-        for path in [
-            "a", "a.b", "0", "é", "a.$b", "a b", "", ".a", "a.", "a..b", "$a", "$and", &long,
-            &too_many,
-        ] {
-            assert_eq!(
-                pattern.is_match(path),
-                !path.starts_with('$') && parse_path(path).is_ok(),
-                "{path:?}"
-            );
-        }
-    }
 
     fn check(filter: Value, payload: Value) -> bool {
         Filter::parse(&filter)

@@ -23,6 +23,9 @@ static RECORD_ATTEMPT: LazyLock<Script> =
 static POSTPONE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/postpone.lua")));
 
+/// One record in this many trims the endpoint's attempt log.
+const LOG_TRIM_EVERY: u32 = 16;
+
 /// A job's place in the queue: which stream entry it came from and under which lease.
 #[derive(Debug, Clone, Copy)]
 pub struct JobRef<'a> {
@@ -144,7 +147,13 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordRepl
     let member = r.retry.map(|(task, _)| task.retry_member());
     let (log_before, log_after) = log::member_parts(r.message, r.status);
     let (_, log_after_disabled) = log::member_parts(r.message, AttemptStatus::Failed);
-    let oldest_kept = r.now - (r.retention_secs as i64) * 1000;
+    // One record in LOG_TRIM_EVERY trims the endpoint's log by age: it may hold a few attempts
+    // past retention for a while, at a fraction of the writes.
+    let oldest_kept = if rand::random_ratio(1, LOG_TRIM_EVERY) {
+        (r.now - (r.retention_secs as i64) * 1000).to_string()
+    } else {
+        String::new()
+    };
     // A job from the stream passes its lane keys too (untouched), so every call names the
     // same keys of the partition's slot.
     let fallback = Lane {

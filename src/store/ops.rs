@@ -36,6 +36,16 @@ pub fn ops_app(org: &str) -> Uuid {
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
+/// The body of an operational webhook, fields in this order.
+#[derive(serde::Serialize)]
+struct OpsPayload<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    /// When the change happened, epoch ms.
+    timestamp: i64,
+    data: &'a Map<String, Value>,
+}
+
 /// What one relay pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Relayed {
@@ -134,11 +144,11 @@ impl Store {
             endpoint_uid.filter(|u| !u.is_empty()).into(),
         );
         data.extend(event.data.clone());
-        let body = serde_json::json!({
-            "type": event.kind.as_str(),
-            "timestamp": event.timestamp,
-            "data": data,
-        });
+        let body = OpsPayload {
+            kind: event.kind.as_str(),
+            timestamp: event.timestamp,
+            data: &data,
+        };
         let payload = serde_json::value::to_raw_value(&body)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let uid = event.message_uid();

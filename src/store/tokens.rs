@@ -9,7 +9,9 @@
 //! be revoked again.
 //!
 //! A token may be scoped to one application (a customer portal's token), read-only or not,
-//! and may expire: both keys then expire with it.
+//! and may expire: its lookup then expires with it, and its record [`EXPIRED_KEPT`] later
+//! (an expired token stays listed, and can be revoked, for a while: a client that just made
+//! one, even with a time already past, finds it).
 
 use std::sync::LazyLock;
 
@@ -30,6 +32,10 @@ static DELETE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/token_delete.lua")));
 static TOUCH: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/token_touch.lua")));
+
+/// How long the record of an expired token is kept after it expired (or was made, when made
+/// expired).
+pub const EXPIRED_KEPT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Prefix of every token, so leaked tokens are easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "oh_";
@@ -160,7 +166,14 @@ impl Store {
             .key(keys.org_token(org, id))
             .key(keys.org_tokens(org))
             .arg(ordered::member(now, id))
-            .arg(new.expires_at.map(|at| at.to_string()).unwrap_or_default())
+            .arg(
+                new.expires_at
+                    .map(|at| {
+                        let kept = EXPIRED_KEPT.as_millis() as i64;
+                        at.max(now).saturating_add(kept).to_string()
+                    })
+                    .unwrap_or_default(),
+            )
             .arg("id")
             .arg(id.to_string())
             .arg("name")
@@ -238,7 +251,8 @@ impl Store {
         Ok(())
     }
 
-    /// A page of an organisation's tokens in creation order (expired ones drop out).
+    /// A page of an organisation's tokens in creation order (expired ones drop out
+    /// [`EXPIRED_KEPT`] after they expired).
     pub async fn list_tokens(
         &self,
         org: &str,

@@ -152,10 +152,11 @@ async fn health_is_200_json_without_authentication() {
 async fn unknown_routes_are_404_json() {
     let server = TestServer::start().await;
     let app = server.create_app("a").await;
-    // `/` is the dashboard (tests/it/dashboard.rs).
+    // (`/` and `/portal` are the dashboard's pages: tests/it/dashboard.rs.)
     for path in [
+        "/portal/nope".to_string(),
+        "/assets/nope.js".to_string(),
         "/nope".to_string(),
-        "/nope/deeper".to_string(),
         "/api".to_string(),
         "/api/v2/applications".to_string(),
         format!("{APPS}/{app}/nope"),

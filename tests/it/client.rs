@@ -410,6 +410,166 @@ async fn every_client_operation_works_against_the_live_service() {
 }
 
 #[actix_rt::test]
+async fn catalogue_examples_erasure_and_operational_endpoints_through_the_client() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok();
+    let client = Client::new(server.base.clone(), &server.token);
+    let schema =
+        json!({"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}});
+
+    // The event-type catalogue.
+    let made = client
+        .create_event_type(
+            &EventTypeIn {
+                name: "user.created".into(),
+                attributes: EventTypeUpdateIn {
+                    description: Some("A user signed up".into()),
+                    schema: Some(schema.clone()),
+                    example: Some(json!({"id": 7})),
+                    archived: None,
+                },
+            },
+            None,
+        )
+        .await
+        .expect("create");
+    same_json(
+        &client.get_event_type("user.created").await.expect("get"),
+        &server.get("/api/v1/event-types/user.created").await.body,
+        "EventTypeOut",
+    );
+    let update = EventTypeUpdateIn {
+        description: Some(made.description.clone()),
+        schema: Some(schema),
+        example: Some(json!({"id": 8})),
+        archived: None,
+    };
+    let updated = client
+        .update_event_type("user.created", &update)
+        .await
+        .expect("update");
+    assert_eq!(updated.example, Some(json!({"id": 8})));
+    let listed = client
+        .list_event_types(&ListOptions::default())
+        .await
+        .expect("list");
+    assert_eq!(listed.data, vec![updated.clone()]);
+    let mut invalid = MessageIn::new("user.created", json!({"id": "seven"}));
+    invalid.validate = Some(true);
+    client
+        .create_application(&ApplicationIn::new("Acme").uid("acme"), None)
+        .await
+        .expect("app");
+    let refused = client
+        .create_message("acme", &invalid, None)
+        .await
+        .expect_err("422");
+    assert_eq!(refused.code(), Some("validation_error"));
+
+    // Its example sent to one endpoint, then erased.
+    let mut input = EndpointIn::new("hooks", format!("{}/hooks", receiver.url));
+    input.uid = Some("hooks".into());
+    client
+        .create_endpoint("acme", &input, None)
+        .await
+        .expect("endpoint");
+    let example = client
+        .send_example(
+            "acme",
+            "hooks",
+            &SendExampleIn {
+                event_type: "user.created".into(),
+            },
+            None,
+        )
+        .await
+        .expect("send example");
+    assert_eq!(example.payload, json!({"id": 8}));
+    eventually(WAIT, "the example's delivery", || async {
+        receiver.got("/hooks", &example.id)
+    })
+    .await;
+    let erased = client
+        .erase_message_content("acme", &example.id)
+        .await
+        .expect("erase");
+    assert_eq!(erased.payload, serde_json::Value::Null);
+    let job = client
+        .erase_messages("acme", &EraseIn::default(), None)
+        .await
+        .expect("erase job");
+    let done = poll_until(
+        WAIT,
+        "the erasure",
+        || async { client.get_erasure_job("acme", &job.id).await.expect("job") },
+        |j: &ErasureJobOut| j.status == "done",
+    )
+    .await;
+    same_json(
+        &done,
+        &server
+            .get(&format!(
+                "/api/v1/applications/acme/messages/erase/{}",
+                job.id
+            ))
+            .await
+            .body,
+        "ErasureJobOut",
+    );
+    assert_eq!(
+        client
+            .delete_event_type("user.created")
+            .await
+            .expect("delete")
+            .name,
+        "user.created"
+    );
+
+    // Operational webhook endpoints.
+    let ops = client
+        .create_operational_endpoint(
+            &EndpointIn::new("ops", format!("{}/ops", receiver.url)),
+            None,
+        )
+        .await
+        .expect("create");
+    same_json(
+        &client.get_operational_endpoint(&ops.id).await.expect("get"),
+        &server
+            .get(&format!(
+                "/api/v1/operational-webhooks/endpoints/{}",
+                ops.id
+            ))
+            .await
+            .body,
+        "operational EndpointOut",
+    );
+    let renamed = client
+        .update_operational_endpoint(
+            &ops.id,
+            &EndpointIn::new("renamed", format!("{}/ops", receiver.url)),
+        )
+        .await
+        .expect("update");
+    assert_eq!(renamed.name, "renamed");
+    let all = client
+        .list_operational_endpoints(&ListOptions::default())
+        .await
+        .expect("list");
+    assert_eq!(all.data.len(), 1);
+    assert_eq!(
+        client
+            .delete_operational_endpoint(&ops.id)
+            .await
+            .expect("delete")
+            .id,
+        ops.id
+    );
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+#[actix_rt::test]
 async fn messages_are_listed_within_a_time_window() {
     let server = TestServer::start().await;
     let client = Client::new(server.base.clone(), &server.token);

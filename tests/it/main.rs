@@ -26,6 +26,7 @@ mod event_types;
 mod fifo;
 mod listen;
 mod openapi;
+mod ops_webhooks;
 mod protection_circuit;
 mod protection_concurrency;
 mod protection_isolation;

@@ -257,7 +257,7 @@ async fn tokens_are_listed_never_shown_again_and_expire() {
     );
     assert_eq!(listed["expiresAt"], expires);
     assert!(!list.to_string().contains(&token), "a list shows a token");
-    // Expired: refused, and dropped from the list.
+    // Expired: refused, still listed (for a week) and revocable.
     eventually(WAIT, "the token expires", || async {
         call(&server, &token, "GET", &path, None).await.status == 401
     })
@@ -266,12 +266,16 @@ async fn tokens_are_listed_never_shown_again_and_expire() {
         octohooks::clock::now_ms() >= expires,
         "refused before it expired"
     );
-    let list = server.get(TOKENS).await.body;
-    assert!(list
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|t| t["id"] != id.as_str()));
+    let listed = |list: Value| {
+        list.as_array()
+            .expect("list")
+            .iter()
+            .any(|t| t["id"] == id.as_str())
+    };
+    assert!(listed(server.get(TOKENS).await.body));
+    let revoked = server.call("DELETE", &format!("{TOKENS}/{id}"), None).await;
+    assert_eq!(revoked.status, 200, "{:?}", revoked.body);
+    assert!(!listed(server.get(TOKENS).await.body));
     server.shutdown().await;
 }
 
@@ -296,10 +300,21 @@ async fn token_requests_are_checked() {
     }
     let missing = json!({"name": "t", "scope": {"application": "no-such-app"}});
     assert_error(&server.post(TOKENS, missing).await, 404, "not_found");
-    // A time already past makes a token that never works (and is not listed).
+    // A time already past makes a token that never works, listed and revocable like any.
     let past = make_token(&server, json!({"name": "past", "expiresAt": 0})).await;
     let refused = call(&server, &token_of(&past), "GET", TOKENS, None).await;
     assert_error(&refused, 401, "unauthorized");
+    let past_id = past["id"].as_str().unwrap();
+    let listed = server.get(TOKENS).await.body;
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["id"] == past_id));
+    let revoked = server
+        .call("DELETE", &format!("{TOKENS}/{past_id}"), None)
+        .await;
+    assert_eq!(revoked.status, 200, "{:?}", revoked.body);
     // Another organisation's application cannot be a scope, nor its tokens revoked.
     let intruder = server.other_token().await;
     let scoped = call(

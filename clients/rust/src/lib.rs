@@ -178,6 +178,20 @@ operations! {
     GET_MESSAGE = "getMessage" "GET" "/api/v1/applications/{application_id}/messages/{message_id}";
     LIST_ATTEMPTS = "listAttempts" "GET" "/api/v1/applications/{application_id}/messages/{message_id}/attempts";
     RESEND_MESSAGE = "resendMessage" "POST" "/api/v1/applications/{application_id}/messages/{message_id}/endpoints/{endpoint_id}/resend";
+    SEND_EXAMPLE = "sendExample" "POST" "/api/v1/applications/{application_id}/endpoints/{endpoint_id}/send-example";
+    ERASE_MESSAGE_CONTENT = "eraseMessageContent" "DELETE" "/api/v1/applications/{application_id}/messages/{message_id}/content";
+    ERASE_MESSAGES = "eraseMessages" "POST" "/api/v1/applications/{application_id}/messages/erase";
+    GET_ERASURE_JOB = "getErasureJob" "GET" "/api/v1/applications/{application_id}/messages/erase/{job_id}";
+    LIST_EVENT_TYPES = "listEventTypes" "GET" "/api/v1/event-types";
+    CREATE_EVENT_TYPE = "createEventType" "POST" "/api/v1/event-types";
+    GET_EVENT_TYPE = "getEventType" "GET" "/api/v1/event-types/{event_type_name}";
+    UPDATE_EVENT_TYPE = "updateEventType" "PUT" "/api/v1/event-types/{event_type_name}";
+    DELETE_EVENT_TYPE = "deleteEventType" "DELETE" "/api/v1/event-types/{event_type_name}";
+    LIST_OPERATIONAL_ENDPOINTS = "listOperationalEndpoints" "GET" "/api/v1/operational-webhooks/endpoints";
+    CREATE_OPERATIONAL_ENDPOINT = "createOperationalEndpoint" "POST" "/api/v1/operational-webhooks/endpoints";
+    GET_OPERATIONAL_ENDPOINT = "getOperationalEndpoint" "GET" "/api/v1/operational-webhooks/endpoints/{endpoint_id}";
+    UPDATE_OPERATIONAL_ENDPOINT = "updateOperationalEndpoint" "PUT" "/api/v1/operational-webhooks/endpoints/{endpoint_id}";
+    DELETE_OPERATIONAL_ENDPOINT = "deleteOperationalEndpoint" "DELETE" "/api/v1/operational-webhooks/endpoints/{endpoint_id}";
 }
 
 /// Percent-encodes one path segment (ids and uids are safe already; this keeps any string safe).
@@ -674,6 +688,138 @@ impl Client {
         options: Option<PostOptions>,
     ) -> Result<ResendAccepted> {
         Self::json(self.post_request(op::RESEND_MESSAGE, &[app, message, endpoint], options)).await
+    }
+
+    /// `sendExample`: a message of the event type with its catalogue example as payload,
+    /// delivered to this endpoint only.
+    pub async fn send_example(
+        &self,
+        app: &str,
+        endpoint: &str,
+        example: &SendExampleIn,
+        options: Option<PostOptions>,
+    ) -> Result<MessageOut> {
+        Self::json(
+            self.post_request(op::SEND_EXAMPLE, &[app, endpoint], options)
+                .json(example),
+        )
+        .await
+    }
+
+    /// `eraseMessageContent`: the message stays, without its payload.
+    pub async fn erase_message_content(&self, app: &str, message: &str) -> Result<MessageOut> {
+        Self::json(self.request(op::ERASE_MESSAGE_CONTENT, &[app, message])).await
+    }
+
+    /// `eraseMessages`: starts a job erasing the payloads of the matching messages.
+    pub async fn erase_messages(
+        &self,
+        app: &str,
+        erase: &EraseIn,
+        options: Option<PostOptions>,
+    ) -> Result<ErasureJobOut> {
+        Self::json(
+            self.post_request(op::ERASE_MESSAGES, &[app], options)
+                .json(erase),
+        )
+        .await
+    }
+
+    /// `getErasureJob`.
+    pub async fn get_erasure_job(&self, app: &str, job: &str) -> Result<ErasureJobOut> {
+        Self::json(self.request(op::GET_ERASURE_JOB, &[app, job])).await
+    }
+
+    /// `listEventTypes`: the catalogue, by name.
+    pub async fn list_event_types(
+        &self,
+        options: &ListOptions,
+    ) -> Result<ListResponse<EventTypeOut>> {
+        Self::list(
+            self.request(op::LIST_EVENT_TYPES, &[])
+                .query(&Self::paging(options)),
+        )
+        .await
+    }
+
+    /// `createEventType`.
+    pub async fn create_event_type(
+        &self,
+        event_type: &EventTypeIn,
+        options: Option<PostOptions>,
+    ) -> Result<EventTypeOut> {
+        Self::json(
+            self.post_request(op::CREATE_EVENT_TYPE, &[], options)
+                .json(event_type),
+        )
+        .await
+    }
+
+    /// `getEventType`.
+    pub async fn get_event_type(&self, name: &str) -> Result<EventTypeOut> {
+        Self::json(self.request(op::GET_EVENT_TYPE, &[name])).await
+    }
+
+    /// `updateEventType`: replaces every attribute.
+    pub async fn update_event_type(
+        &self,
+        name: &str,
+        update: &EventTypeUpdateIn,
+    ) -> Result<EventTypeOut> {
+        Self::json(self.request(op::UPDATE_EVENT_TYPE, &[name]).json(update)).await
+    }
+
+    /// `deleteEventType`: answers the deleted entry.
+    pub async fn delete_event_type(&self, name: &str) -> Result<EventTypeOut> {
+        Self::json(self.request(op::DELETE_EVENT_TYPE, &[name])).await
+    }
+
+    /// `listOperationalEndpoints`: where the organisation's operational events go.
+    pub async fn list_operational_endpoints(
+        &self,
+        options: &ListOptions,
+    ) -> Result<ListResponse<EndpointOut>> {
+        Self::list(
+            self.request(op::LIST_OPERATIONAL_ENDPOINTS, &[])
+                .query(&Self::paging(options)),
+        )
+        .await
+    }
+
+    /// `createOperationalEndpoint`.
+    pub async fn create_operational_endpoint(
+        &self,
+        endpoint: &EndpointIn,
+        options: Option<PostOptions>,
+    ) -> Result<EndpointOut> {
+        Self::json(
+            self.post_request(op::CREATE_OPERATIONAL_ENDPOINT, &[], options)
+                .json(endpoint),
+        )
+        .await
+    }
+
+    /// `getOperationalEndpoint`.
+    pub async fn get_operational_endpoint(&self, endpoint: &str) -> Result<EndpointOut> {
+        Self::json(self.request(op::GET_OPERATIONAL_ENDPOINT, &[endpoint])).await
+    }
+
+    /// `updateOperationalEndpoint`.
+    pub async fn update_operational_endpoint(
+        &self,
+        endpoint: &str,
+        update: &EndpointIn,
+    ) -> Result<EndpointOut> {
+        Self::json(
+            self.request(op::UPDATE_OPERATIONAL_ENDPOINT, &[endpoint])
+                .json(update),
+        )
+        .await
+    }
+
+    /// `deleteOperationalEndpoint`: answers the deleted endpoint.
+    pub async fn delete_operational_endpoint(&self, endpoint: &str) -> Result<EndpointOut> {
+        Self::json(self.request(op::DELETE_OPERATIONAL_ENDPOINT, &[endpoint])).await
     }
 }
 

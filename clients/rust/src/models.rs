@@ -142,6 +142,10 @@ pub struct MessageIn {
     /// For `fifo` endpoints: same key, same lane (in order).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ordering_key: Option<String>,
+    /// Check the payload against its event type's schema in the catalogue (422 when it
+    /// does not match).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validate: Option<bool>,
 }
 
 impl MessageIn {
@@ -153,6 +157,7 @@ impl MessageIn {
             channels: None,
             uid: None,
             ordering_key: None,
+            validate: None,
         }
     }
 }
@@ -409,4 +414,81 @@ pub struct ListResponse<T> {
     pub data: Vec<T>,
     /// Pass it as `iterator` to get the next page.
     pub iterator: Option<String>,
+}
+
+/// Body of `createEventType`: a name and its attributes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeIn {
+    /// Dotted name, as messages' `eventType` carry it.
+    pub name: String,
+    #[serde(flatten)]
+    pub attributes: EventTypeUpdateIn,
+}
+
+/// Body of `updateEventType` (it replaces every attribute), and the attributes of a new type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeUpdateIn {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON Schema (draft 2020-12) of the payloads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    /// An example payload, matching the schema (what `sendExample` sends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
+}
+
+/// An entry of the organisation's event-type catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeOut {
+    pub name: String,
+    pub description: String,
+    pub schema: Option<Value>,
+    pub example: Option<Value>,
+    /// Archived types stay for old messages; endpoints naming them get a warning.
+    pub archived: bool,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// Body of `sendExample`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendExampleIn {
+    /// The event type whose catalogue example is sent (`{}` when it has none).
+    pub event_type: String,
+}
+
+/// Body of `eraseMessages`: which messages' payloads to erase (all when empty).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EraseIn {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Only messages created before this time (epoch ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+}
+
+/// An erasure job and its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasureJobOut {
+    pub id: String,
+    pub uid_prefix: Option<String>,
+    pub channel: Option<String>,
+    pub before: Option<i64>,
+    /// `running` or `done`.
+    pub status: String,
+    pub scanned: u64,
+    pub erased: u64,
+    pub created: i64,
+    pub updated: i64,
 }

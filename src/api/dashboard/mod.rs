@@ -48,6 +48,8 @@ const ASSETS: &[Asset] = assets![
     ("pages/endpoint.js", JS),
     ("pages/message.js", JS),
     ("pages/tokens.js", JS),
+    ("pages/event-types.js", JS),
+    ("pages/operational.js", JS),
 ];
 
 /// The one HTML page: the scripts pick the dashboard or the portal from the path.

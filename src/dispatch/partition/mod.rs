@@ -588,7 +588,6 @@ impl Partition {
         false
     }
 
-    /// Resumes the purges of deleted applications that their API node did not finish.
     /// Relays the partition's operational events into messages of their organisations'
     /// operational applications (`store::ops`); what fails waits for the next tick.
     async fn relay_outbox(&mut self) {
@@ -627,6 +626,7 @@ impl Partition {
         }
     }
 
+    /// Resumes the purges of deleted applications that their API node did not finish.
     async fn resume_purges(&mut self) {
         let store = &self.context.store;
         let requests = match store.stale_purges(self.number, 4).await {

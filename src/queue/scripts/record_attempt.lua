@@ -24,7 +24,7 @@
 -- ARGV[14] done-set lifetime (s)   ARGV[15] when the attempt started (ms)
 -- ARGV[16] log member before the position   ARGV[17] log member after it
 -- ARGV[18] log member after it when this failure disables the endpoint
--- ARGV[19] oldest log score kept (ms)
+-- ARGV[19] oldest log score kept (ms), or "" not to trim the log this time
 -- ARGV[20..27] stats: hour bucket field, hour id, hour success field, hour failure field,
 --              day bucket field, day id, day success field, day failure field
 -- ARGV[28] the lane's member of the index   ARGV[29] the head as it was taken
@@ -43,7 +43,12 @@ local result = 1
 local endpoint_exists = redis.call('EXISTS', KEYS[6]) == 1
 if endpoint_exists then
   if ARGV[3] == 'success' then
-    redis.call('HSET', KEYS[3], 'lastSuccess', ARGV[4], 'consecutiveFailures', 0, 'failingSince', '')
+    -- A success on an endpoint without failures rewrites its health at most once a second:
+    -- a read costs less than a write (and writes go to the AOF and the replicas).
+    local health = redis.call('HMGET', KEYS[3], 'consecutiveFailures', 'lastSuccess')
+    if health[1] ~= '0' or tonumber(ARGV[4]) - (tonumber(health[2]) or 0) >= 1000 then
+      redis.call('HSET', KEYS[3], 'lastSuccess', ARGV[4], 'consecutiveFailures', 0, 'failingSince', '')
+    end
   else
     redis.call('HINCRBY', KEYS[3], 'consecutiveFailures', 1)
     redis.call('HSET', KEYS[3], 'lastFailure', ARGV[4])
@@ -86,10 +91,11 @@ if result == 2 and ARGV[10] ~= '' then
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   local position = redis.call('RPUSH', KEYS[1], attempt) - 1
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  -- The list's lifetime is set with its first attempt.
+  if position == 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
   if endpoint_exists then
     redis.call('ZADD', KEYS[9], ARGV[15], ARGV[16] .. position .. log_suffix)
-    redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. ARGV[19])
+    if ARGV[19] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. ARGV[19]) end
   end
 end
 if ARGV[8] == 'lane' then

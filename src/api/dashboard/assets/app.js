@@ -9,6 +9,8 @@ import { applicationPage } from './pages/application.js';
 import { endpointPage, newEndpointPage } from './pages/endpoint.js';
 import { messagePage } from './pages/message.js';
 import { tokensPage } from './pages/tokens.js';
+import { eventTypesPage } from './pages/event-types.js';
+import { operationalPage } from './pages/operational.js';
 
 const root = document.getElementById('app');
 const isPortal = location.pathname === '/portal';
@@ -42,6 +44,8 @@ const DASHBOARD_ROUTES = [
   ['apps/:app/endpoints/new', newEndpointPage],
   ['apps/:app/endpoints/:endpoint', endpointPage],
   ['apps/:app/messages/:message', messagePage],
+  ['event-types', eventTypesPage],
+  ['operational-webhooks', operationalPage],
   ['tokens', tokensPage],
 ];
 const PORTAL_ROUTES = [
@@ -75,6 +79,9 @@ function frame(ctx, nav) {
   const signOut = ctx.portal ? null : button('Sign out', busy(async () => {
     await api.del('/auth/session');
     sessionStorage.clear();
+    // Signed out on purpose: the page must not load (and fail with "session ended") first.
+    window.onhashchange = null;
+    api.onUnauthorized(null);
     location.hash = '#/apps';
     start();
   }), 'ghost', { id: 'sign-out' });
@@ -144,6 +151,8 @@ async function dashboard() {
   const ctx = { org: session.org, href: hrefs(null), portal: null };
   run(ctx, DASHBOARD_ROUTES, [
     ['Applications', '#/apps', 'apps'],
+    ['Event types', '#/event-types', 'event-types'],
+    ['Operational webhooks', '#/operational-webhooks', 'operational-webhooks'],
     ['API tokens', '#/tokens', 'tokens'],
   ], '#/apps');
 }

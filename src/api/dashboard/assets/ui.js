@@ -60,6 +60,11 @@ export function ago(ms) {
   return seconds >= 0 ? `${text} ago` : `in ${text}`;
 }
 
+/** `1 token`, `3 tokens`. */
+export function plural(count, word) {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
 /** A time with its relative form as a tooltip. */
 export function when(ms) {
   return h('time', { title: ago(ms), datetime: ms ? new Date(ms).toISOString() : '' }, time(ms));

@@ -1,7 +1,7 @@
 // Applications: search by name or uid, create, edit, delete.
 
 import * as api from '../api.js';
-import { h, mount, button, busy, card, table, field, dialog, confirm, toast, pageHead, when, idChip } from '../ui.js';
+import { h, mount, button, busy, card, table, field, dialog, confirm, toast, pageHead, when, idChip, plural } from '../ui.js';
 
 /** The create/edit form of an application; resolves with the saved application. */
 export function applicationDialog(existing) {
@@ -79,6 +79,6 @@ export async function applicationsPage(page, ctx) {
 
   mount(page,
     pageHead('Applications', 'Where messages are sent: usually one per customer of your platform.', [create]),
-    card(`${apps.length}${more ? '+' : ''} applications`, search, results));
+    card(more ? `${apps.length}+ applications` : plural(apps.length, 'application'), search, results));
   await draw();
 }

@@ -137,10 +137,10 @@ function healthCard(e) {
 function secretCard(path, e, refresh, readOnly) {
   const shown = h('code', { class: 'secret', id: 'secret' }, 'whsec_••••••••••••••••••••••••');
   let revealed = null;
-  const reveal = button('Reveal', busy(async (event) => {
+  const reveal = button('Reveal', busy(async () => {
     revealed = (await api.get(`${path}/secret`)).data.key;
     shown.textContent = revealed;
-    event.currentTarget.replaceWith(copyButton(() => revealed, 'Copy'));
+    reveal.replaceWith(copyButton(() => revealed, 'Copy'));
   }), 'small', { id: 'reveal-secret' });
   const rotate = readOnly ? null : button('Rotate', busy(async () => {
     const grace = h('input', { type: 'number', name: 'grace', min: 0, max: 604800, value: 86400 });
@@ -215,6 +215,13 @@ function actions(ctx, app, path, e, reload) {
     e.enabled
       ? set('Disable', () => api.put(path, replacement(e, { enabled: false })), '', 'disable')
       : set('Enable', () => api.put(path, replacement(e, { enabled: true })), 'primary', 'enable'),
+    button('Send example…', busy(async () => {
+      const sent = await exampleDialog(path);
+      if (sent) {
+        toast('Example sent', 'ok');
+        location.hash = ctx.href.message(app, sent.id);
+      }
+    }), '', { id: 'send-example', disabled: !e.enabled }),
     button('Recover…', busy(async () => {
       const since = h('input', { type: 'datetime-local', name: 'since', required: true, value: toLocalInput(Date.now() - 86400000) });
       const job = await dialog('Recover failed messages', [
@@ -232,6 +239,21 @@ function actions(ctx, app, path, e, reload) {
     }
   }), 'danger', { id: 'delete-endpoint' }));
   return buttons;
+}
+
+/**
+ * Sends the catalogue's example of an event type to this endpoint only; resolves with the
+ * message. The catalogue's active types are offered; any name may be typed.
+ */
+async function exampleDialog(path) {
+  const catalogue = await api.all('/event-types', {}, 250).catch(() => ({ items: [] }));
+  const names = catalogue.items.filter((t) => !t.archived).map((t) => t.name);
+  const type = h('input', { name: 'eventType', required: true, list: 'example-types', value: names[0] || '', placeholder: 'user.created' });
+  return dialog('Send an example', [
+    h('p', {}, 'Delivers a message of this event type, with the catalogue’s example as its payload ({} when it has none), to this endpoint only.'),
+    field('Event type', type),
+    h('datalist', { id: 'example-types' }, names.map((name) => h('option', { value: name }))),
+  ], 'Send', async () => (await api.post(`${path}/send-example`, { eventType: type.value.trim() })).data);
 }
 
 /** Reports a recovery job's progress until it is done. */

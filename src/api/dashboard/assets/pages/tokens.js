@@ -2,7 +2,7 @@
 // the dashboard" happens here.
 
 import * as api from '../api.js';
-import { h, mount, button, busy, card, table, field, dialog, confirm, toast, pageHead, when, copyButton, badge } from '../ui.js';
+import { h, mount, button, busy, card, table, field, dialog, confirm, toast, pageHead, when, copyButton, badge, plural } from '../ui.js';
 
 const DAY = 86400000;
 
@@ -57,7 +57,7 @@ export async function tokensPage(page) {
         if (await createToken(apps)) tokensPage(page);
       }), 'primary', { id: 'new-token-button' }),
     ]),
-    card(`${tokens.length} tokens`, null, table([
+    card(plural(tokens.length, 'token'), null, table([
       { title: 'Name', cell: (t) => h('strong', {}, t.name) },
       { title: 'Reaches', cell: reach },
       { title: 'Created', cell: (t) => when(t.created) },
