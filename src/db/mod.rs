@@ -19,7 +19,8 @@ pub mod keys;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{
@@ -47,7 +48,54 @@ pub enum Connection {
     /// A dedicated connection to one Redis server (blocking reads).
     Dedicated(MultiplexedConnection),
     /// To a Redis Cluster: routed by key slot, following redirections and failovers.
-    Cluster(ClusterConnection),
+    Cluster(ClusterConn),
+}
+
+/// A cluster connection, marked wedged when one of its commands times out.
+///
+/// redis-rs (1.8) follows MOVED/ASK and refreshes its slot map by itself, but a cluster
+/// connection was seen to stop answering for good after a manual failover under load (about
+/// one run in ten of the failover test): every command on it timed out for minutes, while
+/// the process's other connections (other threads) kept working. A thread's cached
+/// connection that timed out is therefore replaced on its next use ([`Db::conn`]); commands
+/// already sent on it end with their own timeout.
+#[derive(Clone)]
+pub struct ClusterConn {
+    inner: ClusterConnection,
+    wedged: Arc<AtomicBool>,
+}
+
+impl ClusterConn {
+    fn new(inner: ClusterConnection) -> Self {
+        ClusterConn {
+            inner,
+            wedged: Arc::default(),
+        }
+    }
+
+    /// `answer`, marking the connection wedged when it is a timeout.
+    fn watch<'a, T: Send + 'a>(
+        wedged: Arc<AtomicBool>,
+        answer: RedisFuture<'a, T>,
+    ) -> RedisFuture<'a, T> {
+        Box::pin(async move {
+            let answer = answer.await;
+            if answer.as_ref().is_err_and(redis::RedisError::is_timeout) {
+                wedged.store(true, Ordering::Relaxed);
+            }
+            answer
+        })
+    }
+}
+
+impl Connection {
+    /// Whether a thread may keep using this cached connection.
+    fn usable(&self) -> bool {
+        match self {
+            Connection::Cluster(c) => !c.wedged.load(Ordering::Relaxed),
+            _ => true,
+        }
+    }
 }
 
 impl ConnectionLike for Connection {
@@ -55,7 +103,9 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Single(c) => c.req_packed_command(cmd),
             Connection::Dedicated(c) => c.req_packed_command(cmd),
-            Connection::Cluster(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => {
+                ClusterConn::watch(c.wedged.clone(), c.inner.req_packed_command(cmd))
+            }
         }
     }
 
@@ -68,7 +118,10 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Connection::Dedicated(c) => c.req_packed_commands(pipeline, offset, count),
-            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => ClusterConn::watch(
+                c.wedged.clone(),
+                c.inner.req_packed_commands(pipeline, offset, count),
+            ),
         }
     }
 
@@ -76,7 +129,7 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Single(c) => c.get_db(),
             Connection::Dedicated(c) => c.get_db(),
-            Connection::Cluster(c) => c.get_db(),
+            Connection::Cluster(c) => c.inner.get_db(),
         }
     }
 }
@@ -116,14 +169,10 @@ pub struct Db {
     pub keys: Keys,
 }
 
-fn cluster_client(
-    nodes: &[String],
-    response_timeout: Duration,
-) -> Result<ClusterClient, StoreError> {
-    Ok(ClusterClientBuilder::new(nodes.to_vec())
+fn cluster_client(nodes: &[String], response_timeout: Duration) -> ClusterClientBuilder {
+    ClusterClientBuilder::new(nodes.to_vec())
         .connection_timeout(CONNECT_TIMEOUT)
         .response_timeout(response_timeout)
-        .build()?)
 }
 
 impl Db {
@@ -143,7 +192,7 @@ impl Db {
         if config.cluster {
             let nodes = config.nodes();
             return Ok(Target::Cluster {
-                client: cluster_client(&nodes, RESPONSE_TIMEOUT)?,
+                client: cluster_client(&nodes, RESPONSE_TIMEOUT).build()?,
                 nodes,
             });
         }
@@ -167,6 +216,7 @@ impl Db {
         let found = LOCAL.with(|local| {
             let mut local = local.borrow_mut();
             let (conns, cursor) = local.get_mut(&self.id)?;
+            conns.retain(Connection::usable);
             if conns.len() < self.per_thread {
                 return None;
             }
@@ -181,7 +231,7 @@ impl Db {
                 ConnectionManager::new_with_config(client.clone(), settings.clone()).await?,
             ),
             Target::Cluster { client, .. } => {
-                Connection::Cluster(client.get_async_connection().await?)
+                Connection::Cluster(ClusterConn::new(client.get_async_connection().await?))
             }
         };
         LOCAL.with(|local| {
@@ -196,6 +246,13 @@ impl Db {
 
     /// A connection of its own, whose answers may take up to `response_timeout` (blocking
     /// reads wait up to BLOCK for new entries).
+    ///
+    /// On a cluster it makes no retries of its own: a stream read that failed (its master
+    /// died) must not be replayed by the client seconds later on the promoted replica, where
+    /// it would claim entries into the pending list after this node lost the partition and
+    /// the new owner re-read that list, leaving them for the slow reclaim. The reader reads
+    /// only while its lease is surely ours and reconnects by itself on an error (following a
+    /// MOVED or ASK that way).
     pub async fn dedicated(&self, response_timeout: Duration) -> Result<Connection, StoreError> {
         match &self.target {
             Target::Single { client, .. } => {
@@ -208,11 +265,13 @@ impl Db {
                         .await?,
                 ))
             }
-            Target::Cluster { nodes, .. } => Ok(Connection::Cluster(
-                cluster_client(nodes, response_timeout)?
+            Target::Cluster { nodes, .. } => Ok(Connection::Cluster(ClusterConn::new(
+                cluster_client(nodes, response_timeout)
+                    .retries(0)
+                    .build()?
                     .get_async_connection()
                     .await?,
-            )),
+            ))),
         }
     }
 
@@ -226,15 +285,25 @@ impl Db {
     ) -> Result<u32, StoreError> {
         let mut wait = redis::cmd("WAIT");
         wait.arg(replicas).arg(timeout.as_millis() as u64);
-        let acked = match conn {
+        let reply: redis::RedisResult<Value> = match conn {
             Connection::Cluster(cluster) => {
                 let route = Route::with_key(key, SlotAddr::Master);
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
-                redis::from_redis_value(cluster.route_command(wait, routing).await?)?
+                cluster.inner.route_command(wait, routing).await
             }
-            other => wait.query_async(other).await?,
+            other => wait.query_async(other).await,
         };
-        Ok(acked)
+        match reply.and_then(Value::extract_error) {
+            Ok(acked) => Ok(redis::from_redis_value(acked)?),
+            // An error reply, typically "WAIT cannot be used with replica instances" from a
+            // node that stopped being the slot's master a moment ago (a failover, the slot
+            // map not refreshed yet): nothing confirms a replica has the write.
+            Err(e) if e.code().is_some() => {
+                tracing::warn!(error = %e, "WAIT refused: counting no replica acknowledgement");
+                Ok(0)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Whether Redis answers (health check).

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_rt::Arbiter;
+use futures_util::future::join_all;
 use tokio::sync::{oneshot, watch};
 
 use super::fence::Fence;
 use super::partition::{self, Mode};
 use super::plan::{plan, Held, LeaseAction, Timing};
 use super::WorkerContext;
+use crate::db::StoreError;
 use crate::queue::assignment;
 use crate::queue::lease::{self, Lease, Renewal};
 use crate::telemetry::metrics;
@@ -38,6 +40,21 @@ impl HeldPartition {
             self.done.try_recv(),
             Err(oneshot::error::TryRecvError::Empty)
         )
+    }
+}
+
+/// Bounds one Redis call of a heartbeat to `limit`. On a Redis Cluster a call to a master
+/// that has just died waits for the client's own timeout (seconds, then the failover), which
+/// must not hold up the renewals of the leases living on the other masters.
+async fn bounded<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(answer) => answer,
+        Err(_) => Err(StoreError::Redis(
+            std::io::Error::from(std::io::ErrorKind::TimedOut).into(),
+        )),
     }
 }
 
@@ -89,31 +106,55 @@ impl Coordinator {
         }
     }
 
+    /// How long one Redis call of a heartbeat may take ([`bounded`]).
+    fn call_limit(&self) -> Duration {
+        self.context.config.worker.lease_ttl / 4
+    }
+
     async fn heartbeat(&mut self) {
         let db = &self.context.store.db;
         let ttl = self.context.config.worker.lease_ttl;
+        let limit = self.call_limit();
         let mut lost = BTreeSet::new();
-        // Without the live set there is no assignment: keep what is held (the plan fences
-        // what can no longer be renewed in time) and take nothing new.
-        let wanted: BTreeSet<u16> = match lease::heartbeat(db, &self.node_id, ttl).await {
-            Ok(live) => {
-                for (p, held) in self.held.iter_mut() {
-                    let asked = Instant::now();
-                    match lease::renew(db, *p, held.fence.lease(), ttl).await {
-                        Ok(Renewal::Renewed) => {
-                            held.renewed = asked;
-                            held.fence.renewed(asked);
-                        }
-                        Ok(Renewal::Lost) => {
-                            lost.insert(*p);
-                        }
-                        Err(e) => tracing::warn!(partition = p, error = %e, "lease renewal failed"),
+        // The announcement and every renewal at once, each bounded: a lease is renewed as
+        // long as its own partition's master answers.
+        let renewals = join_all(self.held.iter().map(|(p, held)| async move {
+            let asked = Instant::now();
+            let renewal = bounded(limit, lease::renew(db, *p, held.fence.lease(), ttl)).await;
+            (*p, asked, renewal)
+        }));
+        let (live, renewals) = tokio::join!(
+            bounded(limit, lease::heartbeat(db, &self.node_id, ttl)),
+            renewals
+        );
+        for (p, asked, renewal) in renewals {
+            match renewal {
+                Ok(Renewal::Renewed) => {
+                    if let Some(held) = self.held.get_mut(&p) {
+                        held.renewed = asked;
+                        held.fence.renewed(asked);
                     }
                 }
-                assignment::assigned(db.keys.partitions(), &live, &self.node_id)
-                    .into_iter()
-                    .collect()
+                Ok(Renewal::Lost) => {
+                    lost.insert(p);
+                }
+                Err(e) => tracing::warn!(partition = p, error = %e, "lease renewal failed"),
             }
+        }
+        // Without the live set or the lease holders there is no assignment: keep what is
+        // held (the plan fences what can no longer be renewed in time) and take nothing new.
+        let wanted: BTreeSet<u16> = match live {
+            Ok(live) => match bounded(limit, lease::holders(db)).await {
+                Ok(holders) => {
+                    assignment::assigned(db.keys.partitions(), &live, &holders, &self.node_id)
+                        .into_iter()
+                        .collect()
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the lease holders");
+                    self.held.keys().copied().collect()
+                }
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "heartbeat failed");
                 self.held.keys().copied().collect()
@@ -161,7 +202,9 @@ impl Coordinator {
             }
             LeaseAction::Release(p) => {
                 if let Some(held) = self.held.remove(&p) {
-                    if let Err(e) = lease::release(db, p, held.fence.lease()).await {
+                    if let Err(e) =
+                        bounded(self.call_limit(), lease::release(db, p, held.fence.lease())).await
+                    {
                         tracing::warn!(partition = p, error = %e, "lease release failed");
                     }
                 }
@@ -169,7 +212,7 @@ impl Coordinator {
             LeaseAction::Acquire(p) => {
                 let ttl = self.context.config.worker.lease_ttl;
                 let asked = Instant::now();
-                match lease::acquire(db, p, &self.node_id, ttl).await {
+                match bounded(self.call_limit(), lease::acquire(db, p, &self.node_id, ttl)).await {
                     Ok(Some(lease)) => self.start_partition(p, lease, asked),
                     Ok(None) => {} // still held by its previous owner; try again next heartbeat
                     Err(e) => tracing::warn!(partition = p, error = %e, "lease acquisition failed"),

@@ -8,6 +8,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+
 use crate::queue::lease::Lease;
 
 /// A held lease, renewed by the coordinator.
@@ -20,6 +22,8 @@ pub struct Fence {
     valid_until: AtomicU64,
     /// How long a renewal keeps the lease safely ours.
     margin: Duration,
+    /// Wakes those waiting for the lease to be surely ours again ([`Fence::until_valid`]).
+    renewals: Notify,
 }
 
 impl Fence {
@@ -30,6 +34,7 @@ impl Fence {
             origin: now,
             valid_until: AtomicU64::new(margin.as_nanos() as u64),
             margin,
+            renewals: Notify::new(),
         }
     }
 
@@ -48,6 +53,19 @@ impl Fence {
         let until = at.saturating_duration_since(self.origin) + self.margin;
         self.valid_until
             .fetch_max(until.as_nanos() as u64, Ordering::Relaxed);
+        self.renewals.notify_waiters();
+    }
+
+    /// Resolves once the lease is surely ours (at once when it is); never, if it was lost.
+    pub async fn until_valid(&self) {
+        loop {
+            // Created before the check, so a renewal in between is not missed.
+            let renewed = self.renewals.notified();
+            if self.is_valid(Instant::now()) {
+                return;
+            }
+            renewed.await;
+        }
     }
 
     /// Whether the lease is still surely ours at `now`.
@@ -74,5 +92,26 @@ mod tests {
         // A late renewal report never moves the deadline back.
         fence.renewed(t0);
         assert!(fence.is_valid(t0 + Duration::from_secs(12)));
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_the_lease_ends_with_the_next_renewal() {
+        let long_ago = Instant::now() - Duration::from_secs(10);
+        let lease = crate::queue::lease::Lease::from_token("node:1");
+        let fence = std::sync::Arc::new(Fence::new(lease, long_ago, Duration::from_secs(1)));
+        let waiting = tokio::spawn({
+            let fence = fence.clone();
+            async move { fence.until_valid().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "waits while the lease is not surely ours"
+        );
+        fence.renewed(Instant::now());
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("resumed by the renewal")
+            .expect("join");
     }
 }

@@ -86,6 +86,24 @@ pub async fn leave(db: &Db, node: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The node holding each partition's lease (`None` when free), read with one GET per
+/// partition, all in flight at once (each lease lives in its partition's slot, so on a
+/// Redis Cluster they cannot share one command).
+pub async fn holders(db: &Db) -> Result<Vec<Option<String>>, StoreError> {
+    let conn = db.conn().await?;
+    let reads = (0..db.keys.partitions()).map(|p| {
+        let mut conn = conn.clone();
+        let key = db.keys.lease(p);
+        async move {
+            let token: Option<String> = redis::cmd("GET").arg(key).query_async(&mut conn).await?;
+            Ok::<_, StoreError>(
+                token.and_then(|t| parse_token(&t).map(|(node, _)| node.to_string())),
+            )
+        }
+    });
+    futures_util::future::try_join_all(reads).await
+}
+
 /// Takes the partition's lease when it is free.
 pub async fn acquire(
     db: &Db,

@@ -9,41 +9,24 @@
 //! shared machine, and measure times).
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use octohooks::clock::now_ms;
-use octohooks::config::Config;
-use octohooks::queue::status::{self as cluster, ClusterStatus};
-use octohooks::store::Store;
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::ledger::{
-    in_flight_bound, post_messages, reconcile, recording_receiver, settle, wait_delivered, Seen,
+use crate::support::deployment::{
+    cli_ownership, even, wait_all_delivered, Deployment, DELIVER, LEASE_TTL, SERIAL,
 };
+use crate::support::ledger::{in_flight_bound, reconcile, wait_delivered};
 use crate::support::measure::{offsets, window_counts};
-use crate::support::process::{node_env, ownership_keys, stop_gracefully, NodeProcess};
 use crate::support::queue::assert_drained;
-use crate::support::receiver::Receiver;
-use crate::support::server::{test_config, Answer, TestServer};
+use crate::support::server::test_config;
 use crate::support::wait::poll_until;
 
 const PARTITIONS: u16 = 12;
 const APPS: usize = 100;
 const MESSAGES: usize = 10_000;
-/// Requests in flight while posting a backlog.
-const POSTERS: usize = 32;
-const LEASE_TTL: Duration = Duration::from_secs(2);
-/// Settings of every worker of these tests (on top of `support::process::node_env`).
-const WORKER_ENV: [(&str, &str); 3] = [
-    ("OCTOHOOKS__WORKER__LEASE_TTL", "2s"),
-    ("OCTOHOOKS__WORKER__HEARTBEAT", "300ms"),
-    ("OCTOHOOKS__WORKER__THREADS", "1"),
-];
 /// How long the waits for an even spread poll before giving up (the bounds asserted are
 /// [`REBALANCE`] and [`TAKEOVER`]).
 const SETTLE: Duration = Duration::from_secs(20);
@@ -57,359 +40,39 @@ const REBALANCE: Duration = Duration::from_secs(6);
 /// when its leases lapsed: the survivors take them on their next heartbeat (300 ms); one
 /// lease lifetime leaves room for a loaded machine.
 const TAKEOVER: Duration = LEASE_TTL;
-/// How long the deliveries of a backlog may take once it is posted.
-const DELIVER: Duration = Duration::from_secs(90);
-
-/// One cluster test at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A worker process and the node id it announced in the live set.
-struct Worker {
-    name: String,
-    id: String,
-    process: NodeProcess,
+/// `apis` API nodes and `workers` worker nodes on the run's Redis, with [`PARTITIONS`].
+async fn start(apis: usize, workers: usize) -> Deployment {
+    let mut config = test_config();
+    config.queue.partitions = PARTITIONS;
+    Deployment::start(config, apis, workers).await
 }
 
-/// API and worker processes around one prefix, with an in-process store to look at Redis
-/// and a receiver recording every delivery.
-struct Cluster {
-    config: Config,
-    /// Deliveries per `webhook-id`, recorded by `receiver`.
-    seen: Arc<Seen>,
-    receiver: Receiver,
-    store: Store,
-    token: String,
-    http: reqwest::Client,
-    apis: Vec<NodeProcess>,
-    workers: Vec<Worker>,
-    /// Every node id ever seen in the live set (a dead node lingers there for a while).
-    known: BTreeSet<String>,
-}
-
-impl Cluster {
-    /// `apis` API nodes and `workers` worker nodes, started one by one.
-    async fn start(apis: usize, workers: usize) -> Cluster {
-        let mut config = test_config();
-        config.queue.partitions = PARTITIONS;
-        let store = Store::connect(&config).await.expect("store");
-        let token = store
-            .create_token(&format!("org-{}", Uuid::new_v4().simple()))
+/// How long after `killed` the leases `node` holds lapse (read right after the kill:
+/// a dead node renews nothing).
+async fn leases_lapse(cluster: &Deployment, node: &str, killed: Instant) -> Duration {
+    let status = cluster.status().await;
+    let keys = &cluster.store.db.keys;
+    let mut conn = cluster.store.conn().await.expect("conn");
+    let mut longest: i64 = 0;
+    for p in status
+        .partitions
+        .iter()
+        .filter(|p| p.owner.as_deref() == Some(node))
+    {
+        let left: i64 = redis::cmd("PTTL")
+            .arg(keys.lease(p.partition))
+            .query_async(&mut conn)
             .await
-            .expect("token");
-        let apis = (0..apis)
-            .map(|i| NodeProcess::api(&config, &format!("api{}", i + 1), &[]))
-            .collect();
-        let seen = Arc::new(Seen::default());
-        let receiver = recording_receiver(&seen);
-        let mut cluster = Cluster {
-            config,
-            seen,
-            receiver,
-            store,
-            token,
-            http: crate::support::api::http_client(),
-            apis,
-            workers: Vec::new(),
-            known: BTreeSet::new(),
-        };
-        for _ in 0..workers {
-            cluster.add_worker().await;
-        }
-        cluster
+            .expect("pttl");
+        longest = longest.max(left);
     }
-
-    /// Starts one more worker and waits until it shows up in the live set.
-    async fn add_worker(&mut self) -> &Worker {
-        let name = format!("w{}", self.workers.len() + 1);
-        let process = NodeProcess::worker_with(&self.config, &name, &WORKER_ENV);
-        let new = poll_until(
-            Duration::from_secs(20),
-            &format!("worker {name} in the live set"),
-            || async {
-                let status = self.status().await;
-                let new: Vec<String> = status
-                    .nodes
-                    .into_keys()
-                    .filter(|id| !self.known.contains(id))
-                    .collect();
-                new
-            },
-            |new| !new.is_empty(),
-        )
-        .await;
-        assert_eq!(new.len(), 1, "several unknown nodes: {new:?}");
-        let id = new[0].clone();
-        self.known.insert(id.clone());
-        self.workers.push(Worker { name, id, process });
-        self.workers.last().expect("just pushed")
-    }
-
-    /// Base URLs of the API nodes.
-    fn bases(&self) -> Vec<String> {
-        self.apis.iter().map(|a| a.base.clone()).collect()
-    }
-
-    /// A request to API node `node` with the cluster's token.
-    async fn call(
-        &self,
-        node: usize,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Answer {
-        let base = &self.apis[node % self.apis.len()].base;
-        let mut request = self
-            .http
-            .request(method.parse().expect("method"), format!("{base}{path}"))
-            .bearer_auth(&self.token);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        TestServer::answer(request.send().await.expect("request")).await
-    }
-
-    /// `count` applications with one endpoint each (`endpoint` adds attributes), created
-    /// through the API nodes in turn; endpoint `i` is at `{receiver}/app{i}`.
-    async fn apps_with_endpoints(&self, count: usize, endpoint: Value) -> Vec<String> {
-        let mut apps = Vec::new();
-        for i in 0..count {
-            let created = self
-                .call(
-                    i,
-                    "POST",
-                    "/api/v1/applications",
-                    Some(json!({"name": format!("app-{i}")})),
-                    &[],
-                )
-                .await;
-            assert_eq!(created.status, 201, "{:?}", created.body);
-            let app = created.body["id"].as_str().expect("id").to_string();
-            let mut body = endpoint.clone();
-            body["name"] = "endpoint".into();
-            body["url"] = format!("{}/app{i}", self.receiver.url).into();
-            let created = self
-                .call(
-                    i + 1,
-                    "POST",
-                    &format!("/api/v1/applications/{app}/endpoints"),
-                    Some(body),
-                    &[],
-                )
-                .await;
-            assert_eq!(created.status, 201, "{:?}", created.body);
-            apps.push(app);
-        }
-        apps
-    }
-
-    /// The cluster as Redis sees it (what `octohooks cluster status` prints).
-    async fn status(&self) -> ClusterStatus {
-        cluster::status(&self.store.db, LEASE_TTL)
-            .await
-            .expect("cluster status")
-    }
-
-    /// `octohooks cluster status`, run as a process with the nodes' environment.
-    fn status_cli(&self) -> Value {
-        let output = Command::new(env!("CARGO_BIN_EXE_octohooks"))
-            .args(["cluster", "status"])
-            .env_remove("RUST_LOG")
-            .envs(node_env(&self.config))
-            .output()
-            .expect("run octohooks cluster status");
-        assert!(
-            output.status.success(),
-            "cluster status failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).expect("cluster status prints JSON")
-    }
-
-    /// Ids of the workers still running.
-    fn live_ids(&self) -> BTreeSet<String> {
-        self.workers
-            .iter()
-            .filter(|w| w.process.running())
-            .map(|w| w.id.clone())
-            .collect()
-    }
-
-    /// A worker's name by node id (for printing).
-    fn name_of(&self, id: &str) -> &str {
-        self.workers
-            .iter()
-            .find(|w| w.id == id)
-            .map_or("?", |w| w.name.as_str())
-    }
-
-    /// "w1=4 [0, 3, 6, 9] w2=…" for an ownership map.
-    fn describe(&self, ownership: &BTreeMap<String, Vec<u16>>) -> String {
-        let mut named: Vec<(String, &Vec<u16>)> = ownership
-            .iter()
-            .map(|(id, parts)| (self.name_of(id).to_string(), parts))
-            .collect();
-        named.sort();
-        named
-            .iter()
-            .map(|(name, parts)| format!("{name}={} {parts:?}", parts.len()))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// Waits until the running workers, and only they, own every partition evenly; returns
-    /// how long that took and the ownership.
-    async fn wait_even(&self, timeout: Duration) -> (Duration, BTreeMap<String, Vec<u16>>) {
-        let started = Instant::now();
-        let live = self.live_ids();
-        let (_, _, ownership) = poll_until(
-            timeout,
-            &format!("an even spread over {} workers", live.len()),
-            || async {
-                let ownership = self.status().await.ownership;
-                let why = even(&ownership, &live, PARTITIONS);
-                (self.describe(&ownership), why, ownership)
-            },
-            |(_, why, _)| why.is_ok(),
-        )
-        .await;
-        (started.elapsed(), ownership)
-    }
-
-    /// How long after `killed` the leases `node` holds lapse (read right after the kill:
-    /// a dead node renews nothing).
-    async fn leases_lapse(&self, node: &str, killed: Instant) -> Duration {
-        let status = self.status().await;
-        let keys = &self.store.db.keys;
-        let mut conn = self.store.conn().await.expect("conn");
-        let mut longest: i64 = 0;
-        for p in status
-            .partitions
-            .iter()
-            .filter(|p| p.owner.as_deref() == Some(node))
-        {
-            let left: i64 = redis::cmd("PTTL")
-                .arg(keys.lease(p.partition))
-                .query_async(&mut conn)
-                .await
-                .expect("pttl");
-            longest = longest.max(left);
-        }
-        killed.elapsed() + Duration::from_millis(longest.max(0) as u64)
-    }
-
-    /// Fencing epoch of every partition's lease.
-    async fn epochs(&self) -> Vec<Option<u64>> {
-        self.status()
-            .await
-            .partitions
-            .iter()
-            .map(|p| p.epoch)
-            .collect()
-    }
-
-    /// `requests` identical POSTs of `body` to `path`, spread over the API nodes and all in
-    /// flight at once; asserts each answers `status` with the same body, and returns the
-    /// answers and how many of them were not replays.
-    async fn race(
-        &self,
-        requests: usize,
-        path: &str,
-        body: Value,
-        headers: &[(&str, &str)],
-        status: u16,
-    ) -> (Vec<Answer>, usize) {
-        let answers: Vec<Answer> = join_all(
-            (0..requests).map(|i| self.call(i, "POST", path, Some(body.clone()), headers)),
-        )
-        .await;
-        for answer in &answers {
-            assert_eq!(answer.status, status, "{answers:?}");
-            assert_eq!(answer.body, answers[0].body, "answers differ");
-        }
-        let originals = answers
-            .iter()
-            .filter(|a| a.headers.get("idempotent-replayed").is_none())
-            .count();
-        (answers, originals)
-    }
-
-    /// Posts `count` messages over `apps` through the API nodes in turn, `POSTERS` at a time;
-    /// resolves to the accepted ids.
-    fn post(&self, apps: &[String], count: usize) -> tokio::task::JoinHandle<Vec<String>> {
-        post_messages(&self.http, &self.bases(), &self.token, apps, count, POSTERS)
-    }
-
-    /// Stops every process gracefully (workers first, so they release their leases), then
-    /// the receiver.
-    async fn shutdown(mut self) {
-        for worker in &mut self.workers {
-            if worker.process.running() {
-                stop_gracefully(&mut worker.process).await;
-            }
-        }
-        for api in &mut self.apis {
-            stop_gracefully(api).await;
-        }
-        let left = ownership_keys(&self.store).await;
-        assert!(left.is_empty(), "workers stopped but left {left:?}");
-        self.receiver.stop().await;
-    }
-}
-
-/// Whether `ownership` gives every one of `partitions` partitions to exactly the nodes
-/// `live`, ⌊P/N⌋ or ⌈P/N⌉ each; otherwise why not.
-fn even(
-    ownership: &BTreeMap<String, Vec<u16>>,
-    live: &BTreeSet<String>,
-    partitions: u16,
-) -> Result<(), String> {
-    let owners: BTreeSet<String> = ownership.keys().cloned().collect();
-    if &owners != live {
-        return Err(format!("owners {owners:?}, running workers {live:?}"));
-    }
-    let mut all: Vec<u16> = ownership.values().flatten().copied().collect();
-    all.sort_unstable();
-    if all != (0..partitions).collect::<Vec<_>>() {
-        return Err(format!("owned partitions {all:?}"));
-    }
-    let n = live.len();
-    let (low, high) = (
-        usize::from(partitions) / n,
-        usize::from(partitions).div_ceil(n),
-    );
-    match ownership.values().find(|p| p.len() < low || p.len() > high) {
-        Some(share) => Err(format!("a share of {} (want {low}..={high})", share.len())),
-        None => Ok(()),
-    }
-}
-
-/// The ownership map of `octohooks cluster status` output.
-fn cli_ownership(status: &Value) -> BTreeMap<String, Vec<u16>> {
-    serde_json::from_value(status["ownership"].clone()).expect("ownership map")
-}
-
-/// Waits until every accepted message was delivered and the queues are drained; returns
-/// (lost, duplicates) as then counted (final: nothing is left to redeliver).
-async fn wait_all_delivered(accepted: &[String], cluster: &Cluster) -> (usize, usize) {
-    settle(accepted, &cluster.seen, &cluster.store, DELIVER, || {
-        let logs: Vec<String> = cluster
-            .workers
-            .iter()
-            .map(|w| format!("{}:\n{}", w.name, w.process.log_tail()))
-            .collect();
-        format!("logs:\n{}", logs.join("\n"))
-    })
-    .await
+    killed.elapsed() + Duration::from_millis(longest.max(0) as u64)
 }
 
 #[actix_rt::test]
 async fn three_workers_and_two_apis_spread_partitions_evenly_and_deliver_everything() {
     let _serial = SERIAL.lock().await;
-    let cluster = Cluster::start(2, 3).await;
+    let cluster = start(2, 3).await;
     let apps = cluster.apps_with_endpoints(APPS, json!({})).await;
     let (settled, _) = cluster.wait_even(SETTLE).await;
     assert!(
@@ -457,7 +120,7 @@ async fn three_workers_and_two_apis_spread_partitions_evenly_and_deliver_everyth
 
 /// Polls the cluster after `dead` was killed until none of its partitions is left unowned
 /// or owned by it; returns (takeover time, when it left the live set), both from `killed`.
-async fn wait_takeover(cluster: &Cluster, dead: &str, killed: Instant) -> (Duration, Duration) {
+async fn wait_takeover(cluster: &Deployment, dead: &str, killed: Instant) -> (Duration, Duration) {
     let left_live: Cell<Option<Duration>> = Cell::new(None);
     let (at, _) = poll_until(
         LEASE_TTL + Duration::from_secs(10),
@@ -485,7 +148,7 @@ async fn wait_takeover(cluster: &Cluster, dead: &str, killed: Instant) -> (Durat
 #[actix_rt::test]
 async fn a_killed_worker_loses_nothing_and_its_partitions_are_taken_over_once_its_leases_lapse() {
     let _serial = SERIAL.lock().await;
-    let mut cluster = Cluster::start(2, 3).await;
+    let mut cluster = start(2, 3).await;
     let apps = cluster.apps_with_endpoints(APPS, json!({})).await;
     let (_, before) = cluster.wait_even(SETTLE).await;
     // Two halves: the kill lands in the middle of the first, the replacement worker joins in
@@ -503,7 +166,7 @@ async fn a_killed_worker_loses_nothing_and_its_partitions_are_taken_over_once_it
     victim.process.kill();
     let killed = Instant::now();
     let dead = victim.id.clone();
-    let lapse = cluster.leases_lapse(&dead, killed).await;
+    let lapse = leases_lapse(&cluster, &dead, killed).await;
     let at_kill = cluster.seen.distinct();
     // What the victim served: its partitions and the endpoints (one per application) in them.
     let victim_partitions = &before[&dead];
@@ -573,7 +236,7 @@ async fn a_killed_worker_loses_nothing_and_its_partitions_are_taken_over_once_it
 #[actix_rt::test]
 async fn a_fourth_worker_takes_its_share_and_nothing_is_lost() {
     let _serial = SERIAL.lock().await;
-    let mut cluster = Cluster::start(2, 3).await;
+    let mut cluster = start(2, 3).await;
     let apps = cluster.apps_with_endpoints(APPS, json!({})).await;
     let (_, before) = cluster.wait_even(SETTLE).await;
     let backlog = cluster.post(&apps, MESSAGES);
@@ -622,7 +285,7 @@ async fn a_rate_limit_holds_cluster_wide_through_a_hand_over() {
     /// starts afresh and may admit one request right after the old owner's last one.
     const HAND_OVER_ALLOWANCE: usize = 1;
     let _serial = SERIAL.lock().await;
-    let mut cluster = Cluster::start(2, 3).await;
+    let mut cluster = start(2, 3).await;
     let apps = cluster
         .apps_with_endpoints(1, json!({"rateLimit": RATE}))
         .await;
@@ -733,7 +396,7 @@ async fn a_rate_limit_holds_cluster_wide_through_a_hand_over() {
 async fn one_idempotency_key_sent_to_both_api_nodes_at_once_runs_once() {
     const REQUESTS: usize = 10;
     let _serial = SERIAL.lock().await;
-    let cluster = Cluster::start(2, 1).await;
+    let cluster = start(2, 1).await;
     let key = [("idempotency-key", "cluster-race-app")];
     // Applications: ten identical creations, split over the two API nodes, all in flight.
     let body = json!({"name": "raced"});
@@ -801,7 +464,7 @@ async fn cluster_status_forgets_a_killed_worker_once_its_lease_ttl_has_passed() 
     // With no other worker left to evict it from the live set, the status command itself
     // must not report a dead node as live.
     let _serial = SERIAL.lock().await;
-    let mut cluster = Cluster::start(0, 1).await;
+    let mut cluster = start(0, 1).await;
     cluster.wait_even(SETTLE).await;
     let worker = &mut cluster.workers[0];
     worker.process.kill();

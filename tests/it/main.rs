@@ -33,5 +33,6 @@ mod protection_isolation;
 mod protection_rate_limit;
 mod receiver_features;
 mod recovery;
+mod redis_cluster;
 mod smoke;
 mod tokens;

@@ -126,6 +126,7 @@ pub async fn run(
     let reader = actix_rt::spawn(reader::run(
         context.clone(),
         number,
+        fence.clone(),
         window.clone(),
         batch_tx,
     ));

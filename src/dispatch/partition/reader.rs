@@ -1,18 +1,23 @@
 //! The partition's stream reader: pending entries of an earlier owner first (from id `0`),
 //! then new ones, in batches, never more than the partition's window of entries in flight.
+//! It reads only while the lease is surely ours: entries read once it may have passed on
+//! would join the pending list after the next owner re-read it, and wait for the reclaim.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::dispatch::fence::Fence;
 use crate::dispatch::WorkerContext;
 use crate::queue::stream::{self, Cursor, Read};
 
-/// Reads the stream into `out` until the partition stops listening.
+/// Reads the stream into `out` until the partition stops listening, pausing while the lease
+/// under `fence` is not surely ours.
 pub async fn run(
     context: Arc<WorkerContext>,
     number: u16,
+    fence: Arc<Fence>,
     window: Arc<Semaphore>,
     out: mpsc::Sender<Read>,
 ) {
@@ -43,6 +48,7 @@ pub async fn run(
                 return;
             };
             permit.forget();
+            fence.until_valid().await;
             match stream::read(
                 &mut conn,
                 &stream,

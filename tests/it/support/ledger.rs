@@ -139,7 +139,7 @@ pub fn in_flight_bound(config: &Config, endpoints: usize, partitions: usize) -> 
 /// Posts `count` messages with `posters` concurrent clients. Message `n` goes to API node
 /// `n mod bases` and to application `(n / bases) mod apps`, so consecutive messages alternate
 /// between the nodes and every application is posted to through each of them. Resolves to
-/// the ids of the accepted messages.
+/// the ids of the accepted messages; every message must be answered 202 at once.
 pub fn post_messages(
     http: &reqwest::Client,
     bases: &[String],
@@ -148,38 +148,138 @@ pub fn post_messages(
     count: usize,
     posters: usize,
 ) -> tokio::task::JoinHandle<Vec<String>> {
+    let posted = post_backlog(http, bases, token, apps, count, posters, None);
+    actix_rt::spawn(async move {
+        let posted = posted.await.expect("posters");
+        assert_eq!(posted.retried, 0, "messages refused: {posted:?}");
+        posted.ids()
+    })
+}
+
+/// A message answered 202.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub id: String,
+    pub app: String,
+    /// When the 202 arrived.
+    pub at: Instant,
+}
+
+/// What a backlog poster got.
+#[derive(Debug, Default)]
+pub struct Posted {
+    /// The messages answered 202, in no particular order.
+    pub accepted: Vec<Accepted>,
+    /// Requests answered otherwise (503 while Redis fails over, a dropped connection) and
+    /// sent again.
+    pub retried: usize,
+    /// Messages still not accepted when their patience ran out (never acknowledged, so not
+    /// lost).
+    pub refused: usize,
+}
+
+impl Posted {
+    /// Ids of the accepted messages.
+    pub fn ids(&self) -> Vec<String> {
+        self.accepted.iter().map(|a| a.id.clone()).collect()
+    }
+}
+
+/// Like [`post_messages`], but riding out faults as a careful client does: each message
+/// carries an `Idempotency-Key`, and an answer other than 202 or a failed request is sent
+/// again with the same key (to the other API node) until it is accepted or `patience` has
+/// passed since its first attempt.
+pub fn post_messages_through_faults(
+    http: &reqwest::Client,
+    bases: &[String],
+    token: &str,
+    apps: &[String],
+    count: usize,
+    posters: usize,
+    patience: Duration,
+) -> tokio::task::JoinHandle<Posted> {
+    post_backlog(http, bases, token, apps, count, posters, Some(patience))
+}
+
+/// Pause before a refused message is sent again.
+const RESEND_AFTER: Duration = Duration::from_millis(100);
+
+/// The posters of [`post_messages`] and [`post_messages_through_faults`]: without
+/// `patience`, the first refusal of a message ends its attempts.
+fn post_backlog(
+    http: &reqwest::Client,
+    bases: &[String],
+    token: &str,
+    apps: &[String],
+    count: usize,
+    posters: usize,
+    patience: Option<Duration>,
+) -> tokio::task::JoinHandle<Posted> {
     let next = Arc::new(AtomicUsize::new(0));
+    let run = uuid::Uuid::new_v4().simple().to_string();
     let mut tasks = Vec::new();
     for _ in 0..posters {
         let (http, bases, token) = (http.clone(), bases.to_vec(), token.to_string());
-        let apps = apps.to_vec();
-        let next = next.clone();
+        let (apps, next, run) = (apps.to_vec(), next.clone(), run.clone());
         tasks.push(actix_rt::spawn(async move {
-            let mut ids = Vec::new();
+            let mut posted = Posted::default();
             loop {
                 let n = next.fetch_add(1, Ordering::SeqCst);
                 if n >= count {
-                    return ids;
+                    return posted;
                 }
-                let base = &bases[n % bases.len()];
                 let app = &apps[(n / bases.len()) % apps.len()];
-                let response = http
-                    .post(format!("{base}/api/v1/applications/{app}/messages"))
-                    .bearer_auth(&token)
-                    .json(&json!({"eventType": "load.test", "payload": {"n": n}}))
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("post message {n}: {e:?}"));
-                assert_eq!(response.status().as_u16(), 202, "message {n} refused");
-                let body: serde_json::Value = response.json().await.expect("json");
-                ids.push(body["id"].as_str().expect("id").to_string());
+                let first = Instant::now();
+                for attempt in 0.. {
+                    let base = &bases[(n + attempt) % bases.len()];
+                    let mut request = http
+                        .post(format!("{base}/api/v1/applications/{app}/messages"))
+                        .bearer_auth(&token)
+                        .json(&json!({"eventType": "load.test", "payload": {"n": n}}));
+                    if patience.is_some() {
+                        request = request.header("idempotency-key", format!("{run}-{n}"));
+                    }
+                    let answer = match request.send().await {
+                        Ok(response) if response.status().as_u16() == 202 => {
+                            let body: serde_json::Value = response.json().await.expect("json");
+                            Ok(body["id"].as_str().expect("id").to_string())
+                        }
+                        Ok(response) => Err(response.status().to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match answer {
+                        Ok(id) => {
+                            posted.accepted.push(Accepted {
+                                id,
+                                app: app.clone(),
+                                at: Instant::now(),
+                            });
+                            break;
+                        }
+                        Err(why) => {
+                            assert!(
+                                !why.starts_with('4'),
+                                "message {n} answered {why}: a client error is a bug"
+                            );
+                            posted.retried += 1;
+                            if first.elapsed() >= patience.unwrap_or_default() {
+                                posted.refused += 1;
+                                break;
+                            }
+                            tokio::time::sleep(RESEND_AFTER).await;
+                        }
+                    }
+                }
             }
         }));
     }
     actix_rt::spawn(async move {
-        let mut all = Vec::new();
+        let mut all = Posted::default();
         for task in tasks {
-            all.extend(task.await.expect("poster"));
+            let posted = task.await.expect("poster");
+            all.accepted.extend(posted.accepted);
+            all.retried += posted.retried;
+            all.refused += posted.refused;
         }
         all
     })

@@ -7,6 +7,9 @@
 //! - [`routes`]: the route table and a fixture turning each route into a real request;
 //! - [`receiver`]: programmable HTTP receivers ([`receiver::Receiver`], `Reply`, `Gauge`);
 //! - [`process`]: the real binary as worker and API subprocesses;
+//! - [`deployment`]: API and worker subprocesses around one prefix, with a recording
+//!   receiver, the cluster view and a backlog poster;
+//! - [`redis_cluster`]: a real three-master, three-replica Redis Cluster, and its faults;
 //! - [`ledger`]: deliveries per `webhook-id`, a backlog poster, lost/duplicate counts;
 //! - [`webhooks`]: a Standard Webhooks verifier written from the spec;
 //! - [`queue`]: stream, pending and retry-set probes with the production codecs;
@@ -21,6 +24,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod deployment;
 pub mod ledger;
 pub mod load;
 pub mod measure;
@@ -29,6 +33,7 @@ pub mod process;
 pub mod proxy;
 pub mod queue;
 pub mod receiver;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod routes;
 pub mod server;

@@ -160,11 +160,20 @@ impl Drop for NodeProcess {
     }
 }
 
-/// The `OCTOHOOKS__…` environment every node process of a test gets: the run's Redis, the
-/// test's prefix and partition count, loopback deliveries and fast timers.
+/// The `OCTOHOOKS__…` environment every node process of a test gets: the run's Redis (or a
+/// Redis Cluster, with its replica acknowledgements), the test's prefix and partition count,
+/// loopback deliveries and fast timers.
 pub fn node_env(config: &Config) -> Vec<(&'static str, String)> {
     vec![
         ("OCTOHOOKS__REDIS__URL", config.redis.url.clone()),
+        (
+            "OCTOHOOKS__REDIS__CLUSTER",
+            config.redis.cluster.to_string(),
+        ),
+        (
+            "OCTOHOOKS__REDIS__MIN_REPLICAS_ACK",
+            config.redis.min_replicas_ack.to_string(),
+        ),
         ("OCTOHOOKS__REDIS__PREFIX", config.redis.prefix.clone()),
         (
             "OCTOHOOKS__QUEUE__PARTITIONS",
@@ -207,20 +216,11 @@ pub async fn stop_gracefully(node: &mut NodeProcess) -> Duration {
     took
 }
 
-/// The node id of each held lease (tokens are "node:epoch"), by partition.
+/// The node id of each held lease, by partition (what the workers themselves read).
 pub async fn lease_holders(store: &Store) -> Vec<Option<String>> {
-    let keys = &store.db.keys;
-    let mut conn = store.conn().await.expect("conn");
-    let mut holders = Vec::new();
-    for p in 0..keys.partitions() {
-        let token: Option<String> = redis::cmd("GET")
-            .arg(keys.lease(p))
-            .query_async(&mut conn)
-            .await
-            .expect("get lease");
-        holders.push(token.and_then(|t| t.rsplit_once(':').map(|(node, _)| node.to_string())));
-    }
-    holders
+    octohooks::queue::lease::holders(&store.db)
+        .await
+        .expect("lease holders")
 }
 
 /// Leases and live-node entries left under a deployment's prefix.
