@@ -440,6 +440,12 @@ PY
     rate=$(calc "round($total / ($end - $start))")
     [ "$drained" = 1 ] || rate=0
     python3 -c "print(f'drain: $total deliveries in {($end-$start):.2f} s = $rate deliveries/s')"
+    # Where a delivery's time goes: the worker's mean HTTP time per attempt, and the TCP
+    # connections to the receiver closed during the drain (TIME_WAIT: pool churn).
+    curl -s "$WORKER_METRICS/metrics" | awk '/^octohooks_delivery_seconds_sum/ { s += $2 }
+      /^octohooks_delivery_seconds_count/ { n += $2 }
+      END { if (n) printf "drain: mean HTTP time per attempt %.2f ms over %d attempts\n", 1000 * s / n, n }'
+    echo "drain: connections to the receiver closed (TIME_WAIT): $(ss -Htan state time-wait "( dport = :$recv_port )" 2>/dev/null | wc -l)"
     cpu_line drain "$total" "$(calc "$end - $start")" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2]))
     machine_line drain "$(calc "$end - $start")" $((c1_all - c0_all)) $((c1_run - c0_run))
     receiver_stats

@@ -48,12 +48,14 @@ pub struct WebhookClient {
 }
 
 impl WebhookClient {
-    pub fn new(config: &DeliveryConfig) -> Self {
+    /// `max_in_flight`: the node's cap on requests in flight, which sizes the idle pool.
+    pub fn new(config: &DeliveryConfig, max_in_flight: usize) -> Self {
         WebhookClient {
             client: client::build(
                 config.connect_timeout,
                 config.dns_timeout,
                 config.allow_private_ips,
+                max_in_flight,
             ),
             timeout: config.timeout,
             allow_private: config.allow_private_ips,

@@ -59,7 +59,7 @@ impl Worker {
     /// Starts the coordinator; partitions follow on the next heartbeats.
     pub async fn start(config: Arc<Config>, store: Store) -> Worker {
         let context = Arc::new(WorkerContext {
-            client: WebhookClient::new(&config.delivery),
+            client: WebhookClient::new(&config.delivery, config.worker.max_in_flight),
             policy: RetryPolicy::new(&config.retry),
             node_permits: tokio::sync::Semaphore::new(config.worker.max_in_flight),
             activity: Arc::default(),
