@@ -8,7 +8,7 @@
 //!
 //! Jobs have the shape of recovery jobs (`recovery.rs`): a hash with the filter, a cursor into
 //! the application's message list and the progress, written after every chunk; a job without
-//! progress for [`STALE_AFTER`] is claimed (`scripts/job_claim.lua`) and resumed from its
+//! progress for [`STALE_AFTER`](super::recovery::STALE_AFTER) is claimed (`scripts/job_claim.lua`) and resumed from its
 //! cursor. Like purges (`purge.rs`), running jobs are also listed in their partition, so its
 //! owner resumes them even when nobody asks for their status.
 
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::messages::message_from_fields;
 use super::ordered::{self, member_id};
-use super::recovery::{JobStatus, CLAIM, JOB_TTL, STALE_AFTER};
+use super::recovery::{JobStatus, JOB_TTL};
 use super::{opt_field, opt_int, script_fields, Fields, Store};
 use crate::clock::now_ms;
 use crate::db::StoreError;
@@ -194,22 +194,14 @@ impl Store {
     }
 
     /// A job, and whether this caller claimed it for resuming (no progress for
-    /// [`STALE_AFTER`]: its node died).
+    /// [`STALE_AFTER`](super::recovery::STALE_AFTER): its node died).
     pub async fn erasure(
         &self,
         app: Uuid,
         id: Uuid,
     ) -> Result<Option<(ErasureJob, bool)>, StoreError> {
-        let key = self.db.keys.erasure(app, id);
-        let mut conn = self.conn().await?;
-        let claimed: i64 = CLAIM
-            .key(&key)
-            .arg(now_ms())
-            .arg(STALE_AFTER.as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await?;
-        let fields: Fields = conn.hgetall(&key).await?;
-        Ok(job_from_fields(id, &fields).map(|job| (job, claimed == 1)))
+        let (fields, claimed) = self.claim_job(&self.db.keys.erasure(app, id)).await?;
+        Ok(job_from_fields(id, &fields).map(|job| (job, claimed)))
     }
 
     /// Runs (or resumes) a job to the end, a chunk of the application's messages at a time.
@@ -327,7 +319,7 @@ impl Store {
         Ok(matched.len() as u64)
     }
 
-    /// Claims the partition's erasure jobs whose node died (no progress for [`STALE_AFTER`]),
+    /// Claims the partition's erasure jobs whose node died (no progress for [`STALE_AFTER`](super::recovery::STALE_AFTER)),
     /// for the caller to run ([`Store::run_erasure`]); forgets finished or expired ones.
     pub async fn claim_stale_erasures(
         &self,

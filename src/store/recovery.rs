@@ -20,7 +20,7 @@ use crate::domain::{Attempt, AttemptStatus};
 use crate::queue::outbox::{OpsEvent, OutboxEvent, EVENT_FIELD};
 
 /// Claims a stalled job (recovery or erasure) for resuming.
-pub(crate) static CLAIM: LazyLock<Script> =
+static CLAIM: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/job_claim.lua")));
 static START: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/recovery_start.lua")));
@@ -169,16 +169,22 @@ impl Store {
         app: Uuid,
         id: Uuid,
     ) -> Result<Option<(RecoveryJob, bool)>, StoreError> {
-        let key = self.db.keys.recovery(app, id);
+        let (fields, claimed) = self.claim_job(&self.db.keys.recovery(app, id)).await?;
+        Ok(job_from_fields(id, &fields).map(|job| (job, claimed)))
+    }
+
+    /// A job's hash (recovery or erasure), and whether this caller claimed the job for
+    /// resuming because it made no progress for [`STALE_AFTER`].
+    pub(crate) async fn claim_job(&self, key: &str) -> Result<(Fields, bool), StoreError> {
         let mut conn = self.conn().await?;
         let claimed: i64 = CLAIM
-            .key(&key)
+            .key(key)
             .arg(now_ms())
             .arg(STALE_AFTER.as_millis() as u64)
             .invoke_async(&mut conn)
             .await?;
-        let fields: Fields = conn.hgetall(&key).await?;
-        Ok(job_from_fields(id, &fields).map(|job| (job, claimed == 1)))
+        let fields: Fields = conn.hgetall(key).await?;
+        Ok((fields, claimed == 1))
     }
 
     /// Runs (or resumes) a job to the end: walks the application's messages from the job's
