@@ -210,19 +210,7 @@ fn end_to_end(c: &mut Criterion) {
                     serde_json::from_slice(&payload_1kb()).expect("payload");
                 for _ in 0..iters {
                     store
-                        .create_message(
-                            "bench",
-                            app,
-                            &octohooks::store::messages::NewMessage {
-                                event_type: "bench",
-                                channels: &[],
-                                payload: &payload,
-                                uid: None,
-                                idempotency: None,
-                                ordering_key: None,
-                                only_to: None,
-                            },
-                        )
+                        .create_message("bench", app, &bench_message(&payload))
                         .await
                         .expect("accept");
                 }
@@ -262,15 +250,7 @@ fn accept(c: &mut Criterion) {
     });
     let payload: Box<serde_json::value::RawValue> =
         serde_json::from_slice(&payload_1kb()).expect("payload");
-    let message = octohooks::store::messages::NewMessage {
-        event_type: "bench",
-        channels: &[],
-        payload: &payload,
-        uid: None,
-        idempotency: None,
-        ordering_key: None,
-        only_to: None,
-    };
+    let message = bench_message(&payload);
     let mut group = c.benchmark_group("accept");
     group.throughput(Throughput::Elements(1));
     group.bench_function("1KB message, one at a time", |b| {
@@ -292,6 +272,21 @@ fn accept(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// A plain 1KB message of event type `bench`, as the API would store it.
+fn bench_message(
+    payload: &serde_json::value::RawValue,
+) -> octohooks::store::messages::NewMessage<'_> {
+    octohooks::store::messages::NewMessage {
+        event_type: "bench",
+        channels: &[],
+        payload,
+        uid: None,
+        idempotency: None,
+        ordering_key: None,
+        only_to: None,
+    }
 }
 
 fn start_redis() -> Option<String> {
