@@ -175,7 +175,7 @@ class DashboardTest(BrowserTest):
         # Another application, which the portal link must not show.
         api("POST", "/api/v1/applications", body={"name": "Someone else", "uid": f"{uid}-other"})
         api("POST", f"/api/v1/applications/{uid}-other/endpoints",
-            body={"name": "not yours", "url": "https://example.com/other", "uid": "other"})
+            body={"name": "not yours", "url": "http://127.0.0.1:9/other", "uid": "other"})
 
         self.sign_in()
         expect(page.locator("h1")).to_have_text("Applications")
