@@ -78,7 +78,7 @@ async fn replays_work_for_endpoints_and_messages_too() {
     let server = TestServer::start().await;
     let app = server.create_app("a").await;
     let eps = format!("{APPS}/{app}/endpoints");
-    let ep_body = json!({"name": "e", "url": "https://example.com/x"});
+    let ep_body = json!({"name": "e", "url": "http://127.0.0.1:9/x"});
     let first = post_with_key(&server, &eps, ep_body.clone(), "ep-key").await;
     let second = post_with_key(&server, &eps, ep_body, "ep-key").await;
     assert_eq!(first.status, 201);

@@ -435,7 +435,7 @@ async fn a_portal_link_reaches_its_application_only_for_a_short_time() {
     let endpoint = customer
         .create_endpoint(
             &app,
-            &EndpointIn::new("mine", "https://example.com/hook"),
+            &EndpointIn::new("mine", "http://127.0.0.1:9/hook"),
             None,
         )
         .await
@@ -501,7 +501,7 @@ async fn a_portal_link_reaches_its_application_only_for_a_short_time() {
         .await
         .is_ok());
     let change = viewer
-        .create_endpoint(&app, &EndpointIn::new("x", "https://example.com/x"), None)
+        .create_endpoint(&app, &EndpointIn::new("x", "http://127.0.0.1:9/x"), None)
         .await;
     assert_eq!(change.expect_err("403").code(), Some("forbidden"));
     for bad in [

@@ -310,7 +310,9 @@ async fn redirects_are_failures_and_never_followed() {
 async fn unreachable_receivers_are_classified() {
     let server = TestServer::start_with(one_retry).await;
     let app = server.create_app("unreachable").await;
-    // Nothing listens on a port just freed; `.invalid` never resolves (RFC 2606).
+    // Nothing listens on a port just freed. The host name's 64-character label is refused by
+    // the resolver itself, so the lookup fails without a query leaving the machine (a plain
+    // `.invalid` name would be sent to the configured DNS server).
     let refused = server
         .create_endpoint(
             &app,
@@ -319,7 +321,11 @@ async fn unreachable_receivers_are_classified() {
         )
         .await;
     let dns = server
-        .create_endpoint(&app, "http://no-such-host.invalid/x", json!({}))
+        .create_endpoint(
+            &app,
+            &format!("http://{}.invalid/x", "a".repeat(64)),
+            json!({}),
+        )
         .await;
     let message = server.send_event(&app, "x").await;
     let attempts = wait_attempts(&server, &app, &message, 4).await;

@@ -193,7 +193,7 @@ async fn endpoints_subscribing_to_unknown_or_archived_types_are_warned_or_refuse
     create_type(&server, json!({"name": "known"})).await;
     create_type(&server, json!({"name": "old", "archived": true})).await;
     let endpoints = format!("/api/v1/applications/{app}/endpoints");
-    let url = "https://example.com/hook";
+    let url = "http://127.0.0.1:9/hook";
     let fine = server
         .post(
             &endpoints,

@@ -68,7 +68,7 @@ async fn operational_endpoints_are_managed_like_endpoints() {
     let server = TestServer::start().await;
     let created = ops_endpoint(
         &server,
-        "https://example.com/ops",
+        "http://127.0.0.1:9/ops",
         json!(["endpoint.disabled", "recovery.finished"]),
     )
     .await;
@@ -82,10 +82,9 @@ async fn operational_endpoints_are_managed_like_endpoints() {
         created["url"]
     );
     assert_eq!(server.get(OPS).await.body.as_array().unwrap().len(), 1);
-    let bad =
-        json!({"name": "o", "url": "https://example.com/ops", "eventTypes": ["user.created"]});
+    let bad = json!({"name": "o", "url": "http://127.0.0.1:9/ops", "eventTypes": ["user.created"]});
     assert_error(&server.post(OPS, bad).await, 422, "validation_error");
-    let put = json!({"name": "renamed", "url": "https://example.com/ops2", "uid": "ops-main"});
+    let put = json!({"name": "renamed", "url": "http://127.0.0.1:9/ops2", "uid": "ops-main"});
     let updated = server.call("PUT", &format!("{OPS}/{id}"), Some(put)).await;
     assert_eq!(updated.status, 200, "{:?}", updated.body);
     assert_eq!(
@@ -409,7 +408,7 @@ async fn an_outbox_entry_relayed_again_makes_no_second_message() {
     let ops = Receiver::ok();
     ops_endpoint(&server, &format!("{}/ops", ops.url), json!([])).await;
     let (app, endpoint) = server
-        .app_with_endpoint("relayed", "https://example.com/h")
+        .app_with_endpoint("relayed", "http://127.0.0.1:9/h")
         .await;
     let app = uuid::Uuid::parse_str(&app).unwrap();
     let endpoint = uuid::Uuid::parse_str(endpoint["id"].as_str().unwrap()).unwrap();
