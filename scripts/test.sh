@@ -35,6 +35,9 @@ if ! python3 -c 'import standardwebhooks' 2>/dev/null; then
   rm -f "$pip_log"
 fi
 
+# One build, never edited again: the incremental cache would only take disk (gigabytes).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 
