@@ -144,7 +144,7 @@ pub fn document(config: &Config) -> Document {
     let (_, mut doc) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(BaseDocument::openapi())
-        .configure(super::routes::register)
+        .configure(super::routes::register_documented)
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     if let Some(components) = doc.components.as_mut() {

@@ -116,8 +116,26 @@ pub fn served() -> Vec<(String, &'static str)> {
         .collect()
 }
 
-/// Registers the table, and the JSON errors of malformed paths and queries.
+/// Paths whose resources the router tries first. The router tries resources in registration
+/// order, one regex match each, and message creation is most of an API node's traffic: in
+/// document order it came 17th, and route matching took 8 % of a loaded node's CPU.
+const HOT_PREFIX: &str = "/api/v1/applications/{application_id}/messages";
+
+/// Registers the table for serving: the message routes first, everything else in document
+/// order (a stable sort: `erase` stays before `{message_id}`).
 pub fn register(cfg: &mut ServiceConfig) {
+    let mut resources = table();
+    resources.sort_by_key(|r| !r.path().starts_with(HOT_PREFIX));
+    register_in_order(cfg, resources);
+}
+
+/// Registers the table in document order, for the OpenAPI document.
+pub fn register_documented(cfg: &mut ServiceConfig) {
+    register_in_order(cfg, table());
+}
+
+/// Registers `resources` as given, and the JSON errors of malformed paths and queries.
+fn register_in_order(cfg: &mut ServiceConfig, resources: Vec<Resource>) {
     cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
         ApiError::Validation(format!("invalid query string: {err}")).into()
     }))
@@ -125,7 +143,7 @@ pub fn register(cfg: &mut ServiceConfig) {
         web::PathConfig::default()
             .error_handler(|err, _| ApiError::Validation(format!("invalid path: {err}")).into()),
     );
-    for resource in table() {
+    for resource in resources {
         cfg.service(resource);
     }
 }
