@@ -17,6 +17,8 @@ pub struct Keys {
     prefix: String,
     /// Number of partitions; fixes which partition an application lives in.
     partitions: u16,
+    /// `<prefix>:{p.<n>}` of every partition, built once: keys are made on every delivery.
+    part_prefixes: Vec<String>,
 }
 
 impl Keys {
@@ -24,6 +26,9 @@ impl Keys {
         Keys {
             prefix: prefix.to_string(),
             partitions,
+            part_prefixes: (0..partitions)
+                .map(|n| format!("{prefix}:{{p.{n}}}"))
+                .collect(),
         }
     }
 
@@ -46,11 +51,11 @@ impl Keys {
         format!("{}:{{o.{org}}}", self.prefix)
     }
 
-    fn part(&self, partition: u16) -> String {
-        format!("{}:{{p.{partition}}}", self.prefix)
+    fn part(&self, partition: u16) -> &str {
+        &self.part_prefixes[usize::from(partition)]
     }
 
-    fn app_part(&self, app: Uuid) -> String {
+    fn app_part(&self, app: Uuid) -> &str {
         self.part(self.partition_of(app))
     }
 

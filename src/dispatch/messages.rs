@@ -22,6 +22,10 @@ pub struct Job {
     /// The entry has this one job only, so the job's own record script acknowledges it in
     /// the same atomic step.
     pub sole: bool,
+    /// The entry may have a done set (it went to several endpoints or FIFO lanes, or was read
+    /// again after a fan-out): its acknowledgement deletes the set too. A fresh entry with one
+    /// endpoint has none, and its acknowledgement skips the delete.
+    pub done_set: bool,
     /// Counts the job as open on the node until it is dropped.
     pub ticket: Ticket,
     /// The job is the head of a FIFO lane (it has no stream entry then).

@@ -37,6 +37,8 @@ pub struct JobRef<'a> {
     /// The entry has this one job only: its end acknowledges the entry; otherwise it marks
     /// the endpoint done in the entry's done set.
     pub sole: bool,
+    /// The entry may have a done set, which its acknowledgement deletes.
+    pub done_set: bool,
     /// The caller's lease token (fencing).
     pub lease: &'a str,
     /// Lifetime of the entry's done set, seconds.
@@ -45,10 +47,10 @@ pub struct JobRef<'a> {
 
 impl JobRef<'_> {
     fn end_arg(&self) -> &'static str {
-        if self.sole {
-            "ack"
-        } else {
-            "mark"
+        match (self.sole, self.done_set) {
+            (true, false) => "ack",
+            (true, true) => "ack_done",
+            (false, _) => "mark",
         }
     }
 }

@@ -55,6 +55,7 @@ pub fn job_ref<'a>(
         endpoint: job.route.id,
         entry: &job.entry,
         sole: job.sole,
+        done_set: job.done_set,
         lease: fence.token(),
         done_ttl_secs: context.store.retention_secs(),
     }

@@ -202,6 +202,7 @@ impl Partition {
                         route,
                         payload: message.payload,
                         sole: false,
+                        done_set: false,
                         ticket: self.context.activity.job(),
                         lane: Some(LaneJob {
                             lane: lane.clone(),

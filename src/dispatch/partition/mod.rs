@@ -362,11 +362,8 @@ impl Partition {
             return Ok(());
         }
         let sole = direct.len() == 1;
-        self.ledger.track(
-            entry.id.clone(),
-            direct.len(),
-            fanned || !ordered.is_empty(),
-        );
+        let done_set = fanned || !ordered.is_empty();
+        self.ledger.track(entry.id.clone(), direct.len(), done_set);
         for route in direct {
             let actor = self.actor(entry.task.app, &route);
             actor.do_send(Enqueue(Job {
@@ -375,6 +372,7 @@ impl Partition {
                 route,
                 payload: message.payload.clone(),
                 sole,
+                done_set,
                 ticket: self.context.activity.job(),
                 lane: None,
             }));

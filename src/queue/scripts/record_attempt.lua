@@ -15,8 +15,9 @@
 -- KEYS[13] the endpoint's lane names   KEYS[14] the partition's outbox
 -- ARGV[1] attempt JSON   ARGV[2] retention (s)   ARGV[3] "success" | "failure"
 -- ARGV[4] now (ms)   ARGV[5] retry member ("" = none)   ARGV[6] retry due (ms)
--- ARGV[7] stream entry id   ARGV[8] "ack" (the entry's only job) | "mark" (one of several)
---         | "lane" (the head of a FIFO lane)
+-- ARGV[7] stream entry id   ARGV[8] "ack" (the entry's only job) | "ack_done" (the same,
+--         and the entry has a done set to delete) | "mark" (one of several) | "lane" (the head
+--         of a FIFO lane)
 -- ARGV[9] auto-disable after (ms)
 -- ARGV[10] the attempt JSON as recorded when this failure disables the endpoint: final, no
 --          retry ("" = ARGV[1] either way)
@@ -74,8 +75,9 @@ if endpoint_exists then
     if ARGV[i] ~= '' then redis.call('XADD', KEYS[14], '*', ARGV[32], ARGV[i]) end
   end
   -- Stats: one bucket per hour (24) and per day (30), reset when reused for a newer period.
-  for first = 20, 24, 4 do
-    if redis.call('HGET', KEYS[10], ARGV[first]) ~= ARGV[first + 1] then
+  local periods = redis.call('HMGET', KEYS[10], ARGV[20], ARGV[24])
+  for i, first in ipairs({20, 24}) do
+    if periods[i] ~= ARGV[first + 1] then
       redis.call('HSET', KEYS[10], ARGV[first], ARGV[first + 1], ARGV[first + 2], 0, ARGV[first + 3], 0)
     end
     local counter = ARGV[first + 3]
@@ -118,10 +120,10 @@ end
 if ARGV[5] ~= '' and result ~= 2 and endpoint_exists then
   redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
 end
-if ARGV[8] == 'ack' then
+if ARGV[8] == 'ack' or ARGV[8] == 'ack_done' then
   redis.call('XACK', KEYS[5], ARGV[11], ARGV[7])
   redis.call('XDEL', KEYS[5], ARGV[7])
-  redis.call('DEL', KEYS[8])
+  if ARGV[8] == 'ack_done' then redis.call('DEL', KEYS[8]) end
 else
   redis.call('SADD', KEYS[8], ARGV[13])
   redis.call('EXPIRE', KEYS[8], ARGV[14])
