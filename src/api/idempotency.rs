@@ -36,11 +36,7 @@ fn hex_sha256(parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::digest::hex(&hasher.finalize())
 }
 
 fn replay(status: u16, body: Vec<u8>) -> HttpResponse {

@@ -5,6 +5,7 @@
 
 pub mod application;
 pub mod attempt;
+pub mod digest;
 pub mod endpoint;
 pub mod event_type;
 pub mod filter;

@@ -43,7 +43,7 @@ pub const TOKEN_PREFIX: &str = "oh_";
 /// Hex SHA-256 of a token: the only form in which tokens are stored or compared.
 pub fn token_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::digest::hex(&digest)
 }
 
 /// What an application-scoped token may reach.
