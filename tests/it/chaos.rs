@@ -621,8 +621,10 @@ async fn a_healthy_endpoint_keeps_its_lag_next_to_100k_parked_deliveries() {
     const PARKED: usize = 100_000;
     /// Messages to the healthy endpoint per measurement, at 100/s.
     const PROBE: usize = 300;
-    /// Lags below this are not told apart on a busy 2-core machine.
-    const NOISE_FLOOR: Duration = Duration::from_millis(5);
+    /// Below this p99 (the product's lag target at 1,000 msg/s) a difference is the shared
+    /// 2-core machine's noise: the chaos suite runs two tests at a time, and one 12 ms p99
+    /// against 5 ms alone was seen with a connection-cutting test beside this one.
+    const NOISE_FLOOR: Duration = Duration::from_millis(25);
     // One partition: the failing endpoint's backlog and the healthy one share everything.
     let server = TestServer::start_with(|c| {
         c.queue.partitions = 1;
@@ -699,11 +701,11 @@ async fn a_healthy_endpoint_keeps_its_lag_next_to_100k_parked_deliveries() {
         "{probes} requests to the down endpoint while measuring"
     );
     assert!(still.parked + still.retry + 10 >= PARKED);
-    // Within 2× of alone; below 5 ms the p99 of 300 samples is the shared machine's
-    // scheduling noise (a backlog cycled through the stream at each probe costs seconds).
-    let floor = alone_p99.max(NOISE_FLOOR);
+    // Within 2× of alone, or under the noise floor: a backlog cycled through the stream at
+    // each probe costs seconds, far above either.
+    let bound = (alone_p99 * 2).max(NOISE_FLOOR);
     assert!(
-        with_p99 <= floor * 2,
+        with_p99 <= bound,
         "healthy p99 lag {with_p99:?} with the parked neighbour, {alone_p99:?} alone"
     );
     server.shutdown().await;
