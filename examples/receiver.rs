@@ -75,6 +75,8 @@ async fn main() -> std::io::Result<()> {
                         "per_endpoint": { "min": per_min, "max": per_max },
                         "duplicates": s.deliveries - s.ids.len() as u64,
                         "span_ms": span,
+                        "first_ms": s.first_ms.unwrap_or(0),
+                        "last_ms": s.last_ms,
                         "rate_per_s": if span > 0 { s.deliveries as f64 * 1000.0 / span as f64 } else { 0.0 },
                         "lag_ms": {
                             "count": lags.len(),
