@@ -15,8 +15,10 @@ mod lanes;
 pub mod ledger;
 pub mod reader;
 mod upkeep;
+mod window;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,8 @@ use crate::telemetry::metrics;
 use crate::telemetry::throttle::LogThrottle;
 use fanout::{MessageData, RouteCache};
 use ledger::Ledger;
+use reader::Batch;
+use window::Window;
 
 /// What the coordinator asks of a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +53,7 @@ pub enum Mode {
     Abort,
 }
 
-/// Entries read but not yet acknowledged, per partition (a multiple of the batch size).
+/// Jobs read ahead and not yet ended, per partition (a multiple of the batch size).
 const WINDOW_BATCHES: usize = 4;
 /// Share of the window that jobs waiting in endpoint queues may hold (the rest keeps the
 /// partition reading while some endpoints are slow, failing or rate limited).
@@ -75,9 +79,13 @@ struct Partition {
     routes: RouteCache,
     ledger: Ledger,
     /// Entries read but not routed because Redis failed; retried on the next tick.
-    deferred: Vec<Read>,
-    /// Entries in flight (read and not yet finished).
-    window: Arc<Semaphore>,
+    deferred: Vec<Batch>,
+    /// Jobs in flight (read and not yet ended).
+    window: Window,
+    /// Jobs per entry of the latest read, for the reader to size its next one.
+    jobs_per_entry: Arc<AtomicUsize>,
+    /// Reads wait in `deferred` until the window's credit is paid off.
+    awaiting_room: bool,
     /// Slots for jobs waiting in endpoint queues (see `endpoint::gate`).
     queue_slots: Arc<Semaphore>,
     completions: mpsc::UnboundedSender<Completion>,
@@ -109,14 +117,16 @@ pub async fn run(
 ) {
     let config = context.config.clone();
     let batch_size = config.queue.batch_size;
-    let window = Arc::new(Semaphore::new(batch_size * WINDOW_BATCHES));
-    let (batch_tx, mut batches) = mpsc::channel::<Read>(2);
+    let window = Window::new(batch_size * WINDOW_BATCHES);
+    let jobs_per_entry = Arc::new(AtomicUsize::new(1));
+    let (batch_tx, mut batches) = mpsc::channel::<Batch>(2);
     let (completions, mut completed) = mpsc::unbounded_channel();
     let reader = actix_rt::spawn(reader::run(
         context.clone(),
         number,
         fence.clone(),
-        window.clone(),
+        window.permits(),
+        jobs_per_entry.clone(),
         batch_tx,
     ));
     let mut partition = Partition {
@@ -128,6 +138,8 @@ pub async fn run(
         ledger: Ledger::default(),
         deferred: Vec::new(),
         window,
+        jobs_per_entry,
+        awaiting_room: false,
         queue_slots: Arc::new(Semaphore::new(
             (batch_size * WINDOW_BATCHES / QUEUED_SHARE).max(1),
         )),
@@ -165,6 +177,9 @@ pub async fn run(
                 partition.complete(done);
                 while let Ok(done) = completed.try_recv() {
                     partition.complete(done);
+                }
+                if partition.awaiting_room && partition.window.owed() == 0 {
+                    partition.retry_deferred().await;
                 }
                 false
             }
@@ -220,19 +235,34 @@ pub async fn run(
 impl Partition {
     /// Takes a read in, in stream order: while earlier reads wait (deferred by a Redis
     /// error), later ones wait behind them, so FIFO lanes receive their deliveries in order.
-    async fn handle(&mut self, read: Read) {
-        if self.deferred.is_empty() {
-            self.process(read).await;
+    async fn handle(&mut self, batch: Batch) {
+        if self.deferred.is_empty() && self.window.owed() == 0 {
+            self.process(batch).await;
         } else {
-            self.deferred.push(read);
+            self.awaiting_room |= self.window.owed() > 0;
+            self.deferred.push(batch);
         }
     }
 
-    /// Retries the reads a Redis error deferred, in order, until one is deferred again.
+    /// Keeps the jobs per entry of what was just dispatched, for the reader's next read.
+    fn note_fan_out(&self, jobs: usize, entries: usize) {
+        if entries > 0 {
+            let per_entry = jobs.div_ceil(entries).max(1);
+            self.jobs_per_entry
+                .store(per_entry, AtomicOrdering::Relaxed);
+        }
+    }
+
+    /// Retries the reads a Redis error or the window's credit deferred, in order, until one
+    /// is deferred again.
     async fn retry_deferred(&mut self) {
+        if self.window.owed() > 0 {
+            return;
+        }
+        self.awaiting_room = false;
         let mut waiting = std::mem::take(&mut self.deferred).into_iter();
-        for read in waiting.by_ref() {
-            self.process(read).await;
+        for batch in waiting.by_ref() {
+            self.process(batch).await;
             if !self.deferred.is_empty() {
                 break;
             }
@@ -242,12 +272,15 @@ impl Partition {
 
     /// Defers what is left of a read. It will be read as pending: some of its endpoints may
     /// be done with it already (delivered, or pushed to a lane).
-    fn defer(&mut self, entries: Vec<Entry>) {
+    fn defer(&mut self, entries: Vec<Entry>, permits_each: usize) {
         if !entries.is_empty() {
-            self.deferred.push(Read {
-                entries,
-                broken: Vec::new(),
-                pending: true,
+            self.deferred.push(Batch {
+                read: Read {
+                    entries,
+                    broken: Vec::new(),
+                    pending: true,
+                },
+                permits_each,
             });
         }
     }
@@ -255,9 +288,10 @@ impl Partition {
     /// Fans a read out: one pipeline reads the apps' endpoint versions, the messages and (for
     /// entries read again) their done sets; changed endpoint lists are reloaded; then each
     /// message goes to its endpoints' actors, or to their FIFO lanes.
-    async fn process(&mut self, read: Read) {
+    async fn process(&mut self, Batch { read, permits_each }: Batch) {
+        let each = permits_each;
         for broken in &read.broken {
-            self.nothing_to_do(broken.clone(), read.pending);
+            self.nothing_to_do(broken.clone(), read.pending, each);
         }
         if read.entries.is_empty() {
             return;
@@ -270,7 +304,7 @@ impl Partition {
                 if let Some(skipped) = self.throttles.load.allow(Instant::now()) {
                     tracing::warn!(partition = self.number, error = %e, skipped, "could not load batch");
                 }
-                self.defer(read.entries);
+                self.defer(read.entries, each);
                 return;
             }
         };
@@ -288,49 +322,70 @@ impl Partition {
                 Err(e) => {
                     // Routing with a stale or missing list could skip an endpoint: defer.
                     tracing::warn!(error = %e, %app, "could not load endpoints");
-                    self.defer(read.entries);
+                    self.defer(read.entries, each);
                     return;
                 }
             }
         }
+        let (mut seen, mut jobs) = (0, 0);
         let mut entries = read
             .entries
             .into_iter()
             .zip(loaded.messages)
             .zip(loaded.done);
         while let Some(((entry, message), done)) = entries.next() {
-            if gone.contains(&entry.task.app) {
-                self.nothing_to_do(entry.id, read.pending);
-                continue;
-            }
-            if let Err(Stalled) = self.dispatch(&entry, message, &done, read.pending).await {
+            if self.window.owed() > 0 {
+                // The read's estimate of the fan-out was short: what is left waits for room
+                // (read as pending again then), and the next read is sized right.
+                self.note_fan_out(jobs, seen);
                 let mut rest = vec![entry];
                 rest.extend(entries.map(|((entry, _), _)| entry));
-                self.defer(rest);
+                self.defer(rest, each);
+                self.awaiting_room = true;
                 return;
             }
+            seen += 1;
+            if gone.contains(&entry.task.app) {
+                self.nothing_to_do(entry.id, read.pending, each);
+                continue;
+            }
+            match self
+                .dispatch(&entry, message, &done, read.pending, each)
+                .await
+            {
+                Ok(started) => jobs += started,
+                Err(Stalled) => {
+                    let mut rest = vec![entry];
+                    rest.extend(entries.map(|((entry, _), _)| entry));
+                    self.defer(rest, each);
+                    return;
+                }
+            }
         }
+        self.note_fan_out(jobs, seen);
     }
 
     /// Sends one entry to its endpoints' actors and FIFO lanes (but those already done with
     /// it), or acknowledges it when there is nothing to do (message expired, no matching
-    /// endpoint). `Stalled` when a lane could not take its delivery: the entry (and what
-    /// follows it) waits.
+    /// endpoint); answers how many jobs it started. The entry holds `permits` of the window;
+    /// it ends up holding one per job. `Stalled` when a lane could not take its delivery: the
+    /// entry (and what follows it) waits.
     async fn dispatch(
         &mut self,
         entry: &Entry,
         message: Option<MessageData>,
         done: &HashSet<Uuid>,
         pending: bool,
-    ) -> Result<(), Stalled> {
+        permits: usize,
+    ) -> Result<usize, Stalled> {
         if let Target::Refresh { id } = entry.task.target {
             self.refresh(entry.task.app, id).await;
-            self.nothing_to_do(entry.id.clone(), false);
-            return Ok(());
+            self.nothing_to_do(entry.id.clone(), false, permits);
+            return Ok(0);
         }
         let Some(message) = message else {
-            self.nothing_to_do(entry.id.clone(), pending);
-            return Ok(());
+            self.nothing_to_do(entry.id.clone(), pending, permits);
+            return Ok(0);
         };
         let targets: Vec<_> = self
             .routes
@@ -347,12 +402,19 @@ impl Partition {
             self.push_to_lane(entry, &message, route).await?;
         }
         if direct.is_empty() {
-            self.nothing_to_do(entry.id.clone(), fanned || !ordered.is_empty());
-            return Ok(());
+            self.nothing_to_do(entry.id.clone(), fanned || !ordered.is_empty(), permits);
+            return Ok(0);
         }
-        let sole = direct.len() == 1;
+        let jobs = direct.len();
+        let sole = jobs == 1;
         let done_set = fanned || !ordered.is_empty();
-        self.ledger.track(entry.id.clone(), direct.len(), done_set);
+        self.ledger.track(entry.id.clone(), jobs, done_set);
+        // One permit per job: what the read's estimate of the fan-out missed is taken on credit.
+        if jobs > permits {
+            self.window.take_on_credit(jobs - permits);
+        } else {
+            self.window.give_back(permits - jobs);
+        }
         for route in direct {
             let actor = self.actor(entry.task.app, &route);
             actor.do_send(Enqueue(Job {
@@ -366,7 +428,7 @@ impl Partition {
                 lane: None,
             }));
         }
-        Ok(())
+        Ok(jobs)
     }
 
     /// An endpoint changed: its live actor gets its new route (`None`: disabled or deleted),
@@ -382,9 +444,10 @@ impl Partition {
         }
     }
 
-    fn nothing_to_do(&mut self, entry: String, fanned: bool) {
+    /// The entry is done with; the `permits` of the window it held go back.
+    fn nothing_to_do(&mut self, entry: String, fanned: bool, permits: usize) {
         self.ledger.nothing_to_do(entry, fanned);
-        self.window.add_permits(1);
+        self.window.give_back(permits);
     }
 
     /// The endpoint's actor on this partition, started on first use.
@@ -414,8 +477,11 @@ impl Partition {
             self.lane_ended(lane, continues);
             return;
         }
-        if self.ledger.complete(done) {
-            self.window.add_permits(1);
+        // Each job of an entry held a permit; a stray completion (an entry no longer
+        // tracked here) held none.
+        if self.ledger.holds(&done.entry) {
+            self.ledger.complete(done);
+            self.window.give_back(1);
         }
     }
 

@@ -1,8 +1,13 @@
 //! The partition's stream reader: pending entries of an earlier owner first (from id `0`),
-//! then new ones, in batches, never more than the partition's window of entries in flight.
+//! then new ones, in batches, never more than the partition's window of jobs in flight.
+//!
+//! The window counts jobs, and an entry fans out to as many jobs as it has endpoints, which
+//! the reader cannot know. It sizes each read by the partition's recent jobs per entry: with
+//! ten endpoints per message it reads a tenth of the batch, each entry holding ten permits.
 //! It reads only while the lease is surely ours: entries read once it may have passed on
 //! would join the pending list after the next owner re-read it, and wait for the reclaim.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,14 +17,23 @@ use crate::dispatch::fence::Fence;
 use crate::dispatch::WorkerContext;
 use crate::queue::stream::{self, Cursor, Read};
 
+/// Entries read, and the window permits each of them holds.
+#[derive(Debug)]
+pub struct Batch {
+    pub read: Read,
+    /// The partition's recent jobs per entry at the time of the read.
+    pub permits_each: usize,
+}
+
 /// Reads the stream into `out` until the partition stops listening, pausing while the lease
-/// under `fence` is not surely ours.
+/// under `fence` is not surely ours. `jobs_per_entry` is the partition's recent fan-out.
 pub async fn run(
     context: Arc<WorkerContext>,
     number: u16,
     fence: Arc<Fence>,
     window: Arc<Semaphore>,
-    out: mpsc::Sender<Read>,
+    jobs_per_entry: Arc<AtomicUsize>,
+    out: mpsc::Sender<Batch>,
 ) {
     let config = &context.config;
     let db = &context.store.db;
@@ -44,7 +58,9 @@ pub async fn run(
             continue;
         }
         loop {
-            let Ok(permit) = window.acquire_many(batch as u32).await else {
+            let each = jobs_per_entry.load(Ordering::Relaxed).clamp(1, batch);
+            let count = (batch / each).max(1);
+            let Ok(permit) = window.acquire_many((count * each) as u32).await else {
                 return;
             };
             permit.forget();
@@ -54,14 +70,14 @@ pub async fn run(
                 &stream,
                 &consumer,
                 &cursor,
-                batch,
+                count,
                 config.queue.block,
             )
             .await
             {
                 Ok(read) => {
                     backoff = Duration::from_millis(100);
-                    window.add_permits(batch - read.len());
+                    window.add_permits((count - read.len()) * each);
                     if let Cursor::Pending(_) = cursor {
                         // Pending entries of an earlier owner: walk them by id, then go live.
                         cursor = match read.last_id() {
@@ -69,12 +85,16 @@ pub async fn run(
                             None => Cursor::New,
                         };
                     }
-                    if !read.is_empty() && out.send(read).await.is_err() {
+                    let batch = Batch {
+                        read,
+                        permits_each: each,
+                    };
+                    if !batch.read.is_empty() && out.send(batch).await.is_err() {
                         return;
                     }
                 }
                 Err(e) => {
-                    window.add_permits(batch);
+                    window.add_permits(count * each);
                     tracing::warn!(partition = number, error = %e, "stream read failed");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use super::Partition;
+use super::{Batch, Partition};
 use crate::clock::now_ms;
 use crate::db::StoreError;
 use crate::dispatch::messages::StopIfIdle;
@@ -103,7 +103,7 @@ impl Partition {
     pub(super) async fn reclaim(&mut self) -> bool {
         let config = &self.context.config.queue;
         // Reclaimed entries enter the window like read ones: take what room there is.
-        let room = self.window.available_permits().min(config.batch_size);
+        let room = self.window.available().min(config.batch_size);
         if room == 0 {
             return false;
         }
@@ -132,7 +132,7 @@ impl Partition {
         let deferred: HashSet<&str> = self
             .deferred
             .iter()
-            .flat_map(|r| r.entries.iter().map(|e| e.id.as_str()))
+            .flat_map(|b| b.read.entries.iter().map(|e| e.id.as_str()))
             .collect();
         let held = |id: &str| self.ledger.holds(id) || deferred.contains(id);
         read.entries.retain(|e| !held(&e.id));
@@ -141,9 +141,8 @@ impl Partition {
         if taken == 0 {
             return false;
         }
-        match self.window.try_acquire_many(taken as u32) {
-            Ok(permit) => permit.forget(),
-            Err(_) => return false, // no room after all: they come back next time
+        if !self.window.try_take(taken) {
+            return false; // no room after all: they come back next time
         }
         tracing::info!(
             partition = self.number,
@@ -151,7 +150,11 @@ impl Partition {
             "reclaimed pending entries"
         );
         metrics::RECLAIMED.inc_by(taken as u64);
-        self.handle(read).await;
+        self.handle(Batch {
+            read,
+            permits_each: 1,
+        })
+        .await;
         false
     }
 
