@@ -1,7 +1,8 @@
 //! Isolation and bounded memory: a rate-limited or slow endpoint is paced on its own without
 //! delaying other endpoints (of the same application or of another one in the same
 //! partition), an endpoint whose queue is full spills work to the retry set without losing
-//! it or counting it as an attempt, and idle endpoint actors really stop.
+//! it or counting it as an attempt, a fan-out backlog stays in the stream instead, and idle
+//! endpoint actors really stop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -172,6 +173,76 @@ async fn a_full_endpoint_queue_spills_to_the_retry_set_without_loss() {
         assert_eq!(attempts[0]["attempt"], 1);
         assert_eq!(attempts[0]["status"], "success");
     }
+    server.shutdown().await;
+    receiver.stop().await;
+}
+
+/// Stream entries ever added over the deployment's partitions (XINFO STREAM entries-added):
+/// a job spilled to the retry set comes back as an entry of its own.
+async fn entries_added(server: &TestServer) -> usize {
+    let keys = &server.store.db.keys;
+    let mut conn = server.store.conn().await.expect("conn");
+    let mut added = 0;
+    for p in 0..keys.partitions() {
+        let info: redis::RedisResult<std::collections::HashMap<String, redis::Value>> =
+            redis::cmd("XINFO")
+                .arg("STREAM")
+                .arg(keys.stream(p))
+                .query_async(&mut conn)
+                .await;
+        // No stream yet: nothing was ever added to it.
+        if let Ok(info) = info {
+            added += redis::from_redis_value_ref::<usize>(&info["entries-added"]).expect("count");
+        }
+    }
+    added
+}
+
+#[actix_rt::test]
+async fn a_fan_out_backlog_waits_in_the_stream_not_in_the_retry_set() {
+    // A window of 32 jobs (batch 8), 16 queue slots, 4 requests in flight per endpoint: 8
+    // endpoints have the whole window in flight. Had the window counted entries, 32 entries
+    // would put 256 jobs into the queues at once, and with no throughput measured yet every
+    // job beyond the 16 slots would spill through the retry set.
+    let server = TestServer::start_with(|c| {
+        c.queue.batch_size = 8;
+        c.endpoint.max_in_flight = 4;
+    })
+    .await;
+    let receiver = Receiver::with(Arc::new(|_, _| {
+        Reply::status(200).delay(Duration::from_millis(20))
+    }));
+    let app = server.create_app("fan-out backlog").await;
+    let paths: Vec<String> = (0..8).map(|i| format!("/hook/{i}")).collect();
+    for path in &paths {
+        server
+            .create_endpoint(&app, &format!("{}{path}", receiver.url), json!({}))
+            .await;
+    }
+    let before = entries_added(&server).await;
+    let messages = server.send_many(&app, 40, 40).await;
+    eventually(
+        WAIT,
+        "every message delivered to every endpoint",
+        || async { receiver.hits().len() >= 40 * paths.len() },
+    )
+    .await;
+    wait_quiet(&server).await;
+    let mut want = messages.clone();
+    want.sort();
+    for path in &paths {
+        assert_eq!(
+            sorted_ids(&receiver.hits_on(path)),
+            want,
+            "{path}: each once"
+        );
+    }
+    assert_eq!(
+        entries_added(&server).await - before,
+        messages.len(),
+        "one stream entry per message: no job went through the retry set and back"
+    );
+    assert_eq!(depth(&server.store).await.retry, 0);
     server.shutdown().await;
     receiver.stop().await;
 }
