@@ -178,7 +178,9 @@ pub async fn run(
                 while let Ok(done) = completed.try_recv() {
                     partition.complete(done);
                 }
-                if partition.awaiting_room && partition.window.owed() == 0 {
+                // Reads held back by the window's credit go on once it is paid off (not while
+                // draining: what is not started stays pending for the next owner).
+                if mode == Mode::Active && partition.awaiting_room && partition.window.owed() == 0 {
                     partition.retry_deferred().await;
                 }
                 false
