@@ -58,7 +58,7 @@ impl Ledger {
         self.to_ack.push(Ack { entry, fanned });
     }
 
-    /// A job ended; true when that was its entry's last job (the entry leaves the window).
+    /// A job ended; true when that was its entry's last job.
     pub fn complete(&mut self, done: Completion) -> bool {
         let Some(entry) = self.outstanding.get_mut(&done.entry) else {
             return false;

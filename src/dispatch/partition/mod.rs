@@ -6,8 +6,8 @@
 //! resumes erasure jobs and purges whose node died.
 //!
 //! Everything of a partition runs on one arbiter thread: this task, its reader and its
-//! endpoint actors. A semaphore bounds the entries in flight (the window), so a backlog stays
-//! in Redis instead of in memory. Every write that moves work is fenced by the partition's
+//! endpoint actors. A semaphore bounds the jobs in flight (the window, `window`), so a
+//! backlog stays in Redis instead of in memory. Every write that moves work is fenced by the partition's
 //! lease ([`Fence`]); a refused one stops the partition.
 
 pub mod fanout;
@@ -78,7 +78,8 @@ struct Partition {
     actors: HashMap<Uuid, Addr<EndpointActor>>,
     routes: RouteCache,
     ledger: Ledger,
-    /// Entries read but not routed because Redis failed; retried on the next tick.
+    /// Entries read but not routed, because Redis failed (retried on the next tick) or the
+    /// window's credit is not paid off yet (retried once it is).
     deferred: Vec<Batch>,
     /// Jobs in flight (read and not yet ended).
     window: Window,
@@ -236,7 +237,8 @@ pub async fn run(
 
 impl Partition {
     /// Takes a read in, in stream order: while earlier reads wait (deferred by a Redis
-    /// error), later ones wait behind them, so FIFO lanes receive their deliveries in order.
+    /// error or the window's credit), later ones wait behind them, so FIFO lanes receive their
+    /// deliveries in order.
     async fn handle(&mut self, batch: Batch) {
         if self.deferred.is_empty() && self.window.owed() == 0 {
             self.process(batch).await;
@@ -290,8 +292,13 @@ impl Partition {
     /// Fans a read out: one pipeline reads the apps' endpoint versions, the messages and (for
     /// entries read again) their done sets; changed endpoint lists are reloaded; then each
     /// message goes to its endpoints' actors, or to their FIFO lanes.
-    async fn process(&mut self, Batch { read, permits_each }: Batch) {
-        let each = permits_each;
+    async fn process(
+        &mut self,
+        Batch {
+            read,
+            permits_each: each,
+        }: Batch,
+    ) {
         for broken in &read.broken {
             self.nothing_to_do(broken.clone(), read.pending, each);
         }
@@ -335,16 +342,16 @@ impl Partition {
             .into_iter()
             .zip(loaded.messages)
             .zip(loaded.done);
-        while let Some(((entry, message), done)) = entries.next() {
+        // The first entry that has to wait, with what follows it.
+        let stalled = loop {
+            let Some(((entry, message), done)) = entries.next() else {
+                break None;
+            };
             if self.window.owed() > 0 {
                 // The read's estimate of the fan-out was short: what is left waits for room
                 // (read as pending again then), and the next read is sized right.
-                self.note_fan_out(jobs, seen);
-                let mut rest = vec![entry];
-                rest.extend(entries.map(|((entry, _), _)| entry));
-                self.defer(rest, each);
                 self.awaiting_room = true;
-                return;
+                break Some(entry);
             }
             seen += 1;
             if gone.contains(&entry.task.app) {
@@ -356,15 +363,15 @@ impl Partition {
                 .await
             {
                 Ok(started) => jobs += started,
-                Err(Stalled) => {
-                    let mut rest = vec![entry];
-                    rest.extend(entries.map(|((entry, _), _)| entry));
-                    self.defer(rest, each);
-                    return;
-                }
+                Err(Stalled) => break Some(entry),
             }
-        }
+        };
         self.note_fan_out(jobs, seen);
+        if let Some(entry) = stalled {
+            let mut rest = vec![entry];
+            rest.extend(entries.map(|((entry, _), _)| entry));
+            self.defer(rest, each);
+        }
     }
 
     /// Sends one entry to its endpoints' actors and FIFO lanes (but those already done with
