@@ -7,8 +7,8 @@
 //!
 //! Everything of a partition runs on one arbiter thread: this task, its reader and its
 //! endpoint actors. A semaphore bounds the jobs in flight (the window, `window`), so a
-//! backlog stays in Redis instead of in memory. Every write that moves work is fenced by the partition's
-//! lease ([`Fence`]); a refused one stops the partition.
+//! backlog stays in Redis instead of in memory. Every write that moves work is fenced by the
+//! partition's lease ([`Fence`]); a refused one stops the partition.
 
 pub mod fanout;
 mod lanes;
