@@ -16,6 +16,7 @@
 
 pub mod error;
 pub mod keys;
+pub mod script;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

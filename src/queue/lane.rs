@@ -13,6 +13,7 @@ use redis::Script;
 use uuid::Uuid;
 
 use super::task::Task;
+use crate::db::script::ScriptCall;
 use crate::db::{Db, StoreError};
 
 static PUSH: LazyLock<Script> =
@@ -100,21 +101,25 @@ pub async fn push(
 ) -> Result<(), StoreError> {
     let keys = &db.keys;
     let mut conn = db.conn().await?;
-    let length: i64 = PUSH
-        .key(keys.lane(lane.app, lane.endpoint, &lane.name))
-        .key(keys.lane_index(partition))
-        .key(keys.endpoint_lanes(lane.app, lane.endpoint))
-        .key(keys.done(partition, from.entry))
-        .key(keys.lease(partition))
-        .arg(lease)
-        .arg(task.encode())
-        .arg(lane.member())
-        .arg(now_ms)
-        .arg(&lane.name)
-        .arg(lane.endpoint.to_string())
-        .arg(from.done_ttl_secs)
-        .invoke_async(&mut conn)
-        .await?;
+    let length: i64 = ScriptCall::new(
+        &PUSH,
+        &[
+            keys.lane(lane.app, lane.endpoint, &lane.name),
+            keys.lane_index(partition),
+            keys.endpoint_lanes(lane.app, lane.endpoint),
+            keys.done(partition, from.entry),
+            keys.lease(partition),
+        ],
+    )
+    .arg(lease)
+    .arg(task.encode())
+    .arg(lane.member())
+    .arg(now_ms)
+    .arg(&lane.name)
+    .arg(lane.endpoint.to_string())
+    .arg(from.done_ttl_secs)
+    .invoke(&mut conn)
+    .await?;
     if length < 0 {
         return Err(StoreError::LeaseLost);
     }
@@ -151,19 +156,14 @@ pub async fn take(
     now_ms: i64,
     hold: Duration,
 ) -> Result<Option<(String, Task)>, StoreError> {
-    let keys = &db.keys;
     let mut conn = db.conn().await?;
-    let answer: redis::Value = TAKE
-        .key(keys.lane(lane.app, lane.endpoint, &lane.name))
-        .key(keys.lane_index(partition))
-        .key(keys.endpoint_lanes(lane.app, lane.endpoint))
-        .key(keys.lease(partition))
+    let answer: redis::Value = ScriptCall::new(&TAKE, &head_keys(db, partition, lane))
         .arg(lease)
         .arg(lane.member())
         .arg(now_ms)
         .arg(hold.as_millis() as u64)
         .arg(&lane.name)
-        .invoke_async(&mut conn)
+        .invoke(&mut conn)
         .await?;
     match answer {
         redis::Value::Int(-1) => Err(StoreError::LeaseLost),
@@ -173,6 +173,18 @@ pub async fn take(
             Ok(Task::decode(&head).map(|task| (head, task)))
         }
     }
+}
+
+/// The keys of the scripts that take or drop a lane's head: the lane, the partition's lane
+/// index, the endpoint's lane names and the partition's lease.
+fn head_keys(db: &Db, partition: u16, lane: &Lane) -> [String; 4] {
+    let keys = &db.keys;
+    [
+        keys.lane(lane.app, lane.endpoint, &lane.name),
+        keys.lane_index(partition),
+        keys.endpoint_lanes(lane.app, lane.endpoint),
+        keys.lease(partition),
+    ]
 }
 
 /// Makes a lane due again at `due_ms`, its head unchanged.
@@ -185,13 +197,11 @@ pub async fn defer(
 ) -> Result<(), StoreError> {
     let keys = &db.keys;
     let mut conn = db.conn().await?;
-    let code: i64 = DEFER
-        .key(keys.lane_index(partition))
-        .key(keys.lease(partition))
+    let code: i64 = ScriptCall::new(&DEFER, &[keys.lane_index(partition), keys.lease(partition)])
         .arg(lease)
         .arg(lane.member())
         .arg(due_ms)
-        .invoke_async(&mut conn)
+        .invoke(&mut conn)
         .await?;
     if code < 0 {
         return Err(StoreError::LeaseLost);
@@ -209,19 +219,14 @@ pub async fn skip(
     head: &str,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
-    let keys = &db.keys;
     let mut conn = db.conn().await?;
-    let code: i64 = SKIP
-        .key(keys.lane(lane.app, lane.endpoint, &lane.name))
-        .key(keys.lane_index(partition))
-        .key(keys.endpoint_lanes(lane.app, lane.endpoint))
-        .key(keys.lease(partition))
+    let code: i64 = ScriptCall::new(&SKIP, &head_keys(db, partition, lane))
         .arg(lease)
         .arg(lane.member())
         .arg(head)
         .arg(now_ms)
         .arg(&lane.name)
-        .invoke_async(&mut conn)
+        .invoke(&mut conn)
         .await?;
     if code < 0 {
         return Err(StoreError::LeaseLost);

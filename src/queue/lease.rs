@@ -12,6 +12,7 @@ use std::time::Duration;
 use redis::Script;
 
 use crate::clock::now_ms;
+use crate::db::script::ScriptCall;
 use crate::db::{Db, StoreError};
 
 static ACQUIRE: LazyLock<Script> =
@@ -112,13 +113,14 @@ pub async fn acquire(
     ttl: Duration,
 ) -> Result<Option<Lease>, StoreError> {
     let mut conn = db.conn().await?;
-    let token: Option<String> = ACQUIRE
-        .key(db.keys.lease(partition))
-        .key(db.keys.lease_epoch(partition))
-        .arg(node)
-        .arg(ttl.as_millis() as u64)
-        .invoke_async(&mut conn)
-        .await?;
+    let token: Option<String> = ScriptCall::new(
+        &ACQUIRE,
+        &[db.keys.lease(partition), db.keys.lease_epoch(partition)],
+    )
+    .arg(node)
+    .arg(ttl.as_millis() as u64)
+    .invoke(&mut conn)
+    .await?;
     Ok(token.map(|token| Lease { token }))
 }
 
@@ -130,11 +132,10 @@ pub async fn renew(
     ttl: Duration,
 ) -> Result<Renewal, StoreError> {
     let mut conn = db.conn().await?;
-    let renewed: i64 = RENEW
-        .key(db.keys.lease(partition))
+    let renewed: i64 = ScriptCall::new(&RENEW, &[db.keys.lease(partition)])
         .arg(lease.token())
         .arg(ttl.as_millis() as u64)
-        .invoke_async(&mut conn)
+        .invoke(&mut conn)
         .await?;
     Ok(if renewed == 1 {
         Renewal::Renewed
@@ -146,10 +147,9 @@ pub async fn renew(
 /// Gives a lease back so the next owner need not wait for it to expire.
 pub async fn release(db: &Db, partition: u16, lease: &Lease) -> Result<(), StoreError> {
     let mut conn = db.conn().await?;
-    let _: i64 = RELEASE
-        .key(db.keys.lease(partition))
+    let _: i64 = ScriptCall::new(&RELEASE, &[db.keys.lease(partition)])
         .arg(lease.token())
-        .invoke_async(&mut conn)
+        .invoke(&mut conn)
         .await?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use redis::Script;
 use uuid::Uuid;
 
 use super::stream::TASK_FIELD;
+use crate::db::script::ScriptCall;
 use crate::db::{Db, StoreError};
 
 /// How often the mover looks again at the backlog of a paused endpoint (its resume makes the
@@ -62,22 +63,26 @@ pub async fn release(
 ) -> Result<usize, StoreError> {
     let keys = &db.keys;
     let mut conn = db.conn().await?;
-    let released: i64 = RELEASE
-        .key(keys.parked(app, endpoint))
-        .key(keys.parked_index(partition))
-        .key(keys.stream(partition))
-        .key(keys.lease(partition))
-        .key(keys.endpoint_health(app, endpoint))
-        .key(keys.endpoint(app, endpoint))
-        .arg(lease)
-        .arg(now_ms)
-        .arg(index_member(app, endpoint))
-        .arg(TASK_FIELD)
-        .arg(batch)
-        .arg(probe_pause_ms)
-        .arg(PAUSED_RECHECK.as_millis() as u64)
-        .invoke_async(&mut conn)
-        .await?;
+    let released: i64 = ScriptCall::new(
+        &RELEASE,
+        &[
+            keys.parked(app, endpoint),
+            keys.parked_index(partition),
+            keys.stream(partition),
+            keys.lease(partition),
+            keys.endpoint_health(app, endpoint),
+            keys.endpoint(app, endpoint),
+        ],
+    )
+    .arg(lease)
+    .arg(now_ms)
+    .arg(index_member(app, endpoint))
+    .arg(TASK_FIELD)
+    .arg(batch)
+    .arg(probe_pause_ms)
+    .arg(PAUSED_RECHECK.as_millis() as u64)
+    .invoke(&mut conn)
+    .await?;
     usize::try_from(released).map_err(|_| StoreError::LeaseLost)
 }
 

@@ -15,6 +15,7 @@ use super::outbox::EVENT_FIELD;
 use super::park::index_member;
 use super::stream::GROUP;
 use super::task::Task;
+use crate::db::script::ScriptCall;
 use crate::db::{Db, StoreError};
 use crate::domain::AttemptStatus;
 
@@ -170,52 +171,56 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordRepl
         job.end_arg()
     };
     let mut conn = db.conn().await?;
-    let answer: redis::Value = RECORD_ATTEMPT
-        .key(keys.attempts(job.app, r.message))
-        .key(keys.message(job.app, r.message))
-        .key(keys.endpoint_health(job.app, job.endpoint))
-        .key(keys.retry(job.partition))
-        .key(keys.stream(job.partition))
-        .key(keys.endpoint(job.app, job.endpoint))
-        .key(keys.lease(job.partition))
-        .key(keys.done(job.partition, job.entry))
-        .key(keys.endpoint_log(job.app, job.endpoint))
-        .key(keys.endpoint_stats(job.app, job.endpoint))
-        .key(keys.lane(lane.app, lane.endpoint, &lane.name))
-        .key(keys.lane_index(job.partition))
-        .key(keys.endpoint_lanes(lane.app, lane.endpoint))
-        .key(keys.outbox(job.partition))
-        .arg(r.attempt)
-        .arg(r.retention_secs.max(1))
-        .arg(r.health.as_arg())
-        .arg(r.now)
-        .arg(member.as_deref().unwrap_or(""))
-        .arg(r.retry.map_or(0, |(_, due)| due))
-        .arg(job.entry)
-        .arg(end)
-        .arg(r.disable_after_ms)
-        .arg(r.attempt_if_disabled.unwrap_or(""))
-        .arg(GROUP)
-        .arg(job.lease)
-        .arg(job.endpoint.to_string())
-        .arg(job.done_ttl_secs)
-        .arg(r.started)
-        .arg(log_before)
-        .arg(log_after)
-        .arg(log_after_disabled)
-        .arg(oldest_kept)
-        .arg(&log::stats_args(r.now)[..])
-        .arg(lane.member())
-        .arg(r.lane.map_or("", |l| l.head))
-        .arg(r.lane.map_or("", |l| l.retried))
-        .arg(&lane.name)
-        .arg(EVENT_FIELD)
-        .arg(r.events.exhausted.unwrap_or(""))
-        .arg(r.events.failing.unwrap_or(""))
-        .arg(r.events.warn_after_ms)
-        .arg(r.events.disabling)
-        .invoke_async(&mut conn)
-        .await?;
+    let answer: redis::Value = ScriptCall::new(
+        &RECORD_ATTEMPT,
+        &[
+            keys.attempts(job.app, r.message),
+            keys.message(job.app, r.message),
+            keys.endpoint_health(job.app, job.endpoint),
+            keys.retry(job.partition),
+            keys.stream(job.partition),
+            keys.endpoint(job.app, job.endpoint),
+            keys.lease(job.partition),
+            keys.done(job.partition, job.entry),
+            keys.endpoint_log(job.app, job.endpoint),
+            keys.endpoint_stats(job.app, job.endpoint),
+            keys.lane(lane.app, lane.endpoint, &lane.name),
+            keys.lane_index(job.partition),
+            keys.endpoint_lanes(lane.app, lane.endpoint),
+            keys.outbox(job.partition),
+        ],
+    )
+    .arg(r.attempt)
+    .arg(r.retention_secs.max(1))
+    .arg(r.health.as_arg())
+    .arg(r.now)
+    .arg(member.as_deref().unwrap_or(""))
+    .arg(r.retry.map_or(0, |(_, due)| due))
+    .arg(job.entry)
+    .arg(end)
+    .arg(r.disable_after_ms)
+    .arg(r.attempt_if_disabled.unwrap_or(""))
+    .arg(GROUP)
+    .arg(job.lease)
+    .arg(job.endpoint.to_string())
+    .arg(job.done_ttl_secs)
+    .arg(r.started)
+    .arg(log_before)
+    .arg(log_after)
+    .arg(log_after_disabled)
+    .arg(oldest_kept)
+    .arg(&log::stats_args(r.now)[..])
+    .arg(lane.member())
+    .arg(r.lane.map_or("", |l| l.head))
+    .arg(r.lane.map_or("", |l| l.retried))
+    .arg(&lane.name)
+    .arg(EVENT_FIELD)
+    .arg(r.events.exhausted.unwrap_or(""))
+    .arg(r.events.failing.unwrap_or(""))
+    .arg(r.events.warn_after_ms)
+    .arg(r.events.disabling)
+    .invoke(&mut conn)
+    .await?;
     if answer == redis::Value::Int(-1) {
         return Err(StoreError::LeaseLost);
     }
@@ -260,25 +265,29 @@ pub async fn postpone(
         }
     };
     let mut conn = db.conn().await?;
-    let code: i64 = POSTPONE
-        .key(set)
-        .key(keys.stream(job.partition))
-        .key(keys.lease(job.partition))
-        .key(keys.done(job.partition, job.entry))
-        .key(keys.parked_index(job.partition))
-        .arg(task.retry_member())
-        .arg(score)
-        .arg(job.entry)
-        .arg(job.end_arg())
-        .arg(GROUP)
-        .arg(job.lease)
-        .arg(job.endpoint.to_string())
-        .arg(job.done_ttl_secs)
-        .arg(mode)
-        .arg(look_at)
-        .arg(index_member(job.app, job.endpoint))
-        .invoke_async(&mut conn)
-        .await?;
+    let code: i64 = ScriptCall::new(
+        &POSTPONE,
+        &[
+            set,
+            keys.stream(job.partition),
+            keys.lease(job.partition),
+            keys.done(job.partition, job.entry),
+            keys.parked_index(job.partition),
+        ],
+    )
+    .arg(task.retry_member())
+    .arg(score)
+    .arg(job.entry)
+    .arg(job.end_arg())
+    .arg(GROUP)
+    .arg(job.lease)
+    .arg(job.endpoint.to_string())
+    .arg(job.done_ttl_secs)
+    .arg(mode)
+    .arg(look_at)
+    .arg(index_member(job.app, job.endpoint))
+    .invoke(&mut conn)
+    .await?;
     match code {
         1 => Ok(()),
         -1 => Err(StoreError::LeaseLost),

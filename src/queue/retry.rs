@@ -7,6 +7,7 @@ use redis::Script;
 
 use super::lease::Lease;
 use super::stream::TASK_FIELD;
+use crate::db::script::ScriptCall;
 use crate::db::{Db, StoreError};
 
 static MOVE_DUE: LazyLock<Script> =
@@ -31,16 +32,20 @@ pub async fn move_due(
 ) -> Result<Moved, StoreError> {
     let keys = &db.keys;
     let mut conn = db.conn().await?;
-    let moved: i64 = MOVE_DUE
-        .key(keys.retry(partition))
-        .key(keys.stream(partition))
-        .key(keys.lease(partition))
-        .arg(now_ms)
-        .arg(max)
-        .arg(lease.token())
-        .arg(TASK_FIELD)
-        .invoke_async(&mut conn)
-        .await?;
+    let moved: i64 = ScriptCall::new(
+        &MOVE_DUE,
+        &[
+            keys.retry(partition),
+            keys.stream(partition),
+            keys.lease(partition),
+        ],
+    )
+    .arg(now_ms)
+    .arg(max)
+    .arg(lease.token())
+    .arg(TASK_FIELD)
+    .invoke(&mut conn)
+    .await?;
     Ok(match usize::try_from(moved) {
         Ok(n) => Moved::Moved(n),
         Err(_) => Moved::LeaseLost,

@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::task::Task;
+use crate::db::script::ScriptCall;
 use crate::db::{Connection, Db, StoreError};
 
 static ACK: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/ack.lua")));
@@ -156,16 +157,12 @@ pub async fn ack(
         return Ok(());
     }
     let keys = &db.keys;
-    let mut invocation = ACK.prepare_invoke();
-    invocation
-        .key(keys.stream(partition))
-        .key(keys.lease(partition));
-    for entry in fanned {
-        invocation.key(keys.done(partition, entry));
-    }
-    invocation.arg(lease).arg(GROUP).arg(ids);
+    let mut call_keys = vec![keys.stream(partition), keys.lease(partition)];
+    call_keys.extend(fanned.iter().map(|entry| keys.done(partition, entry)));
+    let mut call = ScriptCall::new(&ACK, &call_keys);
+    call.arg(lease).arg(GROUP).arg(ids);
     let mut conn = db.conn().await?;
-    let acked: i64 = invocation.invoke_async(&mut conn).await?;
+    let acked: i64 = call.invoke(&mut conn).await?;
     if acked < 0 {
         return Err(StoreError::LeaseLost);
     }
@@ -184,16 +181,14 @@ pub async fn reclaim(
 ) -> Result<(String, Read), StoreError> {
     let keys = &db.keys;
     let mut conn = db.conn().await?;
-    let reply: Value = RECLAIM
-        .key(keys.stream(partition))
-        .key(keys.lease(partition))
+    let reply: Value = ScriptCall::new(&RECLAIM, &[keys.stream(partition), keys.lease(partition)])
         .arg(lease)
         .arg(GROUP)
         .arg(consumer_name(partition))
         .arg(min_idle.as_millis() as u64)
         .arg(cursor)
         .arg(count)
-        .invoke_async(&mut conn)
+        .invoke(&mut conn)
         .await?;
     let Value::Array(parts) = reply else {
         return Err(StoreError::LeaseLost);

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::ordered::{self, member_id};
 use super::{field, id_field, int_field, opt_field, script_fields, Fields, Page, Store};
 use crate::clock::now_ms;
+use crate::db::script::ScriptCall;
 use crate::db::StoreError;
 use crate::domain::Application;
 
@@ -50,24 +51,24 @@ impl Store {
         let _: () = conn
             .hset_multiple(&marker, &[("org", org), ("ep_ver", "0")])
             .await?;
-        let answer = UPSERT
-            .key(keys.app(org, id))
-            .key(keys.apps(org))
-            .key(keys.app_uids(org))
-            .arg("create")
-            .arg(id.to_string())
-            .arg(ordered::member(now, id))
-            .arg(uid.unwrap_or(""))
-            .arg("id")
-            .arg(id.to_string())
-            .arg("name")
-            .arg(name)
-            .arg("created")
-            .arg(now)
-            .arg("updated")
-            .arg(now)
-            .invoke_async(&mut conn)
-            .await?;
+        let answer = ScriptCall::new(
+            &UPSERT,
+            &[keys.app(org, id), keys.apps(org), keys.app_uids(org)],
+        )
+        .arg("create")
+        .arg(id.to_string())
+        .arg(ordered::member(now, id))
+        .arg(uid.unwrap_or(""))
+        .arg("id")
+        .arg(id.to_string())
+        .arg("name")
+        .arg(name)
+        .arg("created")
+        .arg(now)
+        .arg("updated")
+        .arg(now)
+        .invoke(&mut conn)
+        .await?;
         match script_fields(answer)? {
             Ok(fields) => from_fields(&fields),
             Err(_) => {
@@ -159,20 +160,20 @@ impl Store {
     ) -> Result<Application, StoreError> {
         let keys = &self.db.keys;
         let mut conn = self.conn().await?;
-        let answer = UPSERT
-            .key(keys.app(org, id))
-            .key(keys.apps(org))
-            .key(keys.app_uids(org))
-            .arg("update")
-            .arg(id.to_string())
-            .arg("")
-            .arg(uid.unwrap_or(""))
-            .arg("name")
-            .arg(name)
-            .arg("updated")
-            .arg(now_ms())
-            .invoke_async(&mut conn)
-            .await?;
+        let answer = ScriptCall::new(
+            &UPSERT,
+            &[keys.app(org, id), keys.apps(org), keys.app_uids(org)],
+        )
+        .arg("update")
+        .arg(id.to_string())
+        .arg("")
+        .arg(uid.unwrap_or(""))
+        .arg("name")
+        .arg(name)
+        .arg("updated")
+        .arg(now_ms())
+        .invoke(&mut conn)
+        .await?;
         match script_fields(answer)? {
             Ok(fields) => from_fields(&fields),
             Err(-1) => Err(uid_taken(uid.unwrap_or_default())),
@@ -192,13 +193,13 @@ impl Store {
         let keys = &self.db.keys;
         self.request_purge(org, app.id).await?;
         let mut conn = self.conn().await?;
-        let answer = DELETE
-            .key(keys.app(org, app.id))
-            .key(keys.apps(org))
-            .key(keys.app_uids(org))
-            .arg(ordered::member(app.created, app.id))
-            .invoke_async(&mut conn)
-            .await?;
+        let answer = ScriptCall::new(
+            &DELETE,
+            &[keys.app(org, app.id), keys.apps(org), keys.app_uids(org)],
+        )
+        .arg(ordered::member(app.created, app.id))
+        .invoke(&mut conn)
+        .await?;
         match script_fields(answer)? {
             Ok(fields) => from_fields(&fields),
             Err(_) => Err(StoreError::NotFound("application")),

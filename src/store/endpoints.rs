@@ -15,6 +15,7 @@ use super::{
     Page, Store,
 };
 use crate::clock::now_ms;
+use crate::db::script::ScriptCall;
 use crate::db::StoreError;
 use crate::domain::{Endpoint, EndpointHealth, Ordering, RetiringSecret};
 use crate::queue::outbox::{DisableReason, OpsEvent, OutboxEvent, EVENT_FIELD};
@@ -145,16 +146,19 @@ impl Store {
         let keys = &self.db.keys;
         let now = now_ms();
         let mut conn = self.conn().await?;
-        let mut invocation = UPSERT.prepare_invoke();
-        invocation
-            .key(keys.app_marker(app))
-            .key(keys.endpoint(app, id))
-            .key(keys.endpoints(app))
-            .key(keys.endpoint_uids(app))
-            .key(keys.endpoint_health(app, id))
-            .key(keys.stream(keys.partition_of(app)))
-            .key(keys.outbox(keys.partition_of(app)))
-            .arg(if create { "create" } else { "update" })
+        let mut call = ScriptCall::new(
+            &UPSERT,
+            &[
+                keys.app_marker(app),
+                keys.endpoint(app, id),
+                keys.endpoints(app),
+                keys.endpoint_uids(app),
+                keys.endpoint_health(app, id),
+                keys.stream(keys.partition_of(app)),
+                keys.outbox(keys.partition_of(app)),
+            ],
+        );
+        call.arg(if create { "create" } else { "update" })
             .arg(id.to_string())
             .arg(ordered::member(now, id))
             .arg(spec.uid.as_deref().unwrap_or(""))
@@ -169,18 +173,17 @@ impl Store {
                     .encode(),
             );
         for (name, value) in spec_fields(spec, now) {
-            invocation.arg(name).arg(value);
+            call.arg(name).arg(value);
         }
         if create {
-            invocation
-                .arg("id")
+            call.arg("id")
                 .arg(id.to_string())
                 .arg("app")
                 .arg(app.to_string())
                 .arg("created")
                 .arg(now);
         }
-        let answer = invocation.invoke_async(&mut conn).await?;
+        let answer = call.invoke(&mut conn).await?;
         match script_fields(answer)? {
             Ok(fields) => {
                 let endpoint = from_fields(&fields)?;
@@ -329,23 +332,27 @@ impl Store {
         let keys = &self.db.keys;
         let (app, id) = (endpoint.app, endpoint.id);
         let mut conn = self.conn().await?;
-        let answer = DELETE
-            .key(keys.app_marker(app))
-            .key(keys.endpoint(app, id))
-            .key(keys.endpoints(app))
-            .key(keys.endpoint_uids(app))
-            .key(keys.endpoint_health(app, id))
-            .key(keys.parked(app, id))
-            .key(keys.parked_index(keys.partition_of(app)))
-            .key(keys.stream(keys.partition_of(app)))
-            .key(keys.endpoint_log(app, id))
-            .key(keys.endpoint_stats(app, id))
-            .arg(ordered::member(endpoint.created, id))
-            .arg(park::index_member(app, id))
-            .arg(TASK_FIELD)
-            .arg(Task::refresh(app, id).encode())
-            .invoke_async(&mut conn)
-            .await?;
+        let answer = ScriptCall::new(
+            &DELETE,
+            &[
+                keys.app_marker(app),
+                keys.endpoint(app, id),
+                keys.endpoints(app),
+                keys.endpoint_uids(app),
+                keys.endpoint_health(app, id),
+                keys.parked(app, id),
+                keys.parked_index(keys.partition_of(app)),
+                keys.stream(keys.partition_of(app)),
+                keys.endpoint_log(app, id),
+                keys.endpoint_stats(app, id),
+            ],
+        )
+        .arg(ordered::member(endpoint.created, id))
+        .arg(park::index_member(app, id))
+        .arg(TASK_FIELD)
+        .arg(Task::refresh(app, id).encode())
+        .invoke(&mut conn)
+        .await?;
         match script_fields(answer)? {
             Ok(fields) => from_fields(&fields),
             Err(_) => Err(StoreError::NotFound("endpoint")),
@@ -366,18 +373,22 @@ impl Store {
         let event = OutboxEvent::new(OpsEvent::EndpointDisabled, app, id, now)
             .with("reason", reason.as_str());
         let mut conn = self.conn().await?;
-        let _: i64 = DISABLE
-            .key(keys.app_marker(app))
-            .key(keys.endpoint(app, id))
-            .key(keys.stream(keys.partition_of(app)))
-            .key(keys.outbox(keys.partition_of(app)))
-            .arg(now)
-            .arg(TASK_FIELD)
-            .arg(Task::refresh(app, id).encode())
-            .arg(EVENT_FIELD)
-            .arg(event.encode())
-            .invoke_async(&mut conn)
-            .await?;
+        let _: i64 = ScriptCall::new(
+            &DISABLE,
+            &[
+                keys.app_marker(app),
+                keys.endpoint(app, id),
+                keys.stream(keys.partition_of(app)),
+                keys.outbox(keys.partition_of(app)),
+            ],
+        )
+        .arg(now)
+        .arg(TASK_FIELD)
+        .arg(Task::refresh(app, id).encode())
+        .arg(EVENT_FIELD)
+        .arg(event.encode())
+        .invoke(&mut conn)
+        .await?;
         Ok(())
     }
 
@@ -472,22 +483,25 @@ impl Store {
                 ));
             }
         }
-        let mut invocation = PATCH.prepare_invoke();
-        invocation
-            .key(keys.app_marker(app))
-            .key(keys.endpoint(app, id))
-            .key(keys.stream(partition))
-            .key(keys.parked_index(partition))
-            .arg(expected_updated.map(|u| u.to_string()).unwrap_or_default())
+        let mut call = ScriptCall::new(
+            &PATCH,
+            &[
+                keys.app_marker(app),
+                keys.endpoint(app, id),
+                keys.stream(partition),
+                keys.parked_index(partition),
+            ],
+        );
+        call.arg(expected_updated.map(|u| u.to_string()).unwrap_or_default())
             .arg(TASK_FIELD)
             .arg(Task::refresh(app, id).encode())
             .arg(release)
             .arg(now);
         for (name, value) in &fields {
-            invocation.arg(*name).arg(value);
+            call.arg(*name).arg(value);
         }
         let mut conn = self.conn().await?;
-        let answer = invocation.invoke_async(&mut conn).await?;
+        let answer = call.invoke(&mut conn).await?;
         match script_fields(answer)? {
             Ok(fields) => {
                 let health: Fields = conn.hgetall(keys.endpoint_health(app, id)).await?;

@@ -22,6 +22,7 @@ use super::ordered::{self, member_id};
 use super::recovery::{JobStatus, JOB_TTL};
 use super::{opt_field, opt_int, script_fields, Fields, Store};
 use crate::clock::now_ms;
+use crate::db::script::ScriptCall;
 use crate::db::StoreError;
 use crate::domain::Message;
 
@@ -131,10 +132,9 @@ impl Store {
                 .collect::<Vec<_>>(),
         )
         .await?;
-        let answer = ERASE
-            .key(&key)
+        let answer = ScriptCall::new(&ERASE, &[&key])
             .arg(now_ms())
-            .invoke_async(&mut conn)
+            .invoke(&mut conn)
             .await?;
         match script_fields(answer)? {
             Ok(fields) => message_from_fields(&fields),

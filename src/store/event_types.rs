@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{field, int_field, opt_field, script_fields, Fields, Page, Store};
 use crate::clock::now_ms;
+use crate::db::script::ScriptCall;
 use crate::db::StoreError;
 use crate::domain::EventType;
 
@@ -65,22 +66,23 @@ impl Store {
         let keys = &self.db.keys;
         let text = |value: &Option<Value>| value.as_ref().map(Value::to_string).unwrap_or_default();
         let mut conn = self.conn().await?;
-        let answer = UPSERT
-            .key(keys.event_type(org, &spec.name))
-            .key(keys.event_types(org))
-            .arg(if create { "create" } else { "update" })
-            .arg(&spec.name)
-            .arg(now_ms())
-            .arg("description")
-            .arg(&spec.description)
-            .arg("schema")
-            .arg(text(&spec.schema))
-            .arg("example")
-            .arg(text(&spec.example))
-            .arg("archived")
-            .arg(if spec.archived { "1" } else { "0" })
-            .invoke_async(&mut conn)
-            .await?;
+        let answer = ScriptCall::new(
+            &UPSERT,
+            &[keys.event_type(org, &spec.name), keys.event_types(org)],
+        )
+        .arg(if create { "create" } else { "update" })
+        .arg(&spec.name)
+        .arg(now_ms())
+        .arg("description")
+        .arg(&spec.description)
+        .arg("schema")
+        .arg(text(&spec.schema))
+        .arg("example")
+        .arg(text(&spec.example))
+        .arg("archived")
+        .arg(if spec.archived { "1" } else { "0" })
+        .invoke(&mut conn)
+        .await?;
         match script_fields(answer)? {
             Ok(fields) => from_fields(&fields),
             Err(-1) => Err(StoreError::Conflict(format!(
@@ -147,12 +149,13 @@ impl Store {
     pub async fn delete_event_type(&self, org: &str, name: &str) -> Result<EventType, StoreError> {
         let keys = &self.db.keys;
         let mut conn = self.conn().await?;
-        let answer = DELETE
-            .key(keys.event_type(org, name))
-            .key(keys.event_types(org))
-            .arg(name)
-            .invoke_async(&mut conn)
-            .await?;
+        let answer = ScriptCall::new(
+            &DELETE,
+            &[keys.event_type(org, name), keys.event_types(org)],
+        )
+        .arg(name)
+        .invoke(&mut conn)
+        .await?;
         match script_fields(answer)? {
             Ok(fields) => from_fields(&fields),
             Err(_) => Err(StoreError::NotFound("event type")),

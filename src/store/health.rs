@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{opt_field, opt_int, Fields, Store};
 use crate::clock::now_ms;
+use crate::db::script::ScriptCall;
 use crate::db::StoreError;
 use crate::domain::{CircuitState, EndpointHealth};
 use crate::queue::outbox::{OpsEvent, OutboxEvent, EVENT_FIELD};
@@ -105,20 +106,23 @@ impl Store {
         fields: &[(&str, String)],
     ) -> Result<(), StoreError> {
         let keys = &self.db.keys;
-        let mut invocation = PUBLISH.prepare_invoke();
-        invocation
-            .key(keys.endpoint(app, endpoint))
-            .key(keys.endpoint_health(app, endpoint))
-            .key(keys.outbox(keys.partition_of(app)))
-            .arg(circuit.map_or("", |c| c.state.as_str()))
+        let mut call = ScriptCall::new(
+            &PUBLISH,
+            &[
+                keys.endpoint(app, endpoint),
+                keys.endpoint_health(app, endpoint),
+                keys.outbox(keys.partition_of(app)),
+            ],
+        );
+        call.arg(circuit.map_or("", |c| c.state.as_str()))
             .arg(EVENT_FIELD)
             .arg(circuit.map_or("", |c| c.opened.as_str()))
             .arg(circuit.map_or("", |c| c.closed.as_str()));
         for (name, value) in fields {
-            invocation.arg(*name).arg(value);
+            call.arg(*name).arg(value);
         }
         let mut conn = self.conn().await?;
-        let _: i64 = invocation.invoke_async(&mut conn).await?;
+        let _: i64 = call.invoke(&mut conn).await?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::Store;
+use crate::db::script::ScriptCall;
 use crate::db::StoreError;
 
 static BEGIN: LazyLock<Script> =
@@ -52,13 +53,13 @@ impl Store {
         claim_ttl: Duration,
     ) -> Result<Claim, StoreError> {
         let mut conn = self.conn().await?;
-        let answer: Vec<Vec<u8>> = BEGIN
-            .key(self.db.keys.idempotency(org, key_hash))
-            .arg(fingerprint)
-            .arg(owner)
-            .arg(claim_ttl.as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await?;
+        let answer: Vec<Vec<u8>> =
+            ScriptCall::new(&BEGIN, &[self.db.keys.idempotency(org, key_hash)])
+                .arg(fingerprint)
+                .arg(owner)
+                .arg(claim_ttl.as_millis() as u64)
+                .invoke(&mut conn)
+                .await?;
         let text =
             |i: usize| String::from_utf8_lossy(answer.get(i).map_or(&[][..], |v| v)).into_owned();
         Ok(match text(0).as_str() {
@@ -84,18 +85,13 @@ impl Store {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        let mut invocation = FINISH.prepare_invoke();
-        invocation
-            .key(self.db.keys.idempotency(org, key_hash))
-            .arg(owner);
+        let mut call = ScriptCall::new(&FINISH, &[self.db.keys.idempotency(org, key_hash)]);
+        call.arg(owner);
         match finish {
-            Finish::Store { status, body } => invocation.arg("store").arg(status).arg(body),
-            Finish::Release => invocation.arg("release").arg(0).arg(""),
+            Finish::Store { status, body } => call.arg("store").arg(status).arg(body),
+            Finish::Release => call.arg("release").arg(0).arg(""),
         };
-        let _: i64 = invocation
-            .arg(ttl.as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await?;
+        let _: i64 = call.arg(ttl.as_millis() as u64).invoke(&mut conn).await?;
         Ok(())
     }
 
@@ -108,11 +104,10 @@ impl Store {
         claim_ttl: Duration,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        let _: i64 = EXTEND
-            .key(self.db.keys.idempotency(org, key_hash))
+        let _: i64 = ScriptCall::new(&EXTEND, &[self.db.keys.idempotency(org, key_hash)])
             .arg(owner)
             .arg(claim_ttl.as_millis() as u64)
-            .invoke_async(&mut conn)
+            .invoke(&mut conn)
             .await?;
         Ok(())
     }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::ordered::{self, member_id};
 use super::{field, id_field, int_field, json_field, opt_field, Fields, Page, Store};
 use crate::clock::now_ms;
+use crate::db::script::ScriptCall;
 use crate::db::{Db, StoreError};
 use crate::domain::Message;
 use crate::queue::stream::{self, TASK_FIELD};
@@ -139,42 +140,46 @@ impl Store {
             };
         }
         let mut conn = self.conn().await?;
-        let answer: redis::Value = CREATE
-            .key(keys.app_marker(app))
-            .key(keys.message(app, id))
-            .key(keys.messages(app))
-            .key(uid_key)
-            .key(keys.stream(keys.partition_of(app)))
-            .key(reservation)
-            .arg(id.to_string())
-            .arg(ordered::member(now, id))
-            .arg(retention)
-            .arg(oldest)
-            .arg(input.uid.unwrap_or(""))
-            .arg(TASK_FIELD)
-            .arg(task.encode())
-            .arg(org)
-            .arg(reservation_ttl)
-            .arg("id")
-            .arg(id.to_string())
-            .arg("app")
-            .arg(app.to_string())
-            .arg("uid")
-            .arg(input.uid.unwrap_or(""))
-            .arg("eventType")
-            .arg(input.event_type)
-            .arg("channels")
-            .arg(&channels)
-            .arg("payload")
-            .arg(input.payload.get())
-            .arg("created")
-            .arg(now)
-            .arg("idem")
-            .arg(reservation_name)
-            .arg("orderingKey")
-            .arg(input.ordering_key.unwrap_or(""))
-            .invoke_async(&mut conn)
-            .await?;
+        let answer: redis::Value = ScriptCall::new(
+            &CREATE,
+            &[
+                keys.app_marker(app),
+                keys.message(app, id),
+                keys.messages(app),
+                uid_key,
+                keys.stream(keys.partition_of(app)),
+                reservation,
+            ],
+        )
+        .arg(id.to_string())
+        .arg(ordered::member(now, id))
+        .arg(retention)
+        .arg(oldest)
+        .arg(input.uid.unwrap_or(""))
+        .arg(TASK_FIELD)
+        .arg(task.encode())
+        .arg(org)
+        .arg(reservation_ttl)
+        .arg("id")
+        .arg(id.to_string())
+        .arg("app")
+        .arg(app.to_string())
+        .arg("uid")
+        .arg(input.uid.unwrap_or(""))
+        .arg("eventType")
+        .arg(input.event_type)
+        .arg("channels")
+        .arg(&channels)
+        .arg("payload")
+        .arg(input.payload.get())
+        .arg("created")
+        .arg(now)
+        .arg("idem")
+        .arg(reservation_name)
+        .arg("orderingKey")
+        .arg(input.ordering_key.unwrap_or(""))
+        .invoke(&mut conn)
+        .await?;
         let (replicas, timeout) = self.replicas;
         let refused = matches!(answer, redis::Value::Int(code) if code < 0);
         if replicas > 0 && !refused {

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::ordered::{self, member_id};
 use super::{opt_field, Fields, Store};
 use crate::clock::now_ms;
+use crate::db::script::ScriptCall;
 use crate::db::StoreError;
 use crate::domain::{Attempt, AttemptStatus};
 use crate::queue::outbox::{OpsEvent, OutboxEvent, EVENT_FIELD};
@@ -139,18 +140,20 @@ impl Store {
             ("created", now.to_string()),
             ("updated", now.to_string()),
         ];
-        let mut invocation = START.prepare_invoke();
-        invocation
-            .key(self.db.keys.recovering(app, endpoint))
-            .key(&key)
-            .key(self.db.keys.recovery_jobs(app))
-            .arg(id.to_string())
-            .arg(JOB_TTL.as_secs());
+        let mut call = ScriptCall::new(
+            &START,
+            &[
+                self.db.keys.recovering(app, endpoint),
+                key.clone(),
+                self.db.keys.recovery_jobs(app),
+            ],
+        );
+        call.arg(id.to_string()).arg(JOB_TTL.as_secs());
         for (name, value) in &fields {
-            invocation.arg(*name).arg(value);
+            call.arg(*name).arg(value);
         }
         let mut conn = self.conn().await?;
-        let (created, job): (i64, String) = invocation.invoke_async(&mut conn).await?;
+        let (created, job): (i64, String) = call.invoke(&mut conn).await?;
         let job =
             Uuid::parse_str(&job).map_err(|_| StoreError::Corrupt("recovery job id".into()))?;
         if created == 0 {
@@ -177,11 +180,10 @@ impl Store {
     /// resuming because it made no progress for [`STALE_AFTER`].
     pub(crate) async fn claim_job(&self, key: &str) -> Result<(Fields, bool), StoreError> {
         let mut conn = self.conn().await?;
-        let claimed: i64 = CLAIM
-            .key(key)
+        let claimed: i64 = ScriptCall::new(&CLAIM, &[key])
             .arg(now_ms())
             .arg(STALE_AFTER.as_millis() as u64)
-            .invoke_async(&mut conn)
+            .invoke(&mut conn)
             .await?;
         let fields: Fields = conn.hgetall(key).await?;
         Ok((fields, claimed == 1))
@@ -258,11 +260,15 @@ impl Store {
                     .with("jobId", id.to_string())
                     .with("scanned", scanned)
                     .with("resent", resent);
-            let mut finish = FINISH.prepare_invoke();
+            let mut finish = ScriptCall::new(
+                &FINISH,
+                &[
+                    key.clone(),
+                    keys.recovering(app, job.endpoint_id),
+                    keys.outbox(keys.partition_of(app)),
+                ],
+            );
             finish
-                .key(&key)
-                .key(keys.recovering(app, job.endpoint_id))
-                .key(keys.outbox(keys.partition_of(app)))
                 .arg(id.to_string())
                 .arg(JOB_TTL.as_secs())
                 .arg(EVENT_FIELD)
@@ -272,7 +278,7 @@ impl Store {
             for (name, value) in &progress {
                 finish.arg(*name).arg(value);
             }
-            let _: i64 = finish.invoke_async(&mut conn).await?;
+            let _: i64 = finish.invoke(&mut conn).await?;
             return Ok(());
         }
     }

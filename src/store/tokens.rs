@@ -24,6 +24,7 @@ use uuid::Uuid;
 use super::ordered::{self, member_id};
 use super::{field, id_field, int_field, opt_int, Fields, Page, Store};
 use crate::clock::now_ms;
+use crate::db::script::ScriptCall;
 use crate::db::StoreError;
 
 static CREATE: LazyLock<Script> =
@@ -162,9 +163,7 @@ impl Store {
         let now = now_ms();
         let scope = new.scope;
         let mut conn = self.conn().await?;
-        let _: () = CREATE
-            .key(keys.org_token(org, id))
-            .key(keys.org_tokens(org))
+        let _: () = ScriptCall::new(&CREATE, &[keys.org_token(org, id), keys.org_tokens(org)])
             .arg(ordered::member(now, id))
             .arg(
                 new.expires_at
@@ -192,7 +191,7 @@ impl Store {
             .arg(new.expires_at.map(|at| at.to_string()).unwrap_or_default())
             .arg("created")
             .arg(now)
-            .invoke_async(&mut conn)
+            .invoke(&mut conn)
             .await?;
         let grant = TokenGrant {
             org: org.to_string(),
@@ -243,10 +242,9 @@ impl Store {
     /// Notes that a token was used at `now_ms` (unless it was revoked meanwhile).
     pub async fn touch_token(&self, org: &str, id: Uuid, now_ms: i64) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        let _: i64 = TOUCH
-            .key(self.db.keys.org_token(org, id))
+        let _: i64 = ScriptCall::new(&TOUCH, &[self.db.keys.org_token(org, id)])
             .arg(now_ms)
-            .invoke_async(&mut conn)
+            .invoke(&mut conn)
             .await?;
         Ok(())
     }
@@ -313,11 +311,9 @@ impl Store {
         }
         let record = record_from_fields(&fields)?;
         let _: () = conn.del(keys.token(field(&fields, "hash")?)).await?;
-        let _: i64 = DELETE
-            .key(&record_key)
-            .key(keys.org_tokens(org))
+        let _: i64 = ScriptCall::new(&DELETE, &[record_key.clone(), keys.org_tokens(org)])
             .arg(ordered::member(record.created, id))
-            .invoke_async(&mut conn)
+            .invoke(&mut conn)
             .await?;
         Ok(record)
     }
