@@ -63,21 +63,18 @@ pub fn status_of(member: &str) -> Option<AttemptStatus> {
     parse_member(member).map(|e| e.status)
 }
 
-/// The eight stats arguments of the record script at `now_ms`: for the hour and the day, the
-/// bucket's id field, the period's id, and its success and failure counter fields.
-pub fn stats_args(now_ms: i64) -> [String; 8] {
+/// The four stats arguments of the record script at `now_ms`: the hour's bucket field and the
+/// hour's id, the day's bucket field and the day's id. A bucket holds
+/// `<period id>:<successes>:<failures>`, so the script reads and writes both with one call each.
+pub fn stats_args(now_ms: i64) -> [String; 4] {
     let hour = now_ms.div_euclid(HOUR_MS);
     let day = now_ms.div_euclid(DAY_MS);
     let (h, d) = (hour.rem_euclid(HOURS), day.rem_euclid(DAYS));
     [
         format!("h{h}"),
         hour.to_string(),
-        format!("h{h}s"),
-        format!("h{h}f"),
         format!("d{d}"),
         day.to_string(),
-        format!("d{d}s"),
-        format!("d{d}f"),
     ]
 }
 
@@ -98,23 +95,30 @@ pub fn read_stats(fields: &HashMap<String, String>, now_ms: i64) -> (Vec<Bucket>
         (current - count + 1..=current)
             .map(|id| {
                 let slot = id.rem_euclid(count);
-                let field = |suffix: &str| fields.get(&format!("{prefix}{slot}{suffix}"));
-                let fresh = field("").and_then(|v| v.parse::<i64>().ok()) == Some(id);
-                let count = |suffix| {
-                    field(suffix)
-                        .filter(|_| fresh)
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0)
-                };
+                // A bucket of an older period (reused since) counts nothing for this one.
+                let (success, failure) = fields
+                    .get(&format!("{prefix}{slot}"))
+                    .and_then(|bucket| parse_bucket(bucket))
+                    .filter(|(period, _, _)| *period == id)
+                    .map_or((0, 0), |(_, s, f)| (s, f));
                 Bucket {
                     start: id * period,
-                    success: count("s"),
-                    failure: count("f"),
+                    success,
+                    failure,
                 }
             })
             .collect()
     };
     (series('h', HOUR_MS, HOURS), series('d', DAY_MS, DAYS))
+}
+
+/// A bucket's `<period id>:<successes>:<failures>`.
+fn parse_bucket(bucket: &str) -> Option<(i64, u64, u64)> {
+    let mut parts = bucket.split(':');
+    let period = parts.next()?.parse().ok()?;
+    let success = parts.next()?.parse().ok()?;
+    let failure = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((period, success, failure))
 }
 
 #[cfg(test)]
@@ -143,12 +147,11 @@ mod tests {
         let now = 1_700_000_000_000;
         let args = stats_args(now);
         let mut fields = HashMap::new();
-        // What the script does for two successes and a failure this hour (and day).
-        fields.insert(args[0].clone(), args[1].clone());
-        fields.insert(args[2].clone(), "2".into());
-        fields.insert(args[3].clone(), "1".into());
-        fields.insert(args[4].clone(), args[5].clone());
-        fields.insert(args[6].clone(), "2".into());
+        // What the script leaves after two successes and a failure this hour (and day).
+        fields.insert(args[0].clone(), format!("{}:2:1", args[1]));
+        fields.insert(args[2].clone(), format!("{}:2:0", args[3]));
+        // A malformed bucket counts nothing.
+        fields.insert("h0".into(), "x:1".into());
         let (hours, days) = read_stats(&fields, now);
         assert_eq!(hours.len(), 24);
         assert_eq!(days.len(), 30);

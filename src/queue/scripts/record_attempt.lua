@@ -26,13 +26,13 @@
 -- ARGV[16] log member before the position   ARGV[17] log member after it
 -- ARGV[18] log member after it when this failure disables the endpoint
 -- ARGV[19] oldest log score kept (ms), or "" not to trim the log this time
--- ARGV[20..27] stats: hour bucket field, hour id, hour success field, hour failure field,
---              day bucket field, day id, day success field, day failure field
--- ARGV[28] the lane's member of the index   ARGV[29] the head as it was taken
--- ARGV[30] the head one attempt older   ARGV[31] the lane's name
--- ARGV[32] the outbox's event field   ARGV[33] message.attempt.exhausted event ("" = none)
--- ARGV[34] message.attempt.failing event ("" = none)   ARGV[35] failing this long (ms) makes
--- the endpoint.disabling warning   ARGV[36] that warning's event, without its disableAt
+-- ARGV[20..23] stats: the hour's bucket field and the hour's id, the day's bucket field and
+--              the day's id (a bucket holds "<period id>:<successes>:<failures>")
+-- ARGV[24] the lane's member of the index   ARGV[25] the head as it was taken
+-- ARGV[26] the head one attempt older   ARGV[27] the lane's name
+-- ARGV[28] the outbox's event field   ARGV[29] message.attempt.exhausted event ("" = none)
+-- ARGV[30] message.attempt.failing event ("" = none)   ARGV[31] failing this long (ms) makes
+-- the endpoint.disabling warning   ARGV[32] that warning's event, without its disableAt
 -- (added here: failing since + ARGV[9]); sent once per failure streak ('warned' in the health)
 -- Returns {1 recorded, or 2 recorded as final because the endpoint has failed for longer
 -- than the auto-disable period (the caller disables it; no retry was scheduled); for a lane,
@@ -41,7 +41,12 @@ if redis.call('GET', KEYS[7]) ~= ARGV[12] then return -1 end
 local result = 1
 -- The endpoint (or its application) may have been deleted while the request was in flight:
 -- its health, log and stats are then not recreated, nothing would ever delete them again.
-local endpoint_exists = redis.call('EXISTS', KEYS[6]) == 1
+-- One call answers both existence checks when both keys are there, as they nearly always are.
+local endpoint_exists, message_exists = true, true
+if redis.call('EXISTS', KEYS[6], KEYS[2]) ~= 2 then
+  endpoint_exists = redis.call('EXISTS', KEYS[6]) == 1
+  message_exists = redis.call('EXISTS', KEYS[2]) == 1
+end
 if endpoint_exists then
   if ARGV[3] == 'success' then
     -- A success on an endpoint without failures rewrites its health at most once a second:
@@ -63,27 +68,29 @@ if endpoint_exists then
   -- Operational events, into the outbox with the change they report.
   if ARGV[3] ~= 'success' and result ~= 2 then
     local since = redis.call('HGET', KEYS[3], 'failingSince')
-    if tonumber(ARGV[4]) - tonumber(since) >= tonumber(ARGV[35])
+    if tonumber(ARGV[4]) - tonumber(since) >= tonumber(ARGV[31])
         and redis.call('HGET', KEYS[3], 'warned') ~= since then
       redis.call('HSET', KEYS[3], 'warned', since)
-      local warning = cjson.decode(ARGV[36])
+      local warning = cjson.decode(ARGV[32])
       warning.data.disableAt = tonumber(since) + tonumber(ARGV[9])
-      redis.call('XADD', KEYS[14], '*', ARGV[32], cjson.encode(warning))
+      redis.call('XADD', KEYS[14], '*', ARGV[28], cjson.encode(warning))
     end
   end
-  for i = 33, 34 do
-    if ARGV[i] ~= '' then redis.call('XADD', KEYS[14], '*', ARGV[32], ARGV[i]) end
+  for i = 29, 30 do
+    if ARGV[i] ~= '' then redis.call('XADD', KEYS[14], '*', ARGV[28], ARGV[i]) end
   end
-  -- Stats: one bucket per hour (24) and per day (30), reset when reused for a newer period.
-  local periods = redis.call('HMGET', KEYS[10], ARGV[20], ARGV[24])
-  for i, first in ipairs({20, 24}) do
-    if periods[i] ~= ARGV[first + 1] then
-      redis.call('HSET', KEYS[10], ARGV[first], ARGV[first + 1], ARGV[first + 2], 0, ARGV[first + 3], 0)
-    end
-    local counter = ARGV[first + 3]
-    if ARGV[3] == 'success' then counter = ARGV[first + 2] end
-    redis.call('HINCRBY', KEYS[10], counter, 1)
+  -- Stats: one bucket per hour (24) and per day (30), started afresh when reused for a newer
+  -- period. One read and one write for both.
+  local buckets = redis.call('HMGET', KEYS[10], ARGV[20], ARGV[22])
+  local fields = {}
+  for i, first in ipairs({20, 22}) do
+    local period, successes, failures = string.match(buckets[i] or '', '^(%d+):(%d+):(%d+)$')
+    if period ~= ARGV[first + 1] then successes, failures = 0, 0 end
+    if ARGV[3] == 'success' then successes = successes + 1 else failures = failures + 1 end
+    fields[#fields + 1] = ARGV[first]
+    fields[#fields + 1] = ARGV[first + 1] .. ':' .. successes .. ':' .. failures
   end
+  redis.call('HSET', KEYS[10], unpack(fields))
 end
 local attempt = ARGV[1]
 local log_suffix = ARGV[17]
@@ -91,7 +98,7 @@ if result == 2 and ARGV[10] ~= '' then
   attempt = ARGV[10]
   log_suffix = ARGV[18]
 end
-if redis.call('EXISTS', KEYS[2]) == 1 then
+if message_exists then
   local position = redis.call('RPUSH', KEYS[1], attempt) - 1
   -- The list's lifetime is set with its first attempt.
   if position == 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
@@ -101,19 +108,19 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
   end
 end
 if ARGV[8] == 'lane' then
-  if redis.call('LINDEX', KEYS[11], 0) ~= ARGV[29] then return {result, 0} end
+  if redis.call('LINDEX', KEYS[11], 0) ~= ARGV[25] then return {result, 0} end
   if ARGV[5] ~= '' and result ~= 2 then
-    redis.call('LSET', KEYS[11], 0, ARGV[30])
-    redis.call('ZADD', KEYS[12], ARGV[6], ARGV[28])
+    redis.call('LSET', KEYS[11], 0, ARGV[26])
+    redis.call('ZADD', KEYS[12], ARGV[6], ARGV[24])
     return {result, 0}
   end
   redis.call('LPOP', KEYS[11])
   if redis.call('EXISTS', KEYS[11]) == 1 then
-    redis.call('ZADD', KEYS[12], ARGV[4], ARGV[28])
+    redis.call('ZADD', KEYS[12], ARGV[4], ARGV[24])
     return {result, 1}
   end
-  redis.call('ZREM', KEYS[12], ARGV[28])
-  redis.call('SREM', KEYS[13], ARGV[31])
+  redis.call('ZREM', KEYS[12], ARGV[24])
+  redis.call('SREM', KEYS[13], ARGV[27])
   return {result, 0}
 end
 -- No retry for an endpoint deleted meanwhile: nothing would deliver it.
