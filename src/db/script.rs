@@ -1,11 +1,10 @@
 //! Script calls written straight into one command.
 //!
 //! redis-rs's `ScriptInvocation` keeps every key and argument in a `Vec` of its own, then copies
-//! them all into the `EVALSHA` command it sends. On the two calls every message makes (accept
-//! and record, ~50 arguments each, one of them the payload) those allocations and copies were
-//! about 6 % of the node's CPU in a sustained profile. A [`ScriptCall`] writes each argument
-//! once, into the command itself, and loads the script when Redis answers `NOSCRIPT` (after a
-//! restart or a failover), as `ScriptInvocation` does.
+//! them all into the `EVALSHA` command it sends. A [`ScriptCall`] writes each argument once,
+//! into the command itself (on the two calls every message makes, accept and record, ~50
+//! arguments each with the payload among them), and loads the script when Redis answers
+//! `NOSCRIPT` (after a restart or a failover), as `ScriptInvocation` does.
 
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, Script, ServerErrorKind, ToRedisArgs};
 
