@@ -2,7 +2,7 @@
 //! per endpoint, scored by the attempt's start, whose members point into the message's
 //! attempt list) and the stats (success and failure counts in 24 hourly and 30 daily buckets,
 //! constant memory per endpoint). This module owns both layouts; the script only fills in an
-//! attempt's list position.
+//! attempt's list position and counts into a bucket in the format [`read_stats`] parses.
 
 use std::collections::HashMap;
 

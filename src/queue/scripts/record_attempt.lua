@@ -7,7 +7,8 @@
 -- at its retry time, or leaves the lane, whose next head is then due at once. There is no moment at which a failed
 -- delivery is neither pending in the stream nor scheduled in the retry set. Fenced: refused
 -- unless the caller still holds the partition's lease. Every format (attempt, log member,
--- stats fields) is made by the caller; the script only adds the attempt's list position.
+-- stats fields) is made by the caller; the script only adds the attempt's list position and
+-- counts into a stats bucket ("<period id>:<successes>:<failures>", read by queue/log.rs).
 -- KEYS[1] attempts list   KEYS[2] message hash   KEYS[3] endpoint health hash
 -- KEYS[4] retry sorted set   KEYS[5] partition stream   KEYS[6] endpoint hash
 -- KEYS[7] partition lease   KEYS[8] the entry's done set   KEYS[9] the endpoint's attempt log
