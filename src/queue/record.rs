@@ -84,6 +84,17 @@ impl HealthUpdate {
     }
 }
 
+/// How much of the record script's keys and arguments a call passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tier {
+    /// A success of a job from the stream: the attempt, health, log, stats and the job's end.
+    Success,
+    /// A failure adds the retry, the disabling and the operational events.
+    Failure,
+    /// The head of a FIFO lane adds the lane.
+    Lane,
+}
+
 /// One attempt's bookkeeping, for [`record_attempt`].
 #[derive(Debug)]
 pub struct AttemptRecord<'a> {
@@ -147,9 +158,7 @@ pub struct RecordReply {
 pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordReply, StoreError> {
     let keys = &db.keys;
     let job = &r.job;
-    let member = r.retry.map(|(task, _)| task.retry_member());
     let (log_before, log_after) = log::member_parts(r.message, r.status);
-    let (_, log_after_disabled) = log::member_parts(r.message, AttemptStatus::Failed);
     // One record in LOG_TRIM_EVERY trims the endpoint's log by age: it may hold a few attempts
     // past retention for a while, at a fraction of the writes.
     let oldest_kept = if rand::random_ratio(1, LOG_TRIM_EVERY) {
@@ -157,70 +166,77 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordRepl
     } else {
         String::new()
     };
-    // A job from the stream passes its lane keys too (untouched), so every call names the
-    // same keys of the partition's slot.
-    let fallback = Lane {
-        app: job.app,
-        endpoint: job.endpoint,
-        name: super::lane::DEFAULT_LANE.into(),
-    };
-    let lane = r.lane.map_or(&fallback, |l| l.lane);
     let end = if r.lane.is_some() {
         "lane"
     } else {
         job.end_arg()
     };
+    // The tiers of keys and arguments the script reads (see its header): a success of a job
+    // from the stream passes the first only, a failure the first two, a lane's head all three.
+    let tier = match (r.lane.is_some(), r.health) {
+        (true, _) => Tier::Lane,
+        (false, HealthUpdate::Failure) => Tier::Failure,
+        (false, HealthUpdate::Success) => Tier::Success,
+    };
+    let mut key_list = vec![
+        keys.lease(job.partition),
+        keys.attempts(job.app, r.message),
+        keys.message(job.app, r.message),
+        keys.endpoint(job.app, job.endpoint),
+        keys.endpoint_health(job.app, job.endpoint),
+        keys.endpoint_log(job.app, job.endpoint),
+        keys.endpoint_stats(job.app, job.endpoint),
+        keys.stream(job.partition),
+        keys.done(job.partition, job.entry),
+    ];
+    if tier >= Tier::Failure {
+        key_list.push(keys.retry(job.partition));
+        key_list.push(keys.outbox(job.partition));
+    }
+    if let Some(head) = r.lane {
+        let lane = head.lane;
+        key_list.push(keys.lane(lane.app, lane.endpoint, &lane.name));
+        key_list.push(keys.lane_index(job.partition));
+        key_list.push(keys.endpoint_lanes(lane.app, lane.endpoint));
+    }
+    let mut call = ScriptCall::new(&RECORD_ATTEMPT, &key_list);
+    call.arg(job.lease)
+        .arg(r.health.as_arg())
+        .arg(r.now)
+        .arg(r.retention_secs.max(1))
+        .arg(r.attempt)
+        .arg(r.started)
+        .arg(log_before)
+        .arg(log_after)
+        .arg(oldest_kept)
+        .arg(&log::stats_args(r.now)[..])
+        .arg(end)
+        .arg(job.entry)
+        .arg(GROUP)
+        .arg(job.endpoint.to_string())
+        .arg(job.done_ttl_secs);
+    if tier >= Tier::Failure {
+        let (_, log_after_disabled) = log::member_parts(r.message, AttemptStatus::Failed);
+        let member = r.retry.map(|(task, _)| task.retry_member());
+        call.arg(member.as_deref().unwrap_or(""))
+            .arg(r.retry.map_or(0, |(_, due)| due))
+            .arg(r.disable_after_ms)
+            .arg(r.attempt_if_disabled.unwrap_or(""))
+            .arg(log_after_disabled)
+            .arg(EVENT_FIELD)
+            .arg(r.events.exhausted.unwrap_or(""))
+            .arg(r.events.failing.unwrap_or(""))
+            .arg(r.events.warn_after_ms)
+            .arg(r.events.disabling);
+    }
+    if let Some(head) = r.lane {
+        call.arg(head.lane.member())
+            .arg(head.head)
+            .arg(head.retried)
+            .arg(&head.lane.name);
+    }
     let mut conn = db.conn().await?;
-    let answer: redis::Value = ScriptCall::new(
-        &RECORD_ATTEMPT,
-        &[
-            keys.attempts(job.app, r.message),
-            keys.message(job.app, r.message),
-            keys.endpoint_health(job.app, job.endpoint),
-            keys.retry(job.partition),
-            keys.stream(job.partition),
-            keys.endpoint(job.app, job.endpoint),
-            keys.lease(job.partition),
-            keys.done(job.partition, job.entry),
-            keys.endpoint_log(job.app, job.endpoint),
-            keys.endpoint_stats(job.app, job.endpoint),
-            keys.lane(lane.app, lane.endpoint, &lane.name),
-            keys.lane_index(job.partition),
-            keys.endpoint_lanes(lane.app, lane.endpoint),
-            keys.outbox(job.partition),
-        ],
-    )
-    .arg(r.attempt)
-    .arg(r.retention_secs.max(1))
-    .arg(r.health.as_arg())
-    .arg(r.now)
-    .arg(member.as_deref().unwrap_or(""))
-    .arg(r.retry.map_or(0, |(_, due)| due))
-    .arg(job.entry)
-    .arg(end)
-    .arg(r.disable_after_ms)
-    .arg(r.attempt_if_disabled.unwrap_or(""))
-    .arg(GROUP)
-    .arg(job.lease)
-    .arg(job.endpoint.to_string())
-    .arg(job.done_ttl_secs)
-    .arg(r.started)
-    .arg(log_before)
-    .arg(log_after)
-    .arg(log_after_disabled)
-    .arg(oldest_kept)
-    .arg(&log::stats_args(r.now)[..])
-    .arg(lane.member())
-    .arg(r.lane.map_or("", |l| l.head))
-    .arg(r.lane.map_or("", |l| l.retried))
-    .arg(&lane.name)
-    .arg(EVENT_FIELD)
-    .arg(r.events.exhausted.unwrap_or(""))
-    .arg(r.events.failing.unwrap_or(""))
-    .arg(r.events.warn_after_ms)
-    .arg(r.events.disabling)
-    .invoke(&mut conn)
-    .await?;
+    let answer: redis::Value = call.invoke(&mut conn).await?;
     if answer == redis::Value::Int(-1) {
         return Err(StoreError::LeaseLost);
     }
