@@ -140,7 +140,7 @@ impl Store {
             };
         }
         let mut conn = self.conn().await?;
-        let answer: redis::Value = ScriptCall::new(
+        let mut call = ScriptCall::new(
             &CREATE,
             &[
                 keys.app_marker(app),
@@ -150,36 +150,40 @@ impl Store {
                 keys.stream(keys.partition_of(app)),
                 reservation,
             ],
-        )
-        .arg(id.to_string())
-        .arg(ordered::member(now, id))
-        .arg(retention)
-        .arg(oldest)
-        .arg(input.uid.unwrap_or(""))
-        .arg(TASK_FIELD)
-        .arg(task.encode())
-        .arg(org)
-        .arg(reservation_ttl)
-        .arg("id")
-        .arg(id.to_string())
-        .arg("app")
-        .arg(app.to_string())
-        .arg("uid")
-        .arg(input.uid.unwrap_or(""))
-        .arg("eventType")
-        .arg(input.event_type)
-        .arg("channels")
-        .arg(&channels)
-        .arg("payload")
-        .arg(input.payload.get())
-        .arg("created")
-        .arg(now)
-        .arg("idem")
-        .arg(reservation_name)
-        .arg("orderingKey")
-        .arg(input.ordering_key.unwrap_or(""))
-        .invoke(&mut conn)
-        .await?;
+        );
+        call.arg(id.to_string())
+            .arg(ordered::member(now, id))
+            .arg(retention)
+            .arg(oldest)
+            .arg(input.uid.unwrap_or(""))
+            .arg(TASK_FIELD)
+            .arg(task.encode())
+            .arg(org)
+            .arg(reservation_ttl)
+            .arg("id")
+            .arg(id.to_string())
+            .arg("app")
+            .arg(app.to_string())
+            .arg("eventType")
+            .arg(input.event_type)
+            .arg("channels")
+            .arg(&channels)
+            .arg("payload")
+            .arg(input.payload.get())
+            .arg("created")
+            .arg(now);
+        // Optional fields are stored only when set: every reader takes a missing field as unset,
+        // and each empty one cost a hash entry and two script arguments per message.
+        for (field, value) in [
+            ("uid", input.uid.unwrap_or("")),
+            ("idem", reservation_name.as_str()),
+            ("orderingKey", input.ordering_key.unwrap_or("")),
+        ] {
+            if !value.is_empty() {
+                call.arg(field).arg(value);
+            }
+        }
+        let answer: redis::Value = call.invoke(&mut conn).await?;
         let (replicas, timeout) = self.replicas;
         let refused = matches!(answer, redis::Value::Int(code) if code < 0);
         if replicas > 0 && !refused {

@@ -9,7 +9,7 @@
 -- ARGV[4] oldest kept member ("" = do not trim the list this time)   ARGV[5] uid ("" = none)
 -- ARGV[6] the stream entry's task field   ARGV[7] the encoded task (queue/task.rs)
 -- ARGV[8] organisation of the caller   ARGV[9] reservation lifetime (s, "" = no key)
--- ARGV[10..] field, value... of the message hash
+-- ARGV[10..] field, value... of the message hash (its optional fields only when set)
 -- Returns 1; -1 uid already used by a message of this application; -2 no such application
 -- in the caller's organisation; or the id of the message an earlier request with the same
 -- Idempotency-Key created.
