@@ -1,9 +1,9 @@
 //! Criterion benchmarks of the hot paths: signing, routing, payload filters and custom headers
-//! (their cost per message), serialization, the retry policy, the accept path against a real
-//! Redis, and one end-to-end bench that pushes messages through Redis, the worker and hyper into
-//! a local receiver.
+//! (their cost per message), serialization, the retry policy, the accept and record paths
+//! against a real Redis (each also prints Redis's own CPU per call), and one end-to-end bench
+//! that pushes messages through Redis, the worker and hyper into a local receiver.
 //!
-//! `cargo bench --bench engine` (the end-to-end group needs `redis-server` on the PATH).
+//! `cargo bench --bench engine` (the Redis groups need `redis-server` on the PATH).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -261,6 +261,7 @@ fn accept(c: &mut Criterion) {
         })
     });
     group.throughput(Throughput::Elements(64));
+    let cpu = RedisCpu::start(&runtime, &store);
     group.bench_function("1KB message, 64 concurrent", |b| {
         b.iter(|| {
             runtime.block_on(async {
@@ -268,10 +269,183 @@ fn accept(c: &mut Criterion) {
                 for result in futures_util::future::join_all(calls).await {
                     result.expect("accept");
                 }
-            })
+            });
+            cpu.count(64);
         })
     });
+    cpu.report("accept, 64 concurrent");
     group.finish();
+}
+
+/// The record path alone: what recording a delivered attempt costs the worker and Redis (the
+/// record script: fence, attempt, log, stats, health, acknowledgement), for the common case of
+/// a success ending a stream entry's only job. The entry ids name no real entry, so XACK and
+/// XDEL find nothing to do: a little cheaper than in a real run.
+fn record(c: &mut Criterion) {
+    use octohooks::queue::record::{
+        record_attempt, AttemptEvents, AttemptRecord, HealthUpdate, JobRef,
+    };
+    let Some(redis_url) = start_redis() else {
+        eprintln!("redis-server not found; skipping the record bench");
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut config = Config::defaults();
+    config.redis.url = redis_url;
+    let (store, app, endpoint, message, lease) = runtime.block_on(async {
+        let store = octohooks::store::Store::connect(&config)
+            .await
+            .expect("store");
+        let app = store
+            .create_application("bench", "bench", None)
+            .await
+            .expect("app")
+            .id;
+        let endpoint = store
+            .create_endpoint(app, &bench_endpoint("http://127.0.0.1:9/hook".into()), 10)
+            .await
+            .expect("endpoint")
+            .endpoint
+            .id;
+        let payload: Box<serde_json::value::RawValue> =
+            serde_json::from_slice(&payload_1kb()).expect("payload");
+        let message = match store
+            .create_message("bench", app, &bench_message(&payload))
+            .await
+            .expect("accept")
+        {
+            octohooks::store::messages::Accepted::Created(m) => m.id,
+            other => panic!("not created: {other:?}"),
+        };
+        let partition = store.db.keys.partition_of(app);
+        let lease = octohooks::queue::lease::acquire(
+            &store.db,
+            partition,
+            "bench",
+            Duration::from_secs(3600),
+        )
+        .await
+        .expect("lease")
+        .expect("a free lease");
+        (store, app, endpoint, message, lease)
+    });
+    let partition = store.db.keys.partition_of(app);
+    let attempt = octohooks::store::attempts::encode(&Attempt {
+        endpoint_id: endpoint,
+        attempt: 1,
+        timestamp: octohooks::clock::now_ms(),
+        status: AttemptStatus::Success,
+        response_status_code: Some(200),
+        error: None,
+        duration_ms: 3,
+        response_body: None,
+        next_attempt: None,
+    });
+    let (store, attempt, lease) = (&store, attempt.as_str(), lease.token());
+    let record_one = move || {
+        let now = octohooks::clock::now_ms();
+        let record = AttemptRecord {
+            job: JobRef {
+                partition,
+                app,
+                endpoint,
+                entry: "1-1",
+                sole: true,
+                done_set: false,
+                lease,
+                done_ttl_secs: 3600,
+            },
+            message,
+            started: now,
+            status: AttemptStatus::Success,
+            attempt,
+            attempt_if_disabled: None,
+            health: HealthUpdate::Success,
+            retry: None,
+            now,
+            retention_secs: store.retention_secs(),
+            disable_after_ms: 5 * 24 * 3600 * 1000,
+            lane: None,
+            events: AttemptEvents::default(),
+        };
+        async move { record_attempt(&store.db, &record).await.expect("record") }
+    };
+    let mut group = c.benchmark_group("record");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("success, one at a time", |b| {
+        b.iter(|| runtime.block_on(record_one()))
+    });
+    group.throughput(Throughput::Elements(64));
+    let cpu = RedisCpu::start(&runtime, store);
+    group.bench_function("success, 64 concurrent", |b| {
+        b.iter(|| {
+            runtime.block_on(futures_util::future::join_all(
+                (0..64).map(|_| record_one()),
+            ));
+            cpu.count(64);
+        })
+    });
+    cpu.report("record, 64 concurrent");
+    group.finish();
+}
+
+/// Redis's own CPU time (from `/proc`, Linux) over a bench, per call: the figure a load test
+/// divides by messages, here without the rest of the machine's noise in the ratio.
+struct RedisCpu {
+    pid: Option<u32>,
+    before_ticks: u64,
+    calls: AtomicU64,
+}
+
+impl RedisCpu {
+    fn start(runtime: &tokio::runtime::Runtime, store: &octohooks::store::Store) -> RedisCpu {
+        let pid = runtime.block_on(redis_pid(store));
+        RedisCpu {
+            pid,
+            before_ticks: pid.and_then(cpu_ticks).unwrap_or(0),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    fn count(&self, calls: u64) {
+        self.calls.fetch_add(calls, Ordering::Relaxed);
+    }
+
+    fn report(&self, what: &str) {
+        let calls = self.calls.load(Ordering::Relaxed);
+        let Some(after) = self.pid.and_then(cpu_ticks) else {
+            return;
+        };
+        if calls > 0 {
+            // /proc counts in clock ticks of 10 ms.
+            let us = (after - self.before_ticks) as f64 * 10_000.0 / calls as f64;
+            eprintln!("{what}: Redis CPU {us:.1} us per call over {calls} calls");
+        }
+    }
+}
+
+async fn redis_pid(store: &octohooks::store::Store) -> Option<u32> {
+    let mut conn = store.conn().await.ok()?;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut conn)
+        .await
+        .ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|pid| pid.trim().parse().ok())
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 /// A plain 1KB message of event type `bench`, as the API would store it.
@@ -286,6 +460,23 @@ fn bench_message(
         idempotency: None,
         ordering_key: None,
         only_to: None,
+    }
+}
+
+/// An endpoint on `url` with one secret and nothing else set.
+fn bench_endpoint(url: String) -> octohooks::store::endpoints::EndpointSpec {
+    octohooks::store::endpoints::EndpointSpec {
+        name: "bench".into(),
+        url,
+        uid: None,
+        channels: vec![],
+        event_types: vec![],
+        enabled: true,
+        secrets: Some(vec![secret::generate()]),
+        rate_limit: None,
+        headers: vec![],
+        filter: None,
+        ordering: Default::default(),
     }
 }
 
@@ -349,21 +540,8 @@ async fn setup(redis_url: &str, received: Arc<AtomicU64>) -> (octohooks::store::
         .create_application("bench", "bench", None)
         .await
         .expect("app");
-    let spec = octohooks::store::endpoints::EndpointSpec {
-        name: "bench".into(),
-        url,
-        uid: None,
-        channels: vec![],
-        event_types: vec![],
-        enabled: true,
-        secrets: Some(vec![secret::generate()]),
-        rate_limit: None,
-        headers: vec![],
-        filter: None,
-        ordering: Default::default(),
-    };
     store
-        .create_endpoint(app.id, &spec, 10)
+        .create_endpoint(app.id, &bench_endpoint(url), 10)
         .await
         .expect("endpoint");
     (store, app.id)
@@ -378,6 +556,7 @@ criterion_group!(
     serialization,
     retry_policy,
     accept,
+    record,
     end_to_end
 );
 criterion_main!(benches);
