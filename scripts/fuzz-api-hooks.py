@@ -1,9 +1,11 @@
 """Schemathesis hooks of scripts/fuzz-api.sh.
 
 Positive cases are kept to the rules a schema cannot state, as a real client keeps to them:
-custom header names unique regardless of case, and payload filters within their budgets (256
-conditions, 16 KB: fields are dropped from a larger one). Both rules are described in the
-document and checked by tests/it.
+custom header names unique regardless of case, payload filters within their budgets (256
+conditions, 16 KB: fields are dropped from a larger one), and an event type's schema a valid
+draft 2020-12 JSON Schema with local references only, which its example matches (a generated
+object seldom is one; it is replaced by the empty schema then). These rules are described in
+the document and checked by tests/it.
 
 Generated requests reuse short Idempotency-Key values ("0", "a", ...) across different
 requests. The API then answers 422 `idempotency_key_reused`, or replays the stored answer of
@@ -18,6 +20,7 @@ import re
 import uuid
 
 import schemathesis
+from jsonschema import Draft202012Validator
 
 KEY = "Idempotency-Key"
 # A filter's budget (src/domain/filter.rs): a field costs at most 10 conditions.
@@ -60,6 +63,7 @@ def keep_rules_no_schema_states(body):
             if name.lower() in seen:
                 del headers[name]
             seen.add(name.lower())
+    keep_schema_usable(body)
     document = body.get("filter")
     if isinstance(document, dict):
         while document and (
@@ -67,3 +71,29 @@ def keep_rules_no_schema_states(body):
             or len(json.dumps(document, ensure_ascii=False).encode()) > FILTER_BYTES
         ):
             document.pop(next(reversed(document)))
+
+
+def keep_schema_usable(body):
+    """Replaces an event type's schema that the API would refuse (src/domain/event_type.rs)."""
+    schema = body.get("schema")
+    if not isinstance(schema, dict):
+        return
+    try:
+        Draft202012Validator.check_schema(schema)
+        usable = not has_reference(schema)
+        example = body.get("example")
+        if usable and example is not None:
+            usable = Draft202012Validator(schema).is_valid(example)
+    except Exception:  # an invalid schema or pattern, whatever the validator raises
+        usable = False
+    if not usable:
+        body["schema"] = {}
+
+
+def has_reference(value):
+    """Whether a schema holds a reference anywhere: the API resolves local ones only."""
+    if isinstance(value, dict):
+        return any(k in ("$ref", "$dynamicRef") or has_reference(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_reference(v) for v in value)
+    return False
