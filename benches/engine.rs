@@ -228,26 +228,9 @@ fn end_to_end(c: &mut Criterion) {
 /// Redis (the accept script: message hash, stream entry, indexes), one request at a time and
 /// 64 concurrent requests.
 fn accept(c: &mut Criterion) {
-    let Some(redis_url) = start_redis() else {
-        eprintln!("redis-server not found; skipping the accept bench");
+    let Some((runtime, store, app)) = store_with_app("accept") else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut config = Config::defaults();
-    config.redis.url = redis_url;
-    let (store, app) = runtime.block_on(async {
-        let store = octohooks::store::Store::connect(&config)
-            .await
-            .expect("store");
-        let app = store
-            .create_application("bench", "bench", None)
-            .await
-            .expect("app");
-        (store, app.id)
-    });
     let payload: Box<serde_json::value::RawValue> =
         serde_json::from_slice(&payload_1kb()).expect("payload");
     let message = bench_message(&payload);
@@ -285,25 +268,11 @@ fn record(c: &mut Criterion) {
     use octohooks::queue::record::{
         record_attempt, AttemptEvents, AttemptRecord, HealthUpdate, JobRef,
     };
-    let Some(redis_url) = start_redis() else {
-        eprintln!("redis-server not found; skipping the record bench");
+    let Some((runtime, store, app)) = store_with_app("record") else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut config = Config::defaults();
-    config.redis.url = redis_url;
-    let (store, app, endpoint, message, lease) = runtime.block_on(async {
-        let store = octohooks::store::Store::connect(&config)
-            .await
-            .expect("store");
-        let app = store
-            .create_application("bench", "bench", None)
-            .await
-            .expect("app")
-            .id;
+    let partition = store.db.keys.partition_of(app);
+    let (endpoint, message, lease) = runtime.block_on(async {
         let endpoint = store
             .create_endpoint(app, &bench_endpoint("http://127.0.0.1:9/hook".into()), 10)
             .await
@@ -320,7 +289,6 @@ fn record(c: &mut Criterion) {
             octohooks::store::messages::Accepted::Created(m) => m.id,
             other => panic!("not created: {other:?}"),
         };
-        let partition = store.db.keys.partition_of(app);
         let lease = octohooks::queue::lease::acquire(
             &store.db,
             partition,
@@ -330,9 +298,8 @@ fn record(c: &mut Criterion) {
         .await
         .expect("lease")
         .expect("a free lease");
-        (store, app, endpoint, message, lease)
+        (endpoint, message, lease)
     });
-    let partition = store.db.keys.partition_of(app);
     let attempt = octohooks::store::attempts::encode(&Attempt {
         endpoint_id: endpoint,
         attempt: 1,
@@ -461,6 +428,32 @@ fn bench_message(
         ordering_key: None,
         only_to: None,
     }
+}
+
+/// A current-thread runtime, a store on a fresh local Redis and one application in it, for
+/// the benches that call the store directly; `None` (said on stderr) without `redis-server`.
+fn store_with_app(bench: &str) -> Option<(tokio::runtime::Runtime, octohooks::store::Store, Uuid)> {
+    let Some(redis_url) = start_redis() else {
+        eprintln!("redis-server not found; skipping the {bench} bench");
+        return None;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut config = Config::defaults();
+    config.redis.url = redis_url;
+    let (store, app) = runtime.block_on(async {
+        let store = octohooks::store::Store::connect(&config)
+            .await
+            .expect("store");
+        let app = store
+            .create_application("bench", "bench", None)
+            .await
+            .expect("app");
+        (store, app.id)
+    });
+    Some((runtime, store, app))
 }
 
 /// An endpoint on `url` with one secret and nothing else set.

@@ -178,7 +178,9 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordRepl
         (false, HealthUpdate::Failure) => Tier::Failure,
         (false, HealthUpdate::Success) => Tier::Success,
     };
-    let mut key_list = vec![
+    // Room for every tier: pushing never reallocates.
+    let mut key_list = Vec::with_capacity(14);
+    key_list.extend([
         keys.lease(job.partition),
         keys.attempts(job.app, r.message),
         keys.message(job.app, r.message),
@@ -188,7 +190,7 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordRepl
         keys.endpoint_stats(job.app, job.endpoint),
         keys.stream(job.partition),
         keys.done(job.partition, job.entry),
-    ];
+    ]);
     if tier >= Tier::Failure {
         key_list.push(keys.retry(job.partition));
         key_list.push(keys.outbox(job.partition));
