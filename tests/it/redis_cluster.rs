@@ -205,6 +205,12 @@ async fn the_api_essentials_work_in_cluster_mode() {
             )
             .await;
         assert_eq!(created.status, 201, "{:?}", created.body);
+        // The list orders applications created in the same millisecond by their random id:
+        // the next one is created in a later millisecond, so the pages below have one order.
+        let at = created.body["created"].as_i64().expect("created");
+        while octohooks::clock::now_ms() <= at {
+            tokio::task::yield_now().await;
+        }
     }
     let one = cluster
         .call(1, "GET", "/api/v1/applications/app-1", None, &[])
