@@ -84,6 +84,19 @@ async fn operational_endpoints_are_managed_like_endpoints() {
     assert_eq!(server.get(OPS).await.body.as_array().unwrap().len(), 1);
     let bad = json!({"name": "o", "url": "http://127.0.0.1:9/ops", "eventTypes": ["user.created"]});
     assert_error(&server.post(OPS, bad).await, 422, "validation_error");
+    // The same URL rules as an application's endpoints (a host the OpenAPI pattern forbids).
+    let starred = json!({"name": "o", "url": "http://hooks.example*"});
+    assert_error(
+        &server.post(OPS, starred.clone()).await,
+        422,
+        "validation_error",
+    );
+    let path = format!("{OPS}/{id}");
+    assert_error(
+        &server.call("PUT", &path, Some(starred)).await,
+        422,
+        "validation_error",
+    );
     let put = json!({"name": "renamed", "url": "http://127.0.0.1:9/ops2", "uid": "ops-main"});
     let updated = server.call("PUT", &format!("{OPS}/{id}"), Some(put)).await;
     assert_eq!(updated.status, 200, "{:?}", updated.body);
