@@ -106,7 +106,8 @@ pub fn url() -> Schema {
         .pattern(Some(validation::URL_PATTERN))
         .description(Some(
             "Absolute http:// or https:// URL without credentials, at most 2048 characters, \
-             with every character that needs it percent-encoded.",
+             with every character that needs it percent-encoded. The host is a domain name, \
+             an IPv4 address or a bracketed IPv6 address.",
         ))
         .into()
 }

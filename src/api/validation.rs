@@ -63,53 +63,20 @@ macro_rules! h16_run {
         concat!("(?:(?:", h16!(), ":){0,", $n, "}", h16!(), ")?")
     };
 }
+#[rustfmt::skip]
 macro_rules! ipv6 {
     () => {
         concat!(
             "\\[(?:",
-            "(?:",
-            h16!(),
-            ":){6}",
-            ls32!(),
-            "|::(?:",
-            h16!(),
-            ":){5}",
-            ls32!(),
-            "|",
-            h16_run!(0),
-            "::(?:",
-            h16!(),
-            ":){4}",
-            ls32!(),
-            "|",
-            h16_run!(1),
-            "::(?:",
-            h16!(),
-            ":){3}",
-            ls32!(),
-            "|",
-            h16_run!(2),
-            "::(?:",
-            h16!(),
-            ":){2}",
-            ls32!(),
-            "|",
-            h16_run!(3),
-            "::",
-            h16!(),
-            ":",
-            ls32!(),
-            "|",
-            h16_run!(4),
-            "::",
-            ls32!(),
-            "|",
-            h16_run!(5),
-            "::",
-            h16!(),
-            "|",
-            h16_run!(6),
-            "::",
+            "(?:", h16!(), ":){6}", ls32!(),
+            "|::(?:", h16!(), ":){5}", ls32!(),
+            "|", h16_run!(0), "::(?:", h16!(), ":){4}", ls32!(),
+            "|", h16_run!(1), "::(?:", h16!(), ":){3}", ls32!(),
+            "|", h16_run!(2), "::(?:", h16!(), ":){2}", ls32!(),
+            "|", h16_run!(3), "::", h16!(), ":", ls32!(),
+            "|", h16_run!(4), "::", ls32!(),
+            "|", h16_run!(5), "::", h16!(),
+            "|", h16_run!(6), "::",
             ")\\]"
         )
     };
@@ -248,12 +215,13 @@ pub fn url(value: &str) -> Result<(), ApiError> {
                 .into(),
         ));
     }
-    // The documented pattern is the contract: no host url::Url and hyper tolerate beyond it
-    // (`*`, `_`, a numeric last label...).
+    // The documented pattern is the contract: nothing url::Url and hyper tolerate beyond it
+    // (a host with `*` or `_`, a numeric last label, `{` in a path...).
     if !URL_RE.is_match(value) {
         return Err(invalid(
-            "url host must be a domain name (letters, digits and hyphens, its last label \
-             starting with a letter), an IPv4 address or a bracketed IPv6 address"
+            "url must have a host that is a domain name (letters, digits and hyphens, its last \
+             label starting with a letter), an IPv4 address or a bracketed IPv6 address, and a \
+             path, query and fragment of letters, digits and -._~!$&'()*+,;=:@%/?"
                 .into(),
         ));
     }
