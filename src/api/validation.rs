@@ -82,11 +82,12 @@ macro_rules! ipv6 {
     };
 }
 
-/// An endpoint URL: http(s) in any case; a host name whose last label starts with a letter, an
-/// IPv4 address or a bracketed IPv6 address (no zone); an optional port (0 to 65535); and a
-/// path, query and fragment (never sent) of characters that need no encoding.
+/// An endpoint URL: http(s) in any case; a host name (letters, digits, `-` and `_`, which
+/// Docker Compose service names may have) whose last label starts with a letter, an IPv4
+/// address or a bracketed IPv6 address (no zone); an optional port (0 to 65535); and a path,
+/// query and fragment (never sent) of characters that need no encoding.
 pub const URL_PATTERN: &str = concat!(
-    "^[hH][tT][tT][pP][sS]?://(?:(?:[a-zA-Z0-9-]+\\.)*[a-zA-Z][a-zA-Z0-9-]*|",
+    "^[hH][tT][tT][pP][sS]?://(?:(?:[a-zA-Z0-9_-]+\\.)*[a-zA-Z][a-zA-Z0-9_-]*|",
     ipv4!(),
     "|",
     ipv6!(),
@@ -216,12 +217,13 @@ pub fn url(value: &str) -> Result<(), ApiError> {
         ));
     }
     // The documented pattern is the contract: nothing url::Url and hyper tolerate beyond it
-    // (a host with `*` or `_`, a numeric last label, `{` in a path...).
+    // (a host with `*`, a numeric last label, `{` in a path...).
     if !URL_RE.is_match(value) {
         return Err(invalid(
-            "url must have a host that is a domain name (letters, digits and hyphens, its last \
-             label starting with a letter), an IPv4 address or a bracketed IPv6 address, and a \
-             path, query and fragment of letters, digits and -._~!$&'()*+,;=:@%/?"
+            "url must have a host that is a domain name (letters, digits, hyphens and \
+             underscores, its last label starting with a letter), an IPv4 address or a \
+             bracketed IPv6 address, and a path, query and fragment of letters, digits and \
+             -._~!$&'()*+,;=:@%/?"
                 .into(),
         ));
     }
@@ -370,7 +372,11 @@ mod tests {
         assert!(url("http://[::ffff:127.0.0.1]/mapped").is_ok());
         // Hosts url::Url and hyper take but the documented pattern does not.
         assert!(url("http://BtlLHRx3oHpzX.Z.8o.xeITTsQDK.DglpXQevks*").is_err());
-        assert!(url("http://under_score.example").is_err());
+        assert!(
+            url("http://hook_receiver:8000/in").is_ok(),
+            "a Compose service name"
+        );
+        assert!(url("http://example._a").is_err());
         assert!(url("http://a.1").is_err());
         assert!(url("http://0x7f.1/").is_err());
         assert!(url("http://[fe80::1%25eth0]/").is_err());

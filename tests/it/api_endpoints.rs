@@ -327,7 +327,7 @@ async fn url_must_be_an_absolute_http_url() {
         "https://example.com/?q=\"quoted\"".into(),
         // Hosts lenient parsers take but the documented pattern does not.
         "http://BtlLHRx3oHpzX.Z.8o.xeITTsQDK.DglpXQevks*".into(),
-        "http://under_score.example/".into(),
+        "http://example._a/".into(),
         "http://example.1/".into(),
         "http://[1::2::3]/".into(),
     ] {
@@ -344,6 +344,7 @@ async fn url_must_be_an_absolute_http_url() {
         "https://example.com/a%20b?q=caf%C3%A9",
         "https://xn--bcher-kva.example/",
         "http://[::1]:9000/v6",
+        "http://hook_receiver:8000/in",
     ] {
         let answer = server
             .post(&eps(&app), json!({"name": "e", "url": url}))
