@@ -73,14 +73,12 @@ async fn operational_endpoints_are_managed_like_endpoints() {
     )
     .await;
     let id = created["id"].as_str().unwrap();
+    let path = format!("{OPS}/{id}");
     assert!(created["secrets"][0]
         .as_str()
         .unwrap()
         .starts_with("whsec_"));
-    assert_eq!(
-        server.get(&format!("{OPS}/{id}")).await.body["url"],
-        created["url"]
-    );
+    assert_eq!(server.get(&path).await.body["url"], created["url"]);
     assert_eq!(server.get(OPS).await.body.as_array().unwrap().len(), 1);
     let bad = json!({"name": "o", "url": "http://127.0.0.1:9/ops", "eventTypes": ["user.created"]});
     assert_error(&server.post(OPS, bad).await, 422, "validation_error");
@@ -91,14 +89,13 @@ async fn operational_endpoints_are_managed_like_endpoints() {
         422,
         "validation_error",
     );
-    let path = format!("{OPS}/{id}");
     assert_error(
         &server.call("PUT", &path, Some(starred)).await,
         422,
         "validation_error",
     );
     let put = json!({"name": "renamed", "url": "http://127.0.0.1:9/ops2", "uid": "ops-main"});
-    let updated = server.call("PUT", &format!("{OPS}/{id}"), Some(put)).await;
+    let updated = server.call("PUT", &path, Some(put)).await;
     assert_eq!(updated.status, 200, "{:?}", updated.body);
     assert_eq!(
         server.get(&format!("{OPS}/ops-main")).await.body["name"],
@@ -107,17 +104,15 @@ async fn operational_endpoints_are_managed_like_endpoints() {
     // Its application is nobody's to see, and another organisation cannot reach it.
     assert_eq!(server.get("/api/v1/applications").await.body, json!([]));
     let intruder = server.other_token().await;
-    let theirs = server
-        .call_as(&intruder, "GET", &format!("{OPS}/{id}"), None, &[])
-        .await;
+    let theirs = server.call_as(&intruder, "GET", &path, None, &[]).await;
     assert_error(&theirs, 404, "not_found");
     assert_eq!(
         server.call_as(&intruder, "GET", OPS, None, &[]).await.body,
         json!([])
     );
-    let deleted = server.call("DELETE", &format!("{OPS}/{id}"), None).await;
+    let deleted = server.call("DELETE", &path, None).await;
     assert_eq!(deleted.status, 200);
-    assert_error(&server.get(&format!("{OPS}/{id}")).await, 404, "not_found");
+    assert_error(&server.get(&path).await, 404, "not_found");
     server.shutdown().await;
 }
 
