@@ -207,10 +207,8 @@ async fn the_api_essentials_work_in_cluster_mode() {
         assert_eq!(created.status, 201, "{:?}", created.body);
         // The list orders applications created in the same millisecond by their random id:
         // the next one is created in a later millisecond, so the pages below have one order.
-        let at = created.body["created"].as_i64().expect("created");
-        while octohooks::clock::now_ms() <= at {
-            tokio::task::yield_now().await;
-        }
+        crate::support::wait::wait_clock_past(created.body["created"].as_i64().expect("created"))
+            .await;
     }
     let one = cluster
         .call(1, "GET", "/api/v1/applications/app-1", None, &[])
