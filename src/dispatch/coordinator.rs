@@ -12,6 +12,7 @@ use futures_util::future::join_all;
 use tokio::sync::{oneshot, watch};
 
 use super::fence::Fence;
+use super::partition::hub::{self, Hub};
 use super::partition::{self, Mode};
 use super::plan::{plan, Held, LeaseAction, Timing};
 use super::WorkerContext;
@@ -63,6 +64,8 @@ struct Coordinator {
     node_id: String,
     /// Threads the partitions (and their endpoint actors) run on: partition p on p mod K.
     arbiters: Vec<Arbiter>,
+    /// Each thread's shared stream reader (one Redis server; none on a cluster).
+    hubs: Vec<Hub>,
     held: HashMap<u16, HeldPartition>,
 }
 
@@ -79,10 +82,27 @@ pub async fn run(
     };
     let mut tick = tokio::time::interval(context.config.worker.heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
+    let hubs = if context.config.redis.cluster {
+        Vec::new()
+    } else {
+        arbiters
+            .iter()
+            .map(|arbiter| {
+                let (hub, subscriptions) = tokio::sync::mpsc::unbounded_channel();
+                let context = context.clone();
+                arbiter.spawn_fn(move || {
+                    actix_rt::spawn(hub::run(context, subscriptions));
+                });
+                hub
+            })
+            .collect()
+    };
     let mut coordinator = Coordinator {
         context,
         node_id,
-        arbiters: (0..threads).map(|_| Arbiter::new()).collect(),
+        arbiters,
+        hubs,
         held: HashMap::new(),
     };
     tracing::info!(node = %coordinator.node_id, "worker started");
@@ -230,10 +250,11 @@ impl Coordinator {
         let margin = timing.lease_ttl.saturating_sub(timing.heartbeat);
         let fence = Arc::new(Fence::new(lease, acquired, margin));
         let task_fence = fence.clone();
-        let arbiter = &self.arbiters[usize::from(number) % self.arbiters.len()];
-        arbiter.spawn_fn(move || {
+        let thread = usize::from(number) % self.arbiters.len();
+        let hub = self.hubs.get(thread).cloned();
+        self.arbiters[thread].spawn_fn(move || {
             actix_rt::spawn(async move {
-                partition::run(context, number, task_fence, mode_rx).await;
+                partition::run(context, number, task_fence, hub, mode_rx).await;
                 let _ = done_tx.send(());
             });
         });

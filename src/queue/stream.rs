@@ -25,11 +25,12 @@ pub const GROUP: &str = "workers";
 /// The one field of a stream entry: the encoded task.
 pub const TASK_FIELD: &str = "t";
 
-/// Consumer name of a partition: the same whichever node owns it, so a new owner re-reads
-/// the entries a dead owner left pending.
-pub fn consumer_name(partition: u16) -> String {
-    format!("p{partition}")
-}
+/// Consumer name of every partition's owner: the same whichever node owns it, so a new owner
+/// re-reads the entries a dead owner left pending, and the same for every partition, so one
+/// XREADGROUP can read the streams of many partitions ([`read_new`]). (Before 2026-12 it was
+/// `p<partition>`: entries an older node left pending under that name come back through the
+/// reclaim, after `queue.reclaim_idle`.)
+pub const CONSUMER: &str = "owner";
 
 /// One stream entry read.
 #[derive(Debug, Clone)]
@@ -107,13 +108,12 @@ pub enum Cursor {
 pub async fn read(
     conn: &mut Connection,
     stream: &str,
-    consumer: &str,
     cursor: &Cursor,
     count: usize,
     block: Duration,
 ) -> Result<Read, StoreError> {
     let mut options = StreamReadOptions::default()
-        .group(GROUP, consumer)
+        .group(GROUP, CONSUMER)
         .count(count);
     let from = match cursor {
         Cursor::Pending(after) => after.as_str(),
@@ -123,11 +123,43 @@ pub async fn read(
         }
     };
     let reply: Option<StreamReadReply> = conn.xread_options(&[stream], &[from], &options).await?;
-    let mut read = Read {
-        pending: matches!(cursor, Cursor::Pending(_)),
-        ..Read::default()
-    };
+    let mut reads = parse_reply(reply, 1, |_| Some(0));
+    let mut read = reads.pop().unwrap_or_default();
+    read.pending = matches!(cursor, Cursor::Pending(_));
+    Ok(read)
+}
+
+/// Reads up to `count` new entries of each of `streams` in one XREADGROUP, waiting up to
+/// `block` for the first; one [`Read`] per stream, in order (one server only: the streams
+/// are in different slots).
+pub async fn read_new(
+    conn: &mut Connection,
+    streams: &[&str],
+    count: usize,
+    block: Duration,
+) -> Result<Vec<Read>, StoreError> {
+    let options = StreamReadOptions::default()
+        .group(GROUP, CONSUMER)
+        .count(count)
+        .block(block.as_millis() as usize);
+    let ids = vec![">"; streams.len()];
+    let reply: Option<StreamReadReply> = conn.xread_options(streams, &ids, &options).await?;
+    Ok(parse_reply(reply, streams.len(), |key| {
+        streams.iter().position(|s| *s == key)
+    }))
+}
+
+/// Splits a read's reply into one [`Read`] per stream, placed by `index_of` its key.
+fn parse_reply(
+    reply: Option<StreamReadReply>,
+    streams: usize,
+    index_of: impl Fn(&str) -> Option<usize>,
+) -> Vec<Read> {
+    let mut reads: Vec<Read> = (0..streams).map(|_| Read::default()).collect();
     for key in reply.map(|r| r.keys).unwrap_or_default() {
+        let Some(read) = index_of(&key.key).and_then(|i| reads.get_mut(i)) else {
+            continue;
+        };
         for entry in key.ids {
             let task = match entry.map.get(TASK_FIELD) {
                 Some(Value::BulkString(bytes)) => {
@@ -141,7 +173,7 @@ pub async fn read(
             }
         }
     }
-    Ok(read)
+    reads
 }
 
 /// Acknowledges and deletes finished entries (so the stream does not grow), and the done
@@ -184,7 +216,7 @@ pub async fn reclaim(
     let reply: Value = ScriptCall::new(&RECLAIM, &[keys.stream(partition), keys.lease(partition)])
         .arg(lease)
         .arg(GROUP)
-        .arg(consumer_name(partition))
+        .arg(CONSUMER)
         .arg(min_idle.as_millis() as u64)
         .arg(cursor)
         .arg(count)

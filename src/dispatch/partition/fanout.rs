@@ -100,6 +100,7 @@ impl RouteCache {
 /// What one round trip read for a batch: each application's endpoint-set version (`None`:
 /// the application is gone), each entry's message (`None`: expired or deleted), and for
 /// entries read again, the endpoints already done with each.
+#[derive(Debug)]
 pub struct Loaded {
     pub versions: Vec<(Uuid, Option<u64>)>,
     pub messages: Vec<Option<MessageData>>,
@@ -110,33 +111,60 @@ pub struct Loaded {
 /// Reads the endpoint versions of the batch's applications, the messages of its entries and,
 /// when they were pending already, their done sets, in one pipeline.
 pub async fn load(db: &Db, partition: u16, read: &Read) -> Result<Loaded, StoreError> {
-    let entries = &read.entries;
-    let mut apps: Vec<Uuid> = entries.iter().map(|e| e.task.app).collect();
-    apps.sort_unstable();
-    apps.dedup();
+    let mut loads = load_many(db, &[(partition, read)]).await?;
+    loads
+        .pop()
+        .ok_or(StoreError::Corrupt("empty pipeline reply".into()))
+}
+
+/// [`load`] for the reads of several partitions, in one pipeline (one server only: the
+/// partitions' keys are in different slots).
+pub async fn load_many(db: &Db, reads: &[(u16, &Read)]) -> Result<Vec<Loaded>, StoreError> {
     let keys = &db.keys;
     let mut pipe = redis::pipe();
-    for app in &apps {
-        pipe.hget(keys.app_marker(*app), "ep_ver");
-    }
-    for entry in entries {
-        pipe.cmd("HMGET")
-            .arg(keys.message(entry.task.app, entry.task.message))
-            .arg("eventType")
-            .arg("channels")
-            .arg("payload")
-            .arg("orderingKey");
-    }
-    if read.pending {
-        for entry in entries {
-            pipe.smembers(keys.done(partition, &entry.id));
+    let mut shapes = Vec::with_capacity(reads.len());
+    for (partition, read) in reads {
+        let entries = &read.entries;
+        let mut apps: Vec<Uuid> = entries.iter().map(|e| e.task.app).collect();
+        apps.sort_unstable();
+        apps.dedup();
+        for app in &apps {
+            pipe.hget(keys.app_marker(*app), "ep_ver");
         }
+        for entry in entries {
+            pipe.cmd("HMGET")
+                .arg(keys.message(entry.task.app, entry.task.message))
+                .arg("eventType")
+                .arg("channels")
+                .arg("payload")
+                .arg("orderingKey");
+        }
+        if read.pending {
+            for entry in entries {
+                pipe.smembers(keys.done(*partition, &entry.id));
+            }
+        }
+        shapes.push(apps);
     }
     let mut conn = db.conn().await?;
     let values: Vec<Value> = pipe.query_async(&mut conn).await?;
+    let mut rest = values.as_slice();
+    let mut loads = Vec::with_capacity(reads.len());
+    for ((_, read), apps) in reads.iter().zip(shapes) {
+        let entries = read.entries.len();
+        let done_sets = if read.pending { entries } else { 0 };
+        let (these, after) = rest.split_at((apps.len() + entries + done_sets).min(rest.len()));
+        rest = after;
+        loads.push(parse_loaded(these, apps, entries));
+    }
+    Ok(loads)
+}
+
+/// One read's share of a load's replies: versions, then messages, then done sets.
+fn parse_loaded(values: &[Value], apps: Vec<Uuid>, entries: usize) -> Loaded {
     let (versions, rest) = values.split_at(apps.len().min(values.len()));
-    let (messages, done) = rest.split_at(entries.len().min(rest.len()));
-    Ok(Loaded {
+    let (messages, done) = rest.split_at(entries.min(rest.len()));
+    Loaded {
         versions: apps
             .into_iter()
             .zip(versions)
@@ -148,10 +176,10 @@ pub async fn load(db: &Db, partition: u16, read: &Read) -> Result<Loaded, StoreE
             })
             .collect(),
         messages: messages.iter().map(parse_message).collect(),
-        done: (0..entries.len())
+        done: (0..entries)
             .map(|i| done.get(i).map(parse_done).unwrap_or_default())
             .collect(),
-    })
+    }
 }
 
 fn parse_done(value: &Value) -> HashSet<Uuid> {

@@ -11,6 +11,7 @@
 //! partition's lease ([`Fence`]); a refused one stops the partition.
 
 pub mod fanout;
+pub mod hub;
 mod lanes;
 pub mod ledger;
 pub mod reader;
@@ -18,7 +19,7 @@ mod upkeep;
 mod window;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -114,6 +115,7 @@ pub async fn run(
     context: Arc<WorkerContext>,
     number: u16,
     fence: Arc<Fence>,
+    hub: Option<hub::Hub>,
     mut mode_rx: watch::Receiver<Mode>,
 ) {
     let config = context.config.clone();
@@ -122,14 +124,23 @@ pub async fn run(
     let jobs_per_entry = Arc::new(AtomicUsize::new(1));
     let (batch_tx, mut batches) = mpsc::channel::<Batch>(2);
     let (completions, mut completed) = mpsc::unbounded_channel();
+    let listening = Arc::new(AtomicBool::new(true));
     let reader = actix_rt::spawn(reader::run(
         context.clone(),
-        number,
-        fence.clone(),
-        window.permits(),
-        jobs_per_entry.clone(),
-        batch_tx,
+        reader::Reading {
+            number,
+            fence: fence.clone(),
+            window: window.permits(),
+            jobs_per_entry: jobs_per_entry.clone(),
+            listening: listening.clone(),
+            hub,
+            out: batch_tx,
+        },
     ));
+    let stop_reading = || {
+        listening.store(false, AtomicOrdering::Relaxed);
+        reader.abort();
+    };
     let mut partition = Partition {
         context,
         number,
@@ -210,7 +221,7 @@ pub async fn run(
             }
             changed = mode_rx.changed() => {
                 mode = if changed.is_err() { Mode::Abort } else { *mode_rx.borrow() };
-                reader.abort();
+                stop_reading();
                 false
             }
         };
@@ -228,7 +239,7 @@ pub async fn run(
             Mode::Drain | Mode::Abort => break,
         }
     }
-    reader.abort();
+    stop_reading();
     for actor in partition.actors.values() {
         actor.do_send(Stop);
     }
@@ -239,10 +250,12 @@ impl Partition {
     /// Takes a read in, in stream order: while earlier reads wait (deferred by a Redis
     /// error or the window's credit), later ones wait behind them, so FIFO lanes receive their
     /// deliveries in order.
-    async fn handle(&mut self, batch: Batch) {
+    async fn handle(&mut self, mut batch: Batch) {
         if self.deferred.is_empty() && self.window.owed() == 0 {
             self.process(batch).await;
         } else {
+            // What the hub loaded with it may be stale by the time it goes on.
+            batch.loaded = None;
             self.awaiting_room |= self.window.owed() > 0;
             self.deferred.push(batch);
         }
@@ -285,6 +298,7 @@ impl Partition {
                     pending: true,
                 },
                 permits_each,
+                loaded: None,
             });
         }
     }
@@ -297,6 +311,7 @@ impl Partition {
         Batch {
             read,
             permits_each: each,
+            loaded,
         }: Batch,
     ) {
         for broken in &read.broken {
@@ -305,7 +320,11 @@ impl Partition {
         if read.entries.is_empty() {
             return;
         }
-        let loaded = match fanout::load(&self.context.store.db, self.number, &read).await {
+        let loaded = match loaded {
+            Some(loaded) => Ok(loaded),
+            None => fanout::load(&self.context.store.db, self.number, &read).await,
+        };
+        let loaded = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
                 // Redis trouble: keep the entries (pending in the stream, in the window) and

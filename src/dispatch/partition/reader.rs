@@ -7,12 +7,14 @@
 //! It reads only while the lease is surely ours: entries read once it may have passed on
 //! would join the pending list after the next owner re-read it, and wait for the reclaim.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
 
+use super::fanout::Loaded;
+use super::hub::{Hub, Subscriber};
 use crate::dispatch::fence::Fence;
 use crate::dispatch::WorkerContext;
 use crate::queue::stream::{self, Cursor, Read};
@@ -23,22 +25,42 @@ pub struct Batch {
     pub read: Read,
     /// The partition's recent jobs per entry at the time of the read.
     pub permits_each: usize,
+    /// Its messages and endpoint versions, when the hub loaded them with its neighbours'
+    /// (`None`: the partition loads them).
+    pub loaded: Option<Loaded>,
+}
+
+/// What a partition's reader reads with, and for.
+pub struct Reading {
+    pub number: u16,
+    pub fence: Arc<Fence>,
+    /// The partition's window of jobs in flight.
+    pub window: Arc<Semaphore>,
+    /// The partition's recent fan-out.
+    pub jobs_per_entry: Arc<AtomicUsize>,
+    /// Cleared when the partition stops reading.
+    pub listening: Arc<AtomicBool>,
+    /// The thread's shared reader, when there is one (one Redis server).
+    pub hub: Option<Hub>,
+    pub out: mpsc::Sender<Batch>,
 }
 
 /// Reads the stream into `out` until the partition stops listening, pausing while the lease
-/// under `fence` is not surely ours. `jobs_per_entry` is the partition's recent fan-out.
-pub async fn run(
-    context: Arc<WorkerContext>,
-    number: u16,
-    fence: Arc<Fence>,
-    window: Arc<Semaphore>,
-    jobs_per_entry: Arc<AtomicUsize>,
-    out: mpsc::Sender<Batch>,
-) {
+/// under `fence` is not surely ours: its pending entries, then its new ones (or hands those
+/// over to the hub).
+pub async fn run(context: Arc<WorkerContext>, reading: Reading) {
+    let Reading {
+        number,
+        fence,
+        window,
+        jobs_per_entry,
+        listening,
+        hub,
+        out,
+    } = reading;
     let config = &context.config;
     let db = &context.store.db;
     let stream = db.keys.stream(number);
-    let consumer = stream::consumer_name(number);
     let batch = config.queue.batch_size;
     let mut cursor = Cursor::Pending("0".into());
     let mut backoff = Duration::from_millis(100);
@@ -58,6 +80,18 @@ pub async fn run(
             continue;
         }
         loop {
+            if let (Cursor::New, Some(hub)) = (&cursor, &hub) {
+                let _ = hub.send(Subscriber {
+                    number,
+                    stream,
+                    fence,
+                    window,
+                    jobs_per_entry,
+                    listening,
+                    out,
+                });
+                return;
+            }
             let each = jobs_per_entry.load(Ordering::Relaxed).clamp(1, batch);
             let count = (batch / each).max(1);
             let Ok(permit) = window.acquire_many((count * each) as u32).await else {
@@ -65,16 +99,7 @@ pub async fn run(
             };
             permit.forget();
             fence.until_valid().await;
-            match stream::read(
-                &mut conn,
-                &stream,
-                &consumer,
-                &cursor,
-                count,
-                config.queue.block,
-            )
-            .await
-            {
+            match stream::read(&mut conn, &stream, &cursor, count, config.queue.block).await {
                 Ok(read) => {
                     backoff = Duration::from_millis(100);
                     window.add_permits((count - read.len()) * each);
@@ -88,6 +113,7 @@ pub async fn run(
                     let batch = Batch {
                         read,
                         permits_each: each,
+                        loaded: None,
                     };
                     if !batch.read.is_empty() && out.send(batch).await.is_err() {
                         return;

@@ -153,6 +153,7 @@ impl Partition {
         self.handle(Batch {
             read,
             permits_each: 1,
+            loaded: None,
         })
         .await;
         false
