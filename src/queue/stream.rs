@@ -273,3 +273,60 @@ pub async fn append<C: redis::aio::ConnectionLike + Send>(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use redis::streams::{StreamId, StreamKey};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn entry(id: &str, task: Option<&Task>) -> StreamId {
+        let value = task.map_or("not a task".to_string(), Task::encode);
+        StreamId {
+            id: id.into(),
+            map: HashMap::from([(TASK_FIELD.to_string(), Value::BulkString(value.into()))]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_read_of_many_streams_goes_back_to_each_stream_in_order() {
+        let task = Task::fanout(Uuid::new_v4(), Uuid::new_v4(), 1);
+        let reply = StreamReadReply {
+            keys: vec![
+                StreamKey {
+                    key: "s3".into(),
+                    ids: vec![entry("1-0", Some(&task)), entry("2-0", None)],
+                },
+                StreamKey {
+                    key: "s1".into(),
+                    ids: vec![entry("5-0", Some(&task))],
+                },
+                StreamKey {
+                    key: "unknown".into(),
+                    ids: vec![entry("9-0", Some(&task))],
+                },
+            ],
+        };
+        let streams = ["s1", "s2", "s3"];
+        let reads = parse_reply(Some(reply), streams.len(), |key| {
+            streams.iter().position(|s| *s == key)
+        });
+        let ids =
+            |read: &Read| -> Vec<String> { read.entries.iter().map(|e| e.id.clone()).collect() };
+        assert_eq!(reads.len(), 3);
+        assert_eq!(ids(&reads[0]), ["5-0"]);
+        assert!(reads[1].is_empty());
+        assert_eq!(ids(&reads[2]), ["1-0"]);
+        assert_eq!(
+            reads[2].broken,
+            ["2-0"],
+            "an entry that does not parse is broken"
+        );
+        assert_eq!(reads[2].entries[0].task.message, task.message);
+        assert!(parse_reply(None, 2, |_| Some(0)).iter().all(Read::is_empty));
+    }
+}
