@@ -3,8 +3,9 @@
 //! delivery path has a typed wrapper here, beside its `.lua` file.
 //!
 //! Layout per partition `n` (see `db::keys`): a stream `{p.n}:stream` read by the consumer
-//! group [`stream::GROUP`] with the consumer name `p<n>` (derived from the partition, not the
-//! node, so a new owner re-reads the pending entries of a dead owner by reading from id `0`);
+//! group [`stream::GROUP`] with the consumer name [`stream::CONSUMER`] (the same whichever
+//! node owns the partition, so a new owner re-reads the pending entries of a dead owner by
+//! reading from id `0`);
 //! a sorted set `{p.n}:retry` of scheduled deliveries scored by due time (ms); a lease
 //! `{p.n}:lease` naming the owning node and its fencing epoch.
 

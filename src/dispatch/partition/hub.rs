@@ -16,6 +16,7 @@
 //! left-out partition joins the next read, so while one is left out a read blocks for
 //! [`LEFT_OUT_BLOCK`] at most, and a partition that subscribes waits [`MAX_BLOCK`] at most.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ use crate::queue::stream::{self, Read};
 
 /// Longest blocking read while every partition is in it (a new subscriber waits this long).
 const MAX_BLOCK: Duration = Duration::from_millis(100);
+/// Shortest blocking read (BLOCK 0 would wait for ever).
+const MIN_BLOCK: Duration = Duration::from_millis(1);
 /// Longest blocking read while a partition is left out of it.
 const LEFT_OUT_BLOCK: Duration = Duration::from_millis(5);
 
@@ -85,6 +88,14 @@ pub async fn run(
                 subscribers.push(subscriber);
             }
             subscribers.retain(|s| s.listening.load(Ordering::Relaxed) && !s.out.is_closed());
+            // A partition started again on this thread while its stopping instance still
+            // listens: the newest one reads (one stream may appear once in a read).
+            let mut seen = HashSet::new();
+            for i in (0..subscribers.len()).rev() {
+                if !seen.insert(subscribers[i].number) {
+                    subscribers.remove(i);
+                }
+            }
             if subscribers.is_empty() {
                 match subscriptions.recv().await {
                     Some(subscriber) => subscribers.push(subscriber),
@@ -114,8 +125,10 @@ pub async fn run(
             let block = config
                 .queue
                 .block
-                .min(if left_out { LEFT_OUT_BLOCK } else { MAX_BLOCK });
-            // One COUNT for all: the smallest share; the others give the rest back now.
+                .min(if left_out { LEFT_OUT_BLOCK } else { MAX_BLOCK })
+                .max(MIN_BLOCK);
+            // One COUNT for all: the smallest share; the others give the rest back now. (A
+            // partition fanning out widely thus shrinks its neighbours' reads too.)
             let count = shares.iter().map(|s| s.count).min().unwrap_or(1);
             for share in &mut shares {
                 let extra = (share.count - count) * share.each;
@@ -132,7 +145,8 @@ pub async fn run(
                     let mut loads = preload(db, &shares, &subscribers, &reads).await;
                     for (share, read) in shares.into_iter().zip(reads).rev() {
                         let s = &subscribers[share.subscriber];
-                        s.window.add_permits((count - read.len()) * share.each);
+                        let unused = count.saturating_sub(read.len());
+                        s.window.add_permits(unused * share.each);
                         let loaded = if read.entries.is_empty() {
                             None
                         } else {

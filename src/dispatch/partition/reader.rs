@@ -80,7 +80,8 @@ pub async fn run(context: Arc<WorkerContext>, reading: Reading) {
             continue;
         }
         loop {
-            if let (Cursor::New, Some(hub)) = (&cursor, &hub) {
+            // A hub gone (its thread stopping) leaves the partition reading on its own.
+            if let (Cursor::New, Some(hub)) = (&cursor, hub.as_ref().filter(|h| !h.is_closed())) {
                 let _ = hub.send(Subscriber {
                     number,
                     stream,
