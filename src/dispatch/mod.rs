@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! coordinator (heartbeat: plan lease actions) ──► partition task (one per held partition,
-//! on arbiter p mod K: reader, fan-out, ledger of acknowledgements, retry mover)
+//! on arbiter p mod K: reader, fan-out, ledger of acknowledgements, retry mover; on one
+//! Redis server the arbiter's shared reader reads the new entries of all its partitions)
 //!   ──► EndpointActor (one per endpoint: gate = queue, caps, limiter, breaker)
 //!     ──► attempt (send, decide, record) ──► delivery / retry
 //! ```

@@ -1,14 +1,15 @@
-//! One held partition: reads its stream ([`reader`]), fans each message out to the matching
-//! endpoints' actors ([`fanout`]), acknowledges entries once every job has ended
+//! One held partition: reads its stream ([`reader`]; on one Redis server its new entries
+//! with those of its thread's other partitions, [`hub`]), fans each message out to the
+//! matching endpoints' actors ([`fanout`]), acknowledges entries once every job has ended
 //! ([`ledger`]), delivers FIFO lanes in order (`lanes`), and on its ticks (`upkeep`) moves due
 //! retries back into the stream, releases parked backlogs as their circuits allow, reclaims
 //! entries left pending too long, relays its outbox of operational events (`store::ops`) and
 //! resumes erasure jobs and purges whose node died.
 //!
-//! Everything of a partition runs on one arbiter thread: this task, its reader and its
-//! endpoint actors. A semaphore bounds the jobs in flight (the window, `window`), so a
-//! backlog stays in Redis instead of in memory. Every write that moves work is fenced by the
-//! partition's lease ([`Fence`]); a refused one stops the partition.
+//! Everything of a partition runs on one arbiter thread: this task, its reader (and the
+//! thread's shared one) and its endpoint actors. A semaphore bounds the jobs in flight (the
+//! window, `window`), so a backlog stays in Redis instead of in memory. Every write that moves
+//! work is fenced by the partition's lease ([`Fence`]); a refused one stops the partition.
 
 pub mod fanout;
 pub mod hub;
