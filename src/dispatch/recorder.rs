@@ -1,21 +1,16 @@
 //! A thread's group commit of successes: the endpoint actors of a worker thread's partitions
 //! hand it their successful attempts of jobs from the stream, and it writes whatever has
-//! gathered in one script call (`queue::record::record_successes`) while its earlier calls
-//! are in flight.
+//! gathered in one script call (`queue::record::record_successes`) while its previous call is
+//! in flight.
 //!
 //! A success is nearly every attempt, and recorded alone it is one script call of its own: a
 //! request and a reply for the node, a read and a write for Redis, and 27 keys and arguments
-//! turned into Lua strings. A success on a quiet thread is still written at once; under load
-//! the ones that finish while [`MAX_IN_FLIGHT`] calls are out go in the next, together. Redis's
-//! CPU per success (`load-tests/script-cost.sh record record-batch`): 30 – 40 µs alone and
-//! 29 – 32 µs in calls of 16 when the calls come pipelined, 51 – 61 µs alone and 33 µs in
-//! calls of 16 when they come one by one. Failures and the heads of FIFO lanes, whose replies
-//! decide what follows, are still recorded one by one (`record_attempt`).
-//!
-//! A call is atomic: a script error (a key of the wrong type) fails every success in it, and
-//! each is then tried again by its attempt (`attempt::retrying`) and, failing, left pending
-//! for the reclaim, as a lone record would be. A success whose answer is lost (the thread
-//! stopping) is likewise tried again; the fence refuses it once the lease has moved.
+//! turned into Lua strings. Alone on its thread a success is still written at once; under load
+//! the ones that finish during a call go in the next, together. Redis's CPU per success
+//! (`load-tests/script-cost.sh record record-batch`): 30 – 40 µs alone and 29 – 32 µs in calls
+//! of 16 when the calls come pipelined, 51 – 61 µs alone and 33 µs in calls of 16 when they
+//! come one by one. Failures and the heads of FIFO lanes, whose replies decide what follows,
+//! are still recorded one by one (`record_attempt`).
 //!
 //! On a Redis Cluster a script touches one slot, so a call carries the successes of one
 //! partition, and the partitions gathered are written by concurrent calls.
@@ -24,7 +19,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::now_ms;
@@ -34,11 +28,6 @@ use crate::queue::record::{self, Success};
 /// Most successes in one call: bounds its size (9 keys and 8 arguments each) and how long
 /// Redis runs it, other clients waiting (~30 µs a success here: ~1 ms for a full call).
 const MAX_BATCH: usize = 32;
-/// Most writes in flight at a time: the successes that finish meanwhile wait for the next.
-/// With one, a thread's successes waited for each call's round trip through a busy Redis,
-/// holding their partitions' windows: under sustained load 4,000 – 8,000 messages were left in
-/// the stream at the end of the window, against none with four.
-const MAX_IN_FLIGHT: usize = 4;
 
 /// One success waiting for its call, and where its answer goes.
 struct Pending {
@@ -105,9 +94,8 @@ impl Recorder {
     }
 }
 
-/// Writes the successes `queue` hands over until every [`Recorder`] of it is dropped: all that
-/// gathered in one call (on a cluster, one per partition), up to [`MAX_IN_FLIGHT`] such
-/// writes at a time.
+/// Writes the successes `queue` hands over until every [`Recorder`] of it is dropped: one call
+/// (on a cluster, one per partition) for all that gathered, then the next.
 pub async fn run(queue: Queue) {
     let Queue {
         mut pending,
@@ -115,30 +103,21 @@ pub async fn run(queue: Queue) {
         retention_secs,
     } = queue;
     let cluster = db.is_cluster();
-    let mut in_flight = FuturesUnordered::new();
     let mut gathered = Vec::with_capacity(MAX_BATCH);
-    loop {
-        tokio::select! {
-            taken = pending.recv_many(&mut gathered, MAX_BATCH), if in_flight.len() < MAX_IN_FLIGHT => {
-                if taken == 0 {
-                    break;
-                }
-                let calls = if cluster {
-                    by_partition(std::mem::take(&mut gathered))
-                } else {
-                    vec![std::mem::take(&mut gathered)]
-                };
-                let (db, now) = (&db, now_ms());
-                in_flight.push(join_all(
-                    calls
-                        .into_iter()
-                        .map(move |call| write(db, call, now, retention_secs)),
-                ));
-            }
-            Some(_) = in_flight.next(), if !in_flight.is_empty() => {}
-        }
+    while pending.recv_many(&mut gathered, MAX_BATCH).await > 0 {
+        let calls = if cluster {
+            by_partition(std::mem::take(&mut gathered))
+        } else {
+            vec![std::mem::take(&mut gathered)]
+        };
+        let now = now_ms();
+        join_all(
+            calls
+                .into_iter()
+                .map(|call| write(&db, call, now, retention_secs)),
+        )
+        .await;
     }
-    while in_flight.next().await.is_some() {}
 }
 
 /// Writes one call's successes and hands each its answer.
