@@ -38,27 +38,30 @@ pub struct Reading {
     pub window: Arc<Semaphore>,
     /// The partition's recent fan-out.
     pub jobs_per_entry: Arc<AtomicUsize>,
-    /// Cleared when the partition stops reading (drain, abort).
+    /// Cleared when the partition stops reading.
     pub listening: Arc<AtomicBool>,
+    /// The thread's shared reader, when there is one (one Redis server).
+    pub hub: Option<Hub>,
     pub out: mpsc::Sender<Batch>,
 }
 
 /// Reads the stream into `out` until the partition stops listening, pausing while the lease
 /// under `fence` is not surely ours: its pending entries, then its new ones (or hands those
-/// over to the thread's `hub`, when there is one).
-pub async fn run(context: Arc<WorkerContext>, reading: Reading, hub: Option<Hub>) {
-    let config = &context.config;
-    let db = &context.store.db;
-    let stream = db.keys.stream(reading.number);
+/// over to the hub).
+pub async fn run(context: Arc<WorkerContext>, reading: Reading) {
     let Reading {
         number,
         fence,
         window,
         jobs_per_entry,
+        listening,
+        hub,
         out,
-        ..
-    } = &reading;
-    let (number, batch) = (*number, config.queue.batch_size);
+    } = reading;
+    let config = &context.config;
+    let db = &context.store.db;
+    let stream = db.keys.stream(number);
+    let batch = config.queue.batch_size;
     let mut cursor = Cursor::Pending("0".into());
     let mut backoff = Duration::from_millis(100);
     'connect: loop {
@@ -79,7 +82,15 @@ pub async fn run(context: Arc<WorkerContext>, reading: Reading, hub: Option<Hub>
         loop {
             // A hub gone (its thread stopping) leaves the partition reading on its own.
             if let (Cursor::New, Some(hub)) = (&cursor, hub.as_ref().filter(|h| !h.is_closed())) {
-                let _ = hub.send(Subscriber { stream, reading });
+                let _ = hub.send(Subscriber {
+                    number,
+                    stream,
+                    fence,
+                    window,
+                    jobs_per_entry,
+                    listening,
+                    out,
+                });
                 return;
             }
             let each = jobs_per_entry.load(Ordering::Relaxed).clamp(1, batch);
