@@ -262,11 +262,14 @@ fn accept(c: &mut Criterion) {
 
 /// The record path alone: what recording a delivered attempt costs the worker and Redis (the
 /// record script: fence, attempt, log, stats, health, acknowledgement), for the common case of
-/// a success ending a stream entry's only job. The entry ids name no real entry, so XACK and
+/// a success ending a stream entry's only job: one call each, through a thread's recorder,
+/// and 16 in one call. The entry ids name no real entry, so XACK and
 /// XDEL find nothing to do: a little cheaper than in a real run.
 fn record(c: &mut Criterion) {
+    use octohooks::dispatch::recorder::{self, Recorder};
     use octohooks::queue::record::{
-        record_attempt, AttemptEvents, AttemptRecord, HealthUpdate, JobRef,
+        record_attempt, record_successes, AttemptEvents, AttemptRecord, HealthUpdate, JobRef,
+        Success,
     };
     let Some((runtime, store, app)) = store_with_app("record") else {
         return;
@@ -356,6 +359,44 @@ fn record(c: &mut Criterion) {
         })
     });
     cpu.report("record, 64 concurrent");
+    // The thread's group commit (`dispatch::recorder`): 64 concurrent successes go in as few
+    // calls of `record_successes` as gather while the previous one is in flight.
+    let job = JobRef {
+        partition,
+        app,
+        endpoint,
+        entry: "1-1",
+        sole: true,
+        done_set: false,
+        lease,
+        done_ttl_secs: 3600,
+    };
+    let success = Success::new(&job, message, octohooks::clock::now_ms(), attempt.into());
+    let (recorder, queue) = Recorder::new(store.db.clone(), store.retention_secs());
+    runtime.spawn(recorder::run(queue));
+    let cpu = RedisCpu::start(&runtime, store);
+    group.bench_function("success, 64 concurrent through the recorder", |b| {
+        b.iter(|| {
+            runtime.block_on(futures_util::future::join_all((0..64).map(|_| {
+                let (recorder, success) = (&recorder, success.clone());
+                async move { recorder.record(success).await.expect("record") }
+            })));
+            cpu.count(64);
+        })
+    });
+    cpu.report("record, 64 concurrent through the recorder");
+    group.throughput(Throughput::Elements(16));
+    let sixteen = vec![success; 16];
+    group.bench_function("success, 16 in one call", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let now = octohooks::clock::now_ms();
+                record_successes(&store.db, &sixteen, now, store.retention_secs())
+                    .await
+                    .expect("record")
+            })
+        })
+    });
     group.finish();
 }
 

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Redis's own CPU per call of the two scripts every message runs, called the way the node calls
+# Redis's own CPU per record of the two scripts every message runs, called the way the node calls
 # them, on a fresh redis-server per run (no load generator or node sharing the figure):
 #
-#   load-tests/script-cost.sh [record|accept ...]     (default: both; ROUNDS=3, CALLS=100000)
+#   load-tests/script-cost.sh [record|record-batch|accept ...]
+#                              (default: all three; ROUNDS=3, CALLS=100000, BATCH=16)
 #
 # record: the success of a stream entry's only job (src/queue/record.rs, tier 1 of
-#   scripts/record_attempt.lua); accept: a 1 KB message without uid, Idempotency-Key or
+#   scripts/record_attempt.lua); record-batch: BATCH such successes, each of its own partition,
+#   in one call of scripts/record_successes.lua (a thread's group commit under load; figures
+#   per success, CALLS successes in all); accept: a 1 KB message without uid, Idempotency-Key or
 #   ordering key (src/store/messages.rs). The arguments below mirror what those two files pass:
 #   change them together. redis-benchmark pipelines 16 calls on each of 4 connections;
 #   __rand_int__ gives each call its own message and log member. Prints, per run, Redis CPU
-#   (utime+stime from /proc) per call and used_memory per call.
+#   (utime+stime from /proc) per record (a call, or a success in a batch) and used_memory per
+#   record.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-redis.sh
-shapes=("$@"); [ ${#shapes[@]} -eq 0 ] && shapes=(record accept)
+shapes=("$@"); [ ${#shapes[@]} -eq 0 ] && shapes=(record record-batch accept)
+batch=${BATCH:-16}
 calls=${CALLS:-100000}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 work=$(mktemp -d); trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
@@ -31,14 +36,27 @@ run() { # shape
   r() { redis-cli -p "$port" "$@" >/dev/null; }
   r SET "$P:lease" tok; r HSET "$P:ep:$E" url x; r HSET "$P:msg:$M" id x; r HSET "$P:app:$A" org acme
   r HSET "$P:ep:$E:health" consecutiveFailures 0 lastSuccess 99999999999999
-  local args sha
+  local args sha per=1
   case $1 in
     record)
-      sha=$(redis-cli -p "$port" script load "$(cat src/queue/scripts/record_attempt.lua)")
+      sha=$(redis-cli -p "$port" script load "$(cat src/queue/scripts/record_{common,attempt}.lua)")
       args=(EVALSHA "$sha" 9 "$P:lease" "$P:msg:$M:attempts" "$P:msg:$M" "$P:ep:$E" "$P:ep:$E:health"
         "$P:ep:$E:log" "$P:ep:$E:stats" "$P:stream" "$P:done:1795976501692-0"
         tok success 1795976501692 604800 "$attempt" __rand_int__ "$M:" ":s" ""
         h12 498882 d23 20786 ack 1795976501692-0 octohooks "$E" 604800) ;;
+    record-batch)
+      per=$batch
+      sha=$(redis-cli -p "$port" script load "$(cat src/queue/scripts/record_{common,successes}.lua)")
+      local keys=() records=()
+      for i in $(seq "$batch"); do
+        local p="octohooks:{p.$i}"
+        r SET "$p:lease" tok
+        keys+=("$p:lease" "$P:msg:$M:attempts" "$P:msg:$M" "$P:ep:$E" "$P:ep:$E:health" "$P:ep:$E:log"
+          "$P:ep:$E:stats" "$p:stream" "$p:done:1795976501692-0")
+        records+=(tok "$attempt" __rand_int__ "$M:" "" ack 1795976501692-0 "$E")
+      done
+      args=(EVALSHA "$sha" $((batch * 9)) "${keys[@]}" 1795976501692 604800 h12 498882 d23 20786 :s
+        octohooks 604800 "${records[@]}") ;;
     accept)
       sha=$(redis-cli -p "$port" script load "$(cat src/store/scripts/message_create.lua)")
       args=(EVALSHA "$sha" 6 "$P:app:$A" "$P:msg:__rand_int__" "$P:app:$A:msgs" "$P:msg:__rand_int__"
@@ -50,15 +68,17 @@ run() { # shape
   esac
   local before after mem
   before=$(awk '{print $14+$15}' "/proc/$pid/stat")
-  redis-benchmark -p "$port" -n "$calls" -P 16 -c 4 -r 100000000 -q "${args[@]}" >/dev/null
+  redis-benchmark -p "$port" -n $((calls / per)) -P "${PIPELINE:-16}" -c 4 -r 100000000 -q "${args[@]}" >/dev/null
   after=$(awk '{print $14+$15}' "/proc/$pid/stat")
   mem=$(redis-cli -p "$port" info memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r')
   # A script error would make every call cheap: count what the calls wrote.
   local written
-  if [ "$1" = record ]; then written=$(redis-cli -p "$port" llen "$P:msg:$M:attempts")
+  if [ "$1" != accept ]; then written=$(redis-cli -p "$port" llen "$P:msg:$M:attempts")
   else written=$(redis-cli -p "$port" xlen "$P:stream"); fi
   redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-  [ "$written" -eq "$calls" ] || { echo "$1: $written of $calls calls wrote their record" >&2; exit 1; }
-  python3 -c "print(f'$1: {($after-$before)*10000/$calls:.1f} us of Redis CPU per call, used_memory {$mem/$calls:.0f} B per call')"
+  # (redis-benchmark may send a few calls more than asked, to fill its last pipelines.)
+  local expected=$((calls / per * per))
+  [ "$written" -ge "$expected" ] || { echo "$1: $written of $expected records written" >&2; exit 1; }
+  python3 -c "print(f'$1: {($after-$before)*10000/$written:.1f} us of Redis CPU per record, used_memory {$mem/$written:.0f} B per record')"
 }
 for _ in $(seq "${ROUNDS:-3}"); do for s in "${shapes[@]}"; do run "$s"; done; done

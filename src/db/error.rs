@@ -2,7 +2,7 @@
 //! (`NotFound`, `Conflict`, `Limit`, `LeaseLost`). Mapped to HTTP once, in `api::error`.
 
 /// Everything a store or queue operation can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),

@@ -12,9 +12,10 @@ use futures_util::future::join_all;
 use tokio::sync::{oneshot, watch};
 
 use super::fence::Fence;
-use super::partition::hub::{self, Hub};
 use super::partition::{self, Mode};
+use super::partition::{hub, ThreadShare};
 use super::plan::{plan, Held, LeaseAction, Timing};
+use super::recorder::{self, Recorder};
 use super::WorkerContext;
 use crate::db::StoreError;
 use crate::queue::assignment;
@@ -64,8 +65,8 @@ struct Coordinator {
     node_id: String,
     /// Threads the partitions (and their endpoint actors) run on: partition p on p mod K.
     arbiters: Vec<Arbiter>,
-    /// Each thread's shared stream reader (one Redis server; none on a cluster).
-    hubs: Vec<Hub>,
+    /// What each thread's partitions share: its stream reader and its recorder.
+    threads: Vec<ThreadShare>,
     held: HashMap<u16, HeldPartition>,
 }
 
@@ -83,26 +84,30 @@ pub async fn run(
     let mut tick = tokio::time::interval(context.config.worker.heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
-    let hubs = if context.config.redis.cluster {
-        Vec::new()
-    } else {
-        arbiters
-            .iter()
-            .map(|arbiter| {
+    let threads = arbiters
+        .iter()
+        .map(|arbiter| {
+            let (recorder, queue) =
+                Recorder::new(context.store.db.clone(), context.store.retention_secs());
+            let hub = (!context.config.redis.cluster).then(|| {
                 let (hub, subscriptions) = tokio::sync::mpsc::unbounded_channel();
                 let context = context.clone();
                 arbiter.spawn_fn(move || {
                     actix_rt::spawn(hub::run(context, subscriptions));
                 });
                 hub
-            })
-            .collect()
-    };
+            });
+            arbiter.spawn_fn(move || {
+                actix_rt::spawn(recorder::run(queue));
+            });
+            ThreadShare { hub, recorder }
+        })
+        .collect();
     let mut coordinator = Coordinator {
         context,
         node_id,
         arbiters,
-        hubs,
+        threads,
         held: HashMap::new(),
     };
     tracing::info!(node = %coordinator.node_id, "worker started");
@@ -251,10 +256,10 @@ impl Coordinator {
         let fence = Arc::new(Fence::new(lease, acquired, margin));
         let task_fence = fence.clone();
         let thread = usize::from(number) % self.arbiters.len();
-        let hub = self.hubs.get(thread).cloned();
+        let share = self.threads[thread].clone();
         self.arbiters[thread].spawn_fn(move || {
             actix_rt::spawn(async move {
-                partition::run(context, number, task_fence, hub, mode_rx).await;
+                partition::run(context, number, task_fence, share, mode_rx).await;
                 let _ = done_tx.send(());
             });
         });

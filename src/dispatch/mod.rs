@@ -20,6 +20,7 @@ pub mod fence;
 pub mod messages;
 pub mod partition;
 pub mod plan;
+pub mod recorder;
 pub mod routing;
 
 use std::sync::Arc;

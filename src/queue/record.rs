@@ -1,5 +1,6 @@
 //! Typed calls of the delivery path's bookkeeping scripts: recording an attempt
-//! (`scripts/record_attempt.lua`) and rescheduling a delivery without an attempt
+//! (`scripts/record_attempt.lua`), many successes at once (`scripts/record_successes.lua`)
+//! and rescheduling a delivery without an attempt
 //! (`scripts/postpone.lua`: into the retry set, or into the endpoint's parked backlog). Every
 //! one is fenced by the partition's lease and ends the job for its stream entry in the same
 //! atomic step.
@@ -16,11 +17,17 @@ use super::park::index_member;
 use super::stream::GROUP;
 use super::task::Task;
 use crate::db::script::ScriptCall;
-use crate::db::{Db, StoreError};
+use crate::db::{Db, Keys, StoreError};
 use crate::domain::AttemptStatus;
 
-static RECORD_ATTEMPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/record_attempt.lua")));
+/// The functions both record scripts use, put in front of each.
+const RECORD_COMMON: &str = include_str!("scripts/record_common.lua");
+static RECORD_ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&[RECORD_COMMON, include_str!("scripts/record_attempt.lua")].concat())
+});
+static RECORD_SUCCESSES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&[RECORD_COMMON, include_str!("scripts/record_successes.lua")].concat())
+});
 static POSTPONE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/postpone.lua")));
 
@@ -154,18 +161,33 @@ pub struct RecordReply {
     pub lane_continues: bool,
 }
 
+/// The keys every record reads, in the order both record scripts take them: the lease, the
+/// attempt's message and endpoint (application, endpoint, message), the job's stream entry.
+fn first_tier_keys(
+    keys: &Keys,
+    partition: u16,
+    (app, endpoint, message): (Uuid, Uuid, Uuid),
+    entry: &str,
+) -> [String; 9] {
+    [
+        keys.lease(partition),
+        keys.attempts(app, message),
+        keys.message(app, message),
+        keys.endpoint(app, endpoint),
+        keys.endpoint_health(app, endpoint),
+        keys.endpoint_log(app, endpoint),
+        keys.endpoint_stats(app, endpoint),
+        keys.stream(partition),
+        keys.done(partition, entry),
+    ]
+}
+
 /// Records an attempt, its health, its retry and its job's end atomically.
 pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordReply, StoreError> {
     let keys = &db.keys;
     let job = &r.job;
     let (log_before, log_after) = log::member_parts(r.message, r.status);
-    // One record in LOG_TRIM_EVERY trims the endpoint's log by age: it may hold a few attempts
-    // past retention for a while, at a fraction of the writes.
-    let oldest_kept = if rand::random_ratio(1, LOG_TRIM_EVERY) {
-        (r.now - (r.retention_secs as i64) * 1000).to_string()
-    } else {
-        String::new()
-    };
+    let oldest_kept = oldest_kept(r.now, r.retention_secs);
     let end = if r.lane.is_some() {
         "lane"
     } else {
@@ -180,17 +202,12 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordRepl
     };
     // Room for every tier: pushing never reallocates.
     let mut key_list = Vec::with_capacity(14);
-    key_list.extend([
-        keys.lease(job.partition),
-        keys.attempts(job.app, r.message),
-        keys.message(job.app, r.message),
-        keys.endpoint(job.app, job.endpoint),
-        keys.endpoint_health(job.app, job.endpoint),
-        keys.endpoint_log(job.app, job.endpoint),
-        keys.endpoint_stats(job.app, job.endpoint),
-        keys.stream(job.partition),
-        keys.done(job.partition, job.entry),
-    ]);
+    key_list.extend(first_tier_keys(
+        keys,
+        job.partition,
+        (job.app, job.endpoint, r.message),
+        job.entry,
+    ));
     if tier >= Tier::Failure {
         key_list.push(keys.retry(job.partition));
         key_list.push(keys.outbox(job.partition));
@@ -256,6 +273,109 @@ pub async fn record_attempt(db: &Db, r: &AttemptRecord<'_>) -> Result<RecordRepl
         recorded,
         lane_continues: continues == 1,
     })
+}
+
+/// The record's trim of the endpoint's log: one record in [`LOG_TRIM_EVERY`] trims it by age
+/// (the oldest score kept, ms), the others pass "" and do not. The log may hold a few attempts
+/// past retention for a while, at a fraction of the writes.
+fn oldest_kept(now: i64, retention_secs: u64) -> String {
+    if rand::random_ratio(1, LOG_TRIM_EVERY) {
+        (now - (retention_secs as i64) * 1000).to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// A successful attempt of a job from the stream (not a lane's head), the record nearly every
+/// attempt makes, for [`record_successes`]. Owned: it waits in its thread's recorder for the
+/// next call.
+#[derive(Debug, Clone)]
+pub struct Success {
+    pub partition: u16,
+    pub app: Uuid,
+    pub endpoint: Uuid,
+    pub message: Uuid,
+    /// The stream entry the job came from.
+    pub entry: String,
+    /// How the job ends for its entry (see [`JobRef::sole`]).
+    end: &'static str,
+    /// The caller's lease token (fencing).
+    pub lease: String,
+    /// The attempt as stored (JSON).
+    pub attempt: String,
+    /// When the attempt started, epoch ms.
+    pub started: i64,
+}
+
+impl Success {
+    /// The success of `job`'s attempt of `message`.
+    pub fn new(job: &JobRef<'_>, message: Uuid, started: i64, attempt: String) -> Self {
+        Success {
+            partition: job.partition,
+            app: job.app,
+            endpoint: job.endpoint,
+            message,
+            entry: job.entry.to_owned(),
+            end: job.end_arg(),
+            lease: job.lease.to_owned(),
+            attempt,
+            started,
+        }
+    }
+}
+
+/// Records `successes` in one atomic script call at `now`, as [`record_attempt`] records each
+/// (attempts and their entries' done sets kept `retention_secs`). Each is fenced by its own
+/// partition's lease; answers, in order, whether each was recorded (`false`: its lease has
+/// passed to another owner). On a Redis Cluster all of them must be of one partition.
+pub async fn record_successes(
+    db: &Db,
+    successes: &[Success],
+    now: i64,
+    retention_secs: u64,
+) -> Result<Vec<bool>, StoreError> {
+    if successes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys = &db.keys;
+    let mut key_list = Vec::with_capacity(successes.len() * 9);
+    for s in successes {
+        key_list.extend(first_tier_keys(
+            keys,
+            s.partition,
+            (s.app, s.endpoint, s.message),
+            &s.entry,
+        ));
+    }
+    let (_, log_after) = log::member_parts(Uuid::nil(), AttemptStatus::Success);
+    let mut call = ScriptCall::new(&RECORD_SUCCESSES, &key_list);
+    call.arg(now)
+        .arg(retention_secs.max(1))
+        .arg(&log::stats_args(now)[..])
+        .arg(log_after)
+        .arg(GROUP)
+        .arg(retention_secs);
+    for s in successes {
+        let (log_before, _) = log::member_parts(s.message, AttemptStatus::Success);
+        call.arg(&s.lease)
+            .arg(&s.attempt)
+            .arg(s.started)
+            .arg(log_before)
+            .arg(oldest_kept(now, retention_secs))
+            .arg(s.end)
+            .arg(&s.entry)
+            .arg(s.endpoint.to_string());
+    }
+    let mut conn = db.conn().await?;
+    let answers: Vec<i64> = call.invoke(&mut conn).await?;
+    if answers.len() != successes.len() {
+        return Err(StoreError::Corrupt(format!(
+            "record_successes answered {} results for {} records",
+            answers.len(),
+            successes.len()
+        )));
+    }
+    Ok(answers.into_iter().map(|a| a == 1).collect())
 }
 
 /// Where a delivery goes when it is rescheduled without an attempt.

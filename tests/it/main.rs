@@ -32,6 +32,7 @@ mod protection_concurrency;
 mod protection_isolation;
 mod protection_rate_limit;
 mod receiver_features;
+mod recording;
 mod recovery;
 mod redis_cluster;
 mod smoke;

@@ -1,6 +1,7 @@
 //! One delivery attempt with its bookkeeping: send the webhook, decide what follows, and
 //! record the attempt, the endpoint's health, the retry and the job's end for its stream
-//! entry in one fenced script call. A write that fails because Redis cannot serve is retried
+//! entry in one fenced script call (a success of a job from the stream in its thread's next
+//! group commit, `dispatch::recorder`). A write that fails because Redis cannot serve is retried
 //! for as long as the lease is surely ours (the outcome is known: recording it later beats
 //! delivering again); one refused by the fence is abandoned at once.
 
@@ -11,11 +12,13 @@ use crate::db::StoreError;
 use crate::delivery::Webhook;
 use crate::dispatch::fence::Fence;
 use crate::dispatch::messages::{Job, JobEnd};
+use crate::dispatch::recorder::Recorder;
 use crate::dispatch::WorkerContext;
 use crate::domain::{Attempt, AttemptStatus, Outcome};
 use crate::queue::outbox::{DisableReason, OpsEvent, OutboxEvent};
 use crate::queue::record::{
-    self, AttemptEvents, AttemptRecord, HealthUpdate, JobRef, LaneHead, Recorded,
+    self, AttemptEvents, AttemptRecord, HealthUpdate, JobRef, LaneHead, RecordReply, Recorded,
+    Success,
 };
 use crate::retry::{decide, Decision};
 use crate::store::attempts;
@@ -62,7 +65,13 @@ pub fn job_ref<'a>(
 }
 
 /// Runs one attempt of `job` to its end.
-pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &Job) -> AttemptEnd {
+pub async fn run(
+    context: &WorkerContext,
+    recorder: &Recorder,
+    partition: u16,
+    fence: &Fence,
+    job: &Job,
+) -> AttemptEnd {
     let message_id = job.task.message.to_string();
     // The node-wide cap: waits (without blocking the actor) when the node is saturated.
     let permit = context.node_permits.acquire().await;
@@ -145,10 +154,20 @@ pub async fn run(context: &WorkerContext, partition: u16, fence: &Fence, job: &J
             warn_after_ms: events.warn_after_ms,
         },
     };
-    let recorded = retrying(fence, job, || {
-        record::record_attempt(&context.store.db, &record)
-    })
-    .await;
+    let recorded = if record.health == HealthUpdate::Success && record.lane.is_none() {
+        let success = Success::new(&record.job, record.message, record.started, stored.clone());
+        retrying(fence, job, || recorder.record(success.clone()))
+            .await
+            .map(|()| RecordReply {
+                recorded: Recorded::Recorded,
+                lane_continues: false,
+            })
+    } else {
+        retrying(fence, job, || {
+            record::record_attempt(&context.store.db, &record)
+        })
+        .await
+    };
     let disable = decision == Decision::Gone
         || recorded.is_ok_and(|reply| reply.recorded == Recorded::Disable);
     let mut disabled = false;

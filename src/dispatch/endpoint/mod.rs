@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::fence::Fence;
 use super::messages::{Completion, Enqueue, Job, JobEnd, Refresh, Stop, StopIfIdle};
+use super::recorder::Recorder;
 use super::WorkerContext;
 use crate::clock::now_ms;
 use crate::domain::{CircuitState, EndpointHealth};
@@ -49,6 +50,8 @@ pub struct Placement {
     pub endpoint: Uuid,
     /// The partition's lease.
     pub fence: Arc<Fence>,
+    /// Where successes are recorded (the thread's group commit).
+    pub recorder: Recorder,
     /// Where job ends are reported to the partition.
     pub completions: UnboundedSender<Completion>,
     /// The partition's queue slots, shared by its endpoint actors (see [`gate`]).
@@ -137,6 +140,7 @@ impl EndpointActor {
     fn start(&mut self, ctx: &mut Context<Self>, job: Job, probe: bool) {
         let context = self.context.clone();
         let fence = self.placement.fence.clone();
+        let recorder = self.placement.recorder.clone();
         let partition = self.placement.partition;
         let completions = self.placement.completions.clone();
         // One span per delivery: ids only, never the payload or secrets.
@@ -148,7 +152,7 @@ impl EndpointActor {
             attempt = job.attempts_made() + 1,
         );
         let attempt = async move {
-            let end = attempt::run(&context, partition, &fence, &job).await;
+            let end = attempt::run(&context, &recorder, partition, &fence, &job).await;
             report(&completions, &job, end.job, end.lane_continues);
             end
         }

@@ -17,16 +17,15 @@
 //! [`LEFT_OUT_BLOCK`] at most, and a partition that subscribes waits [`MAX_BLOCK`] at most.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 
 use super::fanout::{self, Loaded};
-use super::reader::Batch;
+use super::reader::{Batch, Reading};
 use crate::db::{Db, StoreError};
-use crate::dispatch::fence::Fence;
 use crate::dispatch::WorkerContext;
 use crate::queue::stream::{self, Read};
 
@@ -39,17 +38,10 @@ const LEFT_OUT_BLOCK: Duration = Duration::from_millis(5);
 
 /// A live partition, read by its thread's hub until it stops listening.
 pub struct Subscriber {
-    pub number: u16,
     /// Its stream's key.
     pub stream: String,
-    pub fence: Arc<Fence>,
-    /// The partition's window: a read takes one permit per job it may start.
-    pub window: Arc<Semaphore>,
-    /// The partition's recent jobs per entry, to size its reads.
-    pub jobs_per_entry: Arc<AtomicUsize>,
-    /// Cleared when the partition stops reading (drain, abort).
-    pub listening: Arc<AtomicBool>,
-    pub out: mpsc::Sender<Batch>,
+    /// What its reader read with, handed over.
+    pub reading: Reading,
 }
 
 /// Where a thread's partitions subscribe to its hub.
@@ -87,12 +79,14 @@ pub async fn run(
             while let Ok(subscriber) = subscriptions.try_recv() {
                 subscribers.push(subscriber);
             }
-            subscribers.retain(|s| s.listening.load(Ordering::Relaxed) && !s.out.is_closed());
+            subscribers.retain(|s| {
+                s.reading.listening.load(Ordering::Relaxed) && !s.reading.out.is_closed()
+            });
             // A partition started again on this thread while its stopping instance still
             // listens: the newest one reads (one stream may appear once in a read).
             let mut seen = HashSet::new();
             for i in (0..subscribers.len()).rev() {
-                if !seen.insert(subscribers[i].number) {
+                if !seen.insert(subscribers[i].reading.number) {
                     subscribers.remove(i);
                 }
             }
@@ -106,7 +100,7 @@ pub async fn run(
             let now = Instant::now();
             let mut shares = Vec::new();
             for (i, s) in subscribers.iter().enumerate() {
-                if let Some(share) = take_share(i, s, batch, now) {
+                if let Some(share) = take_share(i, &s.reading, batch, now) {
                     shares.push(share);
                 }
             }
@@ -132,7 +126,10 @@ pub async fn run(
             let count = shares.iter().map(|s| s.count).min().unwrap_or(1);
             for share in &mut shares {
                 let extra = (share.count - count) * share.each;
-                subscribers[share.subscriber].window.add_permits(extra);
+                subscribers[share.subscriber]
+                    .reading
+                    .window
+                    .add_permits(extra);
                 share.count = count;
             }
             let streams: Vec<&str> = shares
@@ -144,9 +141,9 @@ pub async fn run(
                     backoff = Duration::from_millis(100);
                     let mut loads = preload(db, &shares, &subscribers, &reads).await;
                     for (share, read) in shares.into_iter().zip(reads).rev() {
-                        let s = &subscribers[share.subscriber];
                         let unused = count.saturating_sub(read.len());
-                        s.window.add_permits(unused * share.each);
+                        let window = &subscribers[share.subscriber].reading.window;
+                        window.add_permits(unused * share.each);
                         let loaded = if read.entries.is_empty() {
                             None
                         } else {
@@ -164,6 +161,7 @@ pub async fn run(
                 Err(e) => {
                     for share in &shares {
                         subscribers[share.subscriber]
+                            .reading
                             .window
                             .add_permits(count * share.each);
                     }
@@ -189,7 +187,7 @@ pub async fn run(
 
 /// The share of subscriber `i` in the next read, with its permits taken; `None` when it is
 /// left out (lease not surely ours, its channel full, its window short of a batch).
-fn take_share(i: usize, s: &Subscriber, batch: usize, now: Instant) -> Option<Share> {
+fn take_share(i: usize, s: &Reading, batch: usize, now: Instant) -> Option<Share> {
     if !s.fence.is_valid(now) {
         return None;
     }
@@ -218,7 +216,7 @@ async fn preload(
         .iter()
         .zip(reads)
         .filter(|(_, read)| !read.entries.is_empty())
-        .map(|(share, read)| (subscribers[share.subscriber].number, read))
+        .map(|(share, read)| (subscribers[share.subscriber].reading.number, read))
         .collect();
     if with_entries.is_empty() {
         return Vec::new();

@@ -7,7 +7,8 @@
 //! resumes erasure jobs and purges whose node died.
 //!
 //! Everything of a partition runs on one arbiter thread: this task, its reader (and the
-//! thread's shared one) and its endpoint actors. A semaphore bounds the jobs in flight (the
+//! thread's shared one) and its endpoint actors, whose successes the thread's recorder writes
+//! together (`dispatch::recorder`). A semaphore bounds the jobs in flight (the
 //! window, `window`), so a backlog stays in Redis instead of in memory. Every write that moves
 //! work is fenced by the partition's lease ([`Fence`]); a refused one stops the partition.
 
@@ -31,6 +32,7 @@ use uuid::Uuid;
 use super::endpoint::{EndpointActor, Placement};
 use super::fence::Fence;
 use super::messages::{Completion, Enqueue, Job, Refresh, Stop};
+use super::recorder::Recorder;
 use super::WorkerContext;
 use crate::db::StoreError;
 use crate::domain::Ordering;
@@ -77,6 +79,8 @@ struct Partition {
     number: u16,
     /// The lease the partition runs under.
     fence: Arc<Fence>,
+    /// Its thread's recorder, handed to its endpoint actors.
+    recorder: Recorder,
     actors: HashMap<Uuid, Addr<EndpointActor>>,
     routes: RouteCache,
     ledger: Ledger,
@@ -111,12 +115,22 @@ struct Throttles {
     reclaim: LogThrottle,
 }
 
+/// What the partitions of one thread share.
+#[derive(Clone)]
+pub struct ThreadShare {
+    /// The thread's stream reader (one Redis server only: a cluster refuses a read across
+    /// slots).
+    pub hub: Option<hub::Hub>,
+    /// Where its endpoint actors record their successes.
+    pub recorder: Recorder,
+}
+
 /// Runs a partition until told to stop or its lease is found lost.
 pub async fn run(
     context: Arc<WorkerContext>,
     number: u16,
     fence: Arc<Fence>,
-    hub: Option<hub::Hub>,
+    share: ThreadShare,
     mut mode_rx: watch::Receiver<Mode>,
 ) {
     let config = context.config.clone();
@@ -134,9 +148,9 @@ pub async fn run(
             window: window.permits(),
             jobs_per_entry: jobs_per_entry.clone(),
             listening: listening.clone(),
-            hub,
             out: batch_tx,
         },
+        share.hub,
     ));
     let stop_reading = || {
         listening.store(false, AtomicOrdering::Relaxed);
@@ -146,6 +160,7 @@ pub async fn run(
         context,
         number,
         fence,
+        recorder: share.recorder,
         actors: HashMap::new(),
         routes: RouteCache::default(),
         ledger: Ledger::default(),
@@ -491,6 +506,7 @@ impl Partition {
                 app,
                 endpoint: route.id,
                 fence: self.fence.clone(),
+                recorder: self.recorder.clone(),
                 completions: self.completions.clone(),
                 slots: self.queue_slots.clone(),
                 health_epoch: route.health_epoch,

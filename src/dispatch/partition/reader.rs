@@ -38,30 +38,27 @@ pub struct Reading {
     pub window: Arc<Semaphore>,
     /// The partition's recent fan-out.
     pub jobs_per_entry: Arc<AtomicUsize>,
-    /// Cleared when the partition stops reading.
+    /// Cleared when the partition stops reading (drain, abort).
     pub listening: Arc<AtomicBool>,
-    /// The thread's shared reader, when there is one (one Redis server).
-    pub hub: Option<Hub>,
     pub out: mpsc::Sender<Batch>,
 }
 
 /// Reads the stream into `out` until the partition stops listening, pausing while the lease
 /// under `fence` is not surely ours: its pending entries, then its new ones (or hands those
-/// over to the hub).
-pub async fn run(context: Arc<WorkerContext>, reading: Reading) {
+/// over to the thread's `hub`, when there is one).
+pub async fn run(context: Arc<WorkerContext>, reading: Reading, hub: Option<Hub>) {
+    let config = &context.config;
+    let db = &context.store.db;
+    let stream = db.keys.stream(reading.number);
     let Reading {
         number,
         fence,
         window,
         jobs_per_entry,
-        listening,
-        hub,
         out,
-    } = reading;
-    let config = &context.config;
-    let db = &context.store.db;
-    let stream = db.keys.stream(number);
-    let batch = config.queue.batch_size;
+        ..
+    } = &reading;
+    let (number, batch) = (*number, config.queue.batch_size);
     let mut cursor = Cursor::Pending("0".into());
     let mut backoff = Duration::from_millis(100);
     'connect: loop {
@@ -82,15 +79,7 @@ pub async fn run(context: Arc<WorkerContext>, reading: Reading) {
         loop {
             // A hub gone (its thread stopping) leaves the partition reading on its own.
             if let (Cursor::New, Some(hub)) = (&cursor, hub.as_ref().filter(|h| !h.is_closed())) {
-                let _ = hub.send(Subscriber {
-                    number,
-                    stream,
-                    fence,
-                    window,
-                    jobs_per_entry,
-                    listening,
-                    out,
-                });
+                let _ = hub.send(Subscriber { stream, reading });
                 return;
             }
             let each = jobs_per_entry.load(Ordering::Relaxed).clamp(1, batch);

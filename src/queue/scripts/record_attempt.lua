@@ -6,10 +6,9 @@
 -- skips it). For the head of a FIFO lane: the head stays in place, one attempt older and due
 -- at its retry time, or leaves the lane, whose next head is then due at once. There is no
 -- moment at which a failed delivery is neither pending in the stream nor scheduled in the
--- retry set. Fenced: refused unless the caller still holds the partition's lease. Every
--- format (attempt, log member, stats fields) is made by the caller; the script only adds the
--- attempt's list position and counts into a stats bucket ("<period id>:<successes>:<failures>",
--- read by queue/log.rs).
+-- retry set. Fenced: refused unless the caller still holds the partition's lease. Its
+-- functions are in record_common.lua, put in front of it. Successes of jobs from the stream
+-- are mostly recorded many at a time by record_successes.lua instead.
 --
 -- Keys and arguments come in three tiers, each passed only when needed: Redis turns every key
 -- and argument into a Lua string (~0.1-0.3 us each), and most calls are the success of a job
@@ -49,22 +48,10 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local failed = ARGV[2] ~= 'success'
 local now = tonumber(ARGV[3])
 local result = 1
--- The endpoint (or its application) may have been deleted while the request was in flight:
--- its health, log and stats are then not recreated, nothing would ever delete them again.
--- One call answers both existence checks when both keys are there, as they nearly always are.
-local endpoint_exists, message_exists = true, true
-if redis.call('EXISTS', KEYS[4], KEYS[3]) ~= 2 then
-  endpoint_exists = redis.call('EXISTS', KEYS[4]) == 1
-  message_exists = redis.call('EXISTS', KEYS[3]) == 1
-end
+local endpoint_exists, message_exists = existing(KEYS[4], KEYS[3])
 if endpoint_exists then
   if not failed then
-    -- A success on an endpoint without failures rewrites its health at most once a second:
-    -- a read costs less than a write (and writes go to the AOF and the replicas).
-    local health = redis.call('HMGET', KEYS[5], 'consecutiveFailures', 'lastSuccess')
-    if health[1] ~= '0' or now - (tonumber(health[2]) or 0) >= 1000 then
-      redis.call('HSET', KEYS[5], 'lastSuccess', ARGV[3], 'consecutiveFailures', 0, 'failingSince', '')
-    end
+    note_success(KEYS[5], ARGV[3], now)
   else
     redis.call('HINCRBY', KEYS[5], 'consecutiveFailures', 1)
     redis.call('HSET', KEYS[5], 'lastFailure', ARGV[3])
@@ -87,18 +74,7 @@ if endpoint_exists then
       if ARGV[i] ~= '' then redis.call('XADD', KEYS[11], '*', ARGV[24], ARGV[i]) end
     end
   end
-  -- Stats: one bucket per hour (24) and per day (30), started afresh when reused for a newer
-  -- period. One read and one write for both.
-  local buckets = redis.call('HMGET', KEYS[7], ARGV[10], ARGV[12])
-  local fields = {}
-  for i, first in ipairs({10, 12}) do
-    local period, successes, failures = string.match(buckets[i] or '', '^(%d+):(%d+):(%d+)$')
-    if period ~= ARGV[first + 1] then successes, failures = 0, 0 end
-    if failed then failures = failures + 1 else successes = successes + 1 end
-    fields[#fields + 1] = ARGV[first]
-    fields[#fields + 1] = ARGV[first + 1] .. ':' .. successes .. ':' .. failures
-  end
-  redis.call('HSET', KEYS[7], unpack(fields))
+  count_stats(KEYS[7], {ARGV[10], ARGV[11], ARGV[12], ARGV[13]}, failed)
 end
 local attempt = ARGV[5]
 local log_suffix = ARGV[8]
@@ -107,13 +83,8 @@ if result == 2 and ARGV[22] ~= '' then
   log_suffix = ARGV[23]
 end
 if message_exists then
-  local position = redis.call('RPUSH', KEYS[2], attempt) - 1
-  -- The list's lifetime is set with its first attempt.
-  if position == 0 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-  if endpoint_exists then
-    redis.call('ZADD', KEYS[6], ARGV[6], ARGV[7] .. position .. log_suffix)
-    if ARGV[9] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. ARGV[9]) end
-  end
+  push_attempt(KEYS[2], ARGV[4], attempt, KEYS[6], ARGV[6], ARGV[7], log_suffix, ARGV[9],
+    endpoint_exists)
 end
 -- Only failures (and lanes, which pass every tier) name a retry.
 local retry_member = ARGV[19] or ''
@@ -137,12 +108,5 @@ end
 if retry_member ~= '' and result ~= 2 and endpoint_exists then
   redis.call('ZADD', KEYS[10], ARGV[20], retry_member)
 end
-if ARGV[14] == 'ack' or ARGV[14] == 'ack_done' then
-  redis.call('XACK', KEYS[8], ARGV[16], ARGV[15])
-  redis.call('XDEL', KEYS[8], ARGV[15])
-  if ARGV[14] == 'ack_done' then redis.call('DEL', KEYS[9]) end
-else
-  redis.call('SADD', KEYS[9], ARGV[17])
-  redis.call('EXPIRE', KEYS[9], ARGV[18])
-end
+end_job(ARGV[14], KEYS[8], ARGV[16], ARGV[15], KEYS[9], ARGV[17], ARGV[18])
 return {result, 0}
