@@ -11,7 +11,7 @@ use octohooks::config::Config;
 use octohooks::store::Store;
 use serde_json::json;
 
-use super::queue::assert_drained;
+use super::queue::{assert_drained, explain_lost};
 use super::receiver::{Hit, Receiver, Reply};
 use super::wait::eventually;
 
@@ -56,14 +56,21 @@ pub async fn wait_delivered(seen: &Seen, count: usize, timeout: Duration, what: 
     eventually(timeout, what, || async { seen.distinct() >= count }).await;
 }
 
-/// Compares the accepted ids with what the receiver saw; returns (lost, duplicates).
-pub fn reconcile(accepted: &[String], seen: &Seen) -> (usize, usize) {
+/// The accepted ids the receiver has not seen.
+fn lost_ids(accepted: &[String], seen: &Seen) -> Vec<String> {
     let counts = seen.counts.lock().expect("seen");
-    let accepted_set: HashSet<&String> = accepted.iter().collect();
-    let lost = accepted
+    accepted
         .iter()
         .filter(|id| !counts.contains_key(*id))
-        .count();
+        .cloned()
+        .collect()
+}
+
+/// Compares the accepted ids with what the receiver saw; returns (lost, duplicates).
+pub fn reconcile(accepted: &[String], seen: &Seen) -> (usize, usize) {
+    let lost = lost_ids(accepted, seen).len();
+    let counts = seen.counts.lock().expect("seen");
+    let accepted_set: HashSet<&String> = accepted.iter().collect();
     let unknown: Vec<&String> = counts
         .keys()
         .filter(|id| !accepted_set.contains(id))
@@ -86,13 +93,20 @@ pub async fn settle(
     timeout: Duration,
     logs: impl Fn() -> String,
 ) -> (usize, usize) {
-    wait_none_lost(
-        accepted.len(),
-        timeout,
-        || reconcile(accepted, seen).0,
-        logs,
-    )
-    .await;
+    let deadline = Instant::now() + timeout;
+    while reconcile(accepted, seen).0 > 0 {
+        if Instant::now() >= deadline {
+            let lost = lost_ids(accepted, seen);
+            panic!(
+                "{} of {} accepted messages not delivered after {timeout:?}; where they are:\n{}\nlogs:\n{}",
+                lost.len(),
+                accepted.len(),
+                explain_lost(store, &lost).await,
+                logs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     // Every entry is acknowledged only after its delivery was recorded: once the queues are
     // empty, no delivery is in flight and none can come again.
     assert_drained(store).await;

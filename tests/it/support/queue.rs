@@ -162,3 +162,39 @@ pub async fn retries_of_endpoint(store: &Store, endpoint: &str) -> Vec<(Task, i6
         .filter(|(task, _)| matches!(task.target, Target::Endpoint { id, .. } if id == endpoint))
         .collect()
 }
+
+/// Where each of the first `lost` messages (by id) is left, to explain a loss: its stream
+/// entries and retry-set members, its depth summary, and the attempts stored for it.
+pub async fn explain_lost(store: &Store, lost: &[String]) -> String {
+    let (stream, retry) = (stream_tasks(store).await, retry_tasks(store).await);
+    let mut conn = store.conn().await.expect("conn");
+    let mut text = format!("{:?}\n", depth(store).await);
+    for id in lost.iter().take(5) {
+        let Ok(message) = uuid::Uuid::parse_str(id) else {
+            text += &format!("{id}: not a message id\n");
+            continue;
+        };
+        let in_stream = stream.iter().filter(|t| t.message == message).count();
+        let in_retry: Vec<i64> = retry
+            .iter()
+            .filter(|(t, _)| t.message == message)
+            .map(|(_, due)| due - now_ms())
+            .collect();
+        let pattern = format!("{}*:msg:{id}:attempts", store.db.keys.prefix());
+        let mut attempts = Vec::new();
+        for key in super::redis_server::scan_keys(&mut conn, &pattern).await {
+            let list: Vec<String> = redis::cmd("LRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut conn)
+                .await
+                .expect("lrange");
+            attempts.extend(list);
+        }
+        text += &format!(
+            "{id}: stream entries {in_stream}, retries due in (ms) {in_retry:?}, attempts {attempts:?}\n"
+        );
+    }
+    text
+}
