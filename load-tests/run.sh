@@ -447,11 +447,13 @@ PY
     # The receiver's first and last delivery: the worker's start-up, then the drain itself.
     first_ms=$(stat_field first_ms); last_ms=$(stat_field last_ms)
     python3 -c "s = $start * 1000; print(f'drain: first delivery {$first_ms - s:.0f} ms after the worker started, last {$last_ms - s:.0f} ms: {$total * 1000 / max(1, $last_ms - $first_ms):.0f} deliveries/s between them')"
-    # Where a delivery's time goes: the worker's mean HTTP time per attempt, and the TCP
+    # Where a delivery's time goes: the worker's mean HTTP time per attempt, the jobs it
+    # postponed (a spill costs Redis a write and a second read of the job), and the TCP
     # connections to the receiver closed during the drain (TIME_WAIT: pool churn).
     curl -s "$WORKER_METRICS/metrics" | awk '/^octohooks_delivery_seconds_sum/ { s += $2 }
       /^octohooks_delivery_seconds_count/ { n += $2 }
-      END { if (n) printf "drain: mean HTTP time per attempt %.2f ms over %d attempts\n", 1000 * s / n, n }'
+      /^octohooks_deliveries_postponed_total/ { p += $2 }
+      END { if (n) printf "drain: mean HTTP time per attempt %.2f ms over %d attempts; %d jobs postponed to the retry set\n", 1000 * s / n, n, p }'
     echo "drain: connections to the receiver closed (TIME_WAIT): $(ss -Htan state time-wait "( dport = :$recv_port )" 2>/dev/null | wc -l)"
     cpu_line drain "$total" "$(calc "$end - $start")" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2]))
     machine_line drain "$(calc "$end - $start")" $((c1_all - c0_all)) $((c1_run - c0_run))

@@ -365,3 +365,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_fresh_endpoint_is_judged_by_what_it_finished_so_far() {
+    let t0 = Instant::now();
+    let mut fast = gate(100, 16, t0);
+    let mut hanging = gate(100, 16, t0);
+    for g in [&mut fast, &mut hanging] {
+        for job in 0..16 {
+            g.offer(job, None, t0);
+            assert!(start(g, t0).is_some());
+        }
+    }
+    // 10 ms in: the fast one answered all 16 (counted over 100 ms: 160/s, ~1,600 may wait
+    // without a slot); the hanging one answered none.
+    let t = t0 + Duration::from_millis(10);
+    for _ in 0..16 {
+        fast.finished(t, AttemptResult::Succeeded, false);
+    }
+    for job in 100..116 {
+        fast.offer(job, None, t);
+        start(&mut fast, t);
+    }
+    fast.offer(200, None, t);
+    assert_eq!(fast.settle_newest(t, || None), None, "kept: drains fast");
+    hanging.offer(200, None, t);
+    assert_eq!(
+        hanging.settle_newest(t, || None),
+        Some((200, SPILL_DELAY)),
+        "spilled: nothing answered yet"
+    );
+}
