@@ -82,7 +82,18 @@ impl WebhookClient {
             Err(kind) => return finish(None, None, Some(kind), None),
         };
         let exchange = async {
-            let response = self.client.request(request).await?;
+            let response = match self.client.request(request).await {
+                // A pooled keep-alive connection the receiver closed just as this request
+                // went out (its idle timeout ran out): one more try, on another connection.
+                // Webhooks are at-least-once and carry `webhook-id`, so a receiver that did
+                // see the first copy can tell; Go's client retries such a request the same way.
+                Err(e) if closed_before_answering(&e) => {
+                    let again = self.request(webhook, started_ms)?;
+                    self.client.request(again).await
+                }
+                sent => sent,
+            }
+            .map_err(|e| classify(&e))?;
             let status = response.status();
             let retry_after = response
                 .headers()
@@ -90,11 +101,11 @@ impl WebhookClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after);
             let body = read_limited(response.into_body(), self.max_body).await;
-            Ok::<_, hyper_util::client::legacy::Error>((status, retry_after, body))
+            Ok::<_, FailureKind>((status, retry_after, body))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Err(_) => finish(None, None, Some(FailureKind::Timeout), None),
-            Ok(Err(e)) => finish(None, None, Some(classify(&e)), None),
+            Ok(Err(kind)) => finish(None, None, Some(kind), None),
             Ok(Ok((status, retry_after, body))) => {
                 let code = status.as_u16();
                 let failure = if status.is_success() {
@@ -171,6 +182,29 @@ async fn read_limited(mut body: hyper::body::Incoming, max: usize) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a request failed because its connection was closed or reset before any answer,
+/// the mark of a keep-alive connection the receiver closed as the request was sent. Not a
+/// failure to connect: that one a second try would only repeat.
+fn closed_before_answering(err: &hyper_util::client::legacy::Error) -> bool {
+    if err.is_connect() {
+        return false;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+            return matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted);
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Maps a client error to a failure kind by walking its causes.

@@ -1,6 +1,7 @@
 //! How each kind of failure is classified and acted on: 410 disables, 429/503 honour
 //! Retry-After (capped), timeouts, redirects (never followed), refused connections, DNS
-//! failures and SSRF-blocked addresses each leave a precise attempt record.
+//! failures and SSRF-blocked addresses each leave a precise attempt record; a kept-alive
+//! connection the receiver drops as a request goes out is tried again at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -382,4 +383,146 @@ async fn private_addresses_are_refused_unless_allowed() {
     );
     server.shutdown().await;
     receiver.stop().await;
+}
+
+/// What a [`Dropping`] receiver does with a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Drop {
+    /// Answer 200 and keep the connection open.
+    Answer,
+    /// Close the connection after reading the request, without an answer (FIN).
+    Close,
+    /// Reset the connection after reading the request (RST).
+    Reset,
+}
+
+/// A raw HTTP/1.1 receiver on keep-alive connections that drops some requests' connections
+/// instead of answering them, as a server whose idle timeout fires just as a request comes in
+/// on a connection it kept alive. `plan[n]` says what happens to the n-th request (from 0);
+/// later ones are answered. Counts connections and records each request's `webhook-id`.
+struct Dropping {
+    url: String,
+    ids: Arc<std::sync::Mutex<Vec<String>>>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Dropping {
+    async fn start(plan: &'static [Drop]) -> Dropping {
+        use std::sync::atomic::Ordering::SeqCst;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let ids: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let connections: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let (seen, accepted) = (ids.clone(), connections.clone());
+        actix_rt::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                accepted.fetch_add(1, SeqCst);
+                let seen = seen.clone();
+                actix_rt::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        // One request: the head up to its blank line, then its body.
+                        let head_end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                        let header = |name: &str| {
+                            head.lines()
+                                .find_map(|l| l.strip_prefix(name))
+                                .map(|v| v.trim().to_string())
+                        };
+                        let length: usize = header("content-length:")
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < head_end + length {
+                            let mut chunk = [0u8; 4096];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.drain(..head_end + length);
+                        let n = {
+                            let mut ids = seen.lock().expect("ids");
+                            ids.push(header("webhook-id:").unwrap_or_default());
+                            ids.len() - 1
+                        };
+                        match plan.get(n).copied().unwrap_or(Drop::Answer) {
+                            Drop::Answer => {
+                                let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                                if socket.write_all(ok).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Drop::Close => return,
+                            Drop::Reset => {
+                                let _ = socket.set_zero_linger();
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Dropping {
+            url,
+            ids,
+            connections,
+        }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.ids.lock().expect("ids").clone()
+    }
+}
+
+#[actix_rt::test]
+async fn a_kept_alive_connection_dropped_as_a_request_goes_out_is_tried_again_on_another() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let server = TestServer::start_with(one_retry).await;
+    // The second request goes out on the connection the first left open, which the receiver
+    // closes; the fourth on the next one, which it resets.
+    let receiver = Dropping::start(&[
+        Drop::Answer,
+        Drop::Close,
+        Drop::Answer,
+        Drop::Reset,
+        Drop::Answer,
+    ])
+    .await;
+    let (app, _) = server
+        .app_with_endpoint("dropping", &format!("{}/hook", receiver.url))
+        .await;
+    let mut messages = Vec::new();
+    for _ in 0..3 {
+        let message = server.send_event(&app, "x").await;
+        // One at a time: each next message finds the last one's connection idle in the pool.
+        let attempts = wait_attempts(&server, &app, &message, 1).await;
+        assert_eq!(attempts[0]["status"], "success", "{attempts:#?}");
+        messages.push(message);
+    }
+    wait_quiet(&server).await;
+    for message in &messages {
+        let attempts = server.attempts(&app, message).await;
+        assert_eq!(attempts.len(), 1, "{message}: {attempts:#?}");
+        assert_eq!(attempts[0]["status"], "success", "{attempts:#?}");
+    }
+    let [first, second, third] = [0, 1, 2].map(|i| messages[i].clone());
+    assert_eq!(
+        receiver.ids(),
+        [first, second.clone(), second, third.clone(), third],
+        "each dropped request is sent once more, on a new connection"
+    );
+    assert_eq!(receiver.connections.load(SeqCst), 3);
+    server.shutdown().await;
 }
