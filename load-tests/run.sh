@@ -520,7 +520,7 @@ for p in "${redis_ports[@]}"; do
   redis-cli -p "$p" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\1 \2 \3/p' | sort -k2 -n -r | head -16
 done
 echo "--- metrics (excerpt)"
-curl -s "$BASE_URL/metrics" | grep -E '^octohooks_(deliveries_total|deliveries_postponed_total|messages_accepted_total|owned_partitions|retries_scheduled_total)' | head -20 || true
+curl -s "$BASE_URL/metrics" | grep -E '^octohooks_(deliveries_total|deliveries_postponed_total|deliveries_resent_total|messages_accepted_total|owned_partitions|retries_scheduled_total)' | head -20 || true
 if [ "${TARGETS:-1}" = 0 ]; then
   echo "--- targets not checked (TARGETS=0)"
 else

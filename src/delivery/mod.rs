@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::clock::now_ms;
 use crate::config::DeliveryConfig;
 use crate::domain::{FailureKind, Outcome};
+use crate::telemetry::metrics;
 use bytes::Bytes;
 use client::{HttpClient, ResolveError};
 use http_body_util::{BodyExt, Full};
@@ -88,6 +89,7 @@ impl WebhookClient {
                 // Webhooks are at-least-once and carry `webhook-id`, so a receiver that did
                 // see the first copy can tell; Go's client retries such a request the same way.
                 Err(e) if closed_before_answering(&e) => {
+                    metrics::RESENT.inc();
                     let again = self.request(webhook, started_ms)?;
                     self.client.request(again).await
                 }

@@ -94,6 +94,15 @@ pub static POSTPONED: LazyLock<IntCounter> = LazyLock::new(|| {
     )
 });
 
+/// Requests sent once more at once because the kept-alive connection they went out on was
+/// dropped before any answer (`delivery::WebhookClient::send`).
+pub static RESENT: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter(
+        "octohooks_deliveries_resent_total",
+        "Requests sent again at once after their kept-alive connection was dropped unanswered",
+    )
+});
+
 /// Jobs parked without an attempt behind an open circuit.
 pub static PARKED: LazyLock<IntCounter> = LazyLock::new(|| {
     counter(
