@@ -6,6 +6,7 @@
 pub mod client;
 pub mod signature;
 
+use std::error::Error;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -193,8 +194,7 @@ fn closed_before_answering(err: &hyper_util::client::legacy::Error) -> bool {
     if err.is_connect() {
         return false;
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
+    for e in causes(err) {
         if e.downcast_ref::<hyper::Error>()
             .is_some_and(hyper::Error::is_incomplete_message)
         {
@@ -204,15 +204,21 @@ fn closed_before_answering(err: &hyper_util::client::legacy::Error) -> bool {
             use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
             return matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted);
         }
-        source = e.source();
     }
     false
 }
 
+/// A client error and its causes, outermost first.
+fn causes<'a>(
+    err: &'a hyper_util::client::legacy::Error,
+) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    let first: &'a (dyn Error + 'static) = err;
+    std::iter::successors(Some(first), |e: &&'a (dyn Error + 'static)| (*e).source())
+}
+
 /// Maps a client error to a failure kind by walking its causes.
 fn classify(err: &hyper_util::client::legacy::Error) -> FailureKind {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
+    for e in causes(err) {
         if let Some(resolve) = e.downcast_ref::<ResolveError>() {
             return match resolve {
                 ResolveError::Blocked(_) => FailureKind::BlockedAddress,
@@ -235,7 +241,6 @@ fn classify(err: &hyper_util::client::legacy::Error) -> FailureKind {
                 return FailureKind::Tls;
             }
         }
-        source = e.source();
     }
     FailureKind::Connection
 }
