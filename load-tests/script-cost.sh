@@ -11,11 +11,11 @@
 #   under load; figures per success, CALLS successes in all); record-fanout: BATCH successes of
 #   one partition in one call, FANOUT endpoints for each message (jobs of entries with several,
 #   marked in their done sets: fan-out); accept: a 1 KB message without uid, Idempotency-Key or
-#   ordering key (src/store/messages.rs). The arguments below mirror what those two files pass:
-#   change them together. redis-benchmark pipelines 16 calls on each of 4 connections;
-#   __rand_int__ gives each call its own message and log member. Prints, per run, Redis CPU
-#   (utime+stime from /proc) per record (a call, or a success in a batch) and used_memory per
-#   record.
+#   ordering key, for an application with an endpoint (src/store/messages.rs). The arguments
+#   below mirror what those two files pass: change them together. redis-benchmark pipelines 16
+#   calls on each of 4 connections; __rand_int__ gives each call its own message and log
+#   member. Prints, per run, Redis CPU (utime+stime from /proc) per record (a call, or a
+#   success in a batch) and used_memory per record.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-redis.sh
@@ -36,7 +36,7 @@ run() { # shape
   for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   local pid; pid=$(cat "$work/redis.pid")
   r() { redis-cli -p "$port" "$@" >/dev/null; }
-  r SET "$P:lease" tok; r HSET "$P:ep:$E" url x; r HSET "$P:msg:$M" id x; r HSET "$P:app:$A" org acme
+  r SET "$P:lease" tok; r HSET "$P:ep:$E" url x; r HSET "$P:msg:$M" id x; r HSET "$P:app:$A" org acme; r ZADD "$P:app:$A:eps" 0 "$E"
   r HSET "$P:ep:$E:health" consecutiveFailures 0 lastSuccess 99999999999999
   local args sha per=1 lists=("$P:msg:$M:attempts")
   case $1 in
@@ -78,9 +78,9 @@ run() { # shape
         octohooks 604800 "${records[@]}") ;;
     accept)
       sha=$(redis-cli -p "$port" script load "$(cat src/store/scripts/message_create.lua)")
-      args=(EVALSHA "$sha" 6 "$P:app:$A" "$P:msg:__rand_int__" "$P:app:$A:msgs" "$P:msg:__rand_int__"
-        "$P:stream" "$P:msg:__rand_int__"
-        __rand_int__ "1795976501692:__rand_int__" 604800 "" "" t "$task" acme ""
+      args=(EVALSHA "$sha" 7 "$P:app:$A" "$P:msg:__rand_int__" "$P:app:$A:msgs" "$P:msg:__rand_int__"
+        "$P:stream" "$P:msg:__rand_int__" "$P:app:$A:eps"
+        __rand_int__ "1795976501692:__rand_int__" 604800 "" "" t "$task" acme "" 1
         id __rand_int__ app "$A" eventType user.created channels '[]' payload "$payload"
         created 1795976501692) ;;
     *) echo "unknown shape $1 (record, record-batch, record-fanout, accept)" >&2; exit 2 ;;

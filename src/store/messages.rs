@@ -1,7 +1,8 @@
 //! Messages: partition-scoped hashes (expiring after the retention period), a newest-first
 //! list per application and a uid reservation per uid. Accepting a message writes its hash,
 //! uid, list entry and the partition stream entry in one script, so an accepted message is
-//! always queued.
+//! always queued; a message of an application without endpoints is stored and listed but not
+//! queued (no worker has anything to do with it).
 
 use std::sync::LazyLock;
 
@@ -149,6 +150,7 @@ impl Store {
                 uid_key,
                 keys.stream(keys.partition_of(app)),
                 reservation,
+                keys.endpoints(app),
             ],
         );
         call.arg(id.to_string())
@@ -160,6 +162,7 @@ impl Store {
             .arg(task.encode())
             .arg(org)
             .arg(reservation_ttl)
+            .arg(if input.only_to.is_none() { "1" } else { "" })
             .arg("id")
             .arg(id.to_string())
             .arg("app")

@@ -537,3 +537,40 @@ async fn messages_and_their_uids_expire_with_the_retention() {
     assert_eq!(ids(&server.get(&msgs(&app)).await.body), [second.as_str()]);
     server.shutdown().await;
 }
+
+/// A message of an application without endpoints is stored and listed but not queued (no
+/// stream entry, nothing for a worker to read); one of an application with an endpoint is.
+/// The API runs alone here, so every queued entry stays in its stream to be counted.
+#[actix_rt::test]
+async fn a_message_is_queued_only_when_its_application_has_an_endpoint() {
+    let config = crate::support::server::test_config();
+    let server = TestServer::start_config(config, octohooks::runtime::Roles::API).await;
+    let lonely = server.create_app("no-endpoints").await;
+    let served = server.create_app("one-endpoint").await;
+    server
+        .create_endpoint(&served, "http://127.0.0.1:9/hook", json!({}))
+        .await;
+    let mut sent = Vec::new();
+    for n in 0..3 {
+        sent.push(
+            server
+                .send_message(&lonely, json!({"eventType": "e", "payload": {"n": n}}))
+                .await,
+        );
+    }
+    for n in 0..2 {
+        server
+            .send_message(&served, json!({"eventType": "e", "payload": {"n": n}}))
+            .await;
+    }
+    let depth = crate::support::queue::depth(&server.store).await;
+    assert_eq!(
+        depth.stream, 2,
+        "one entry per message of the served application: {depth:?}"
+    );
+    let mut listed = ids(&server.get(&msgs(&lonely)).await.body);
+    listed.sort();
+    sent.sort();
+    assert_eq!(listed, sent, "stored and listed all the same");
+    server.shutdown().await;
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::support::api::id_of;
+use crate::support::api::{id_of, ids};
 use crate::support::receiver::{sorted_ids, Receiver, Reply};
 use crate::support::server::TestServer;
 use crate::support::wait::{eventually, wait_attempts, wait_quiet, WAIT};
@@ -206,4 +206,49 @@ async fn resend_delivers_the_same_message_once_more() {
     server.shutdown().await;
     receiver.stop().await;
     flaky.stop().await;
+}
+
+/// A message accepted while its application had no endpoint goes to nobody (it is not queued);
+/// an endpoint created afterwards receives the messages after it, and that one when resent.
+#[actix_rt::test]
+async fn a_message_from_before_any_endpoint_reaches_a_later_one_only_when_resent() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::ok();
+    let app = server.create_app("no-endpoint-yet").await;
+    let early = server.send_event(&app, "x").await;
+    let endpoint = server
+        .create_endpoint(&app, &format!("{}/hook", receiver.url), json!({}))
+        .await;
+    let later = server.send_event(&app, "x").await;
+    eventually(WAIT, "the later message", || async {
+        !receiver.hits_on("/hook").is_empty()
+    })
+    .await;
+    wait_quiet(&server).await;
+    assert_eq!(sorted_ids(&receiver.hits_on("/hook")), vec![later.clone()]);
+    let listed = server
+        .get(&format!("/api/v1/applications/{app}/messages"))
+        .await;
+    let mut listed = ids(&listed.body);
+    listed.sort();
+    let mut want = vec![early.clone(), later.clone()];
+    want.sort();
+    assert_eq!(listed, want, "both stored and listed");
+
+    let resend = format!(
+        "/api/v1/applications/{app}/messages/{early}/endpoints/{}/resend",
+        id_of(&endpoint)
+    );
+    assert_eq!(server.post(&resend, json!({})).await.status, 202);
+    eventually(WAIT, "the resent message", || async {
+        receiver.hits_on("/hook").len() == 2
+    })
+    .await;
+    wait_quiet(&server).await;
+    assert_eq!(sorted_ids(&receiver.hits_on("/hook")), want);
+    let attempts = wait_attempts(&server, &app, &early, 1).await;
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0]["status"], "success");
+    server.shutdown().await;
+    receiver.stop().await;
 }
