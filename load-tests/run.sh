@@ -520,7 +520,27 @@ for p in "${redis_ports[@]}"; do
   redis-cli -p "$p" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\1 \2 \3/p' | sort -k2 -n -r | head -16
 done
 echo "--- metrics (excerpt)"
-curl -s "$BASE_URL/metrics" | grep -E '^octohooks_(deliveries_total|deliveries_postponed_total|deliveries_resent_total|messages_accepted_total|owned_partitions|retries_scheduled_total)' | head -20 || true
+metrics=$(curl -s "$BASE_URL/metrics")
+grep -E '^octohooks_(deliveries_total|deliveries_postponed_total|deliveries_resent_total|messages_accepted_total|owned_partitions|retries_scheduled_total)' <<<"$metrics" | head -20 || true
+# A load test against the local receiver should see no failed attempt: when some were retried,
+# show what they said (the attempts' `error` and status code), at most 5, scanning the first
+# Redis node's attempt lists.
+if grep -qE '^octohooks_retries_scheduled_total [1-9]' <<<"$metrics" && [ -z "${CLUSTER:-}" ]; then
+  echo "--- failed attempts (up to 5)"
+  redis-cli -p "$redis_port" eval "local found, cursor = {}, '0'
+    repeat
+      local page = redis.call('SCAN', cursor, 'MATCH', '*:attempts', 'COUNT', 1000)
+      cursor = page[1]
+      for _, key in ipairs(page[2]) do
+        for _, a in ipairs(redis.call('LRANGE', key, 0, -1)) do
+          if not string.find(a, '\"status\":\"success\"', 1, true) and #found < 5 then
+            found[#found + 1] = a
+          end
+        end
+      end
+    until cursor == '0' or #found >= 5
+    return found" 0
+fi
 if [ "${TARGETS:-1}" = 0 ]; then
   echo "--- targets not checked (TARGETS=0)"
 else
