@@ -2,9 +2,9 @@
 -- list entry (trimming entries past retention), the work entry on the partition stream and,
 -- for a request with an Idempotency-Key, the key's reservation, so a retry of that request
 -- can never create the message twice, even after a crash before its answer was stored. A
--- message for every endpoint of an application that has none gets no stream entry: there is
--- nothing to fan out (many applications of a platform never register one), and nothing for a
--- worker to read, route and acknowledge.
+-- message to fan out in an application without any endpoint gets no stream entry: it has
+-- nowhere to go (many applications of a platform never register one), so no worker needs to
+-- read, route and acknowledge it.
 -- KEYS[1] application marker   KEYS[2] message hash   KEYS[3] messages sorted set
 -- KEYS[4] uid key (any key of the slot when there is no uid)   KEYS[5] partition stream
 -- KEYS[6] Idempotency-Key reservation (any key of the slot when there is none)
