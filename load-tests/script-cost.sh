@@ -36,7 +36,8 @@ run() { # shape
   for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   local pid; pid=$(cat "$work/redis.pid")
   r() { redis-cli -p "$port" "$@" >/dev/null; }
-  r SET "$P:lease" tok; r HSET "$P:ep:$E" url x; r HSET "$P:msg:$M" id x; r HSET "$P:app:$A" org acme; r ZADD "$P:app:$A:eps" 0 "$E"
+  r SET "$P:lease" tok; r HSET "$P:ep:$E" url x; r HSET "$P:msg:$M" id x; r HSET "$P:app:$A" org acme
+  r ZADD "$P:app:$A:eps" 0 "$E" # the application has an endpoint, so an accept queues its message
   r HSET "$P:ep:$E:health" consecutiveFailures 0 lastSuccess 99999999999999
   local args sha per=1 lists=("$P:msg:$M:attempts")
   case $1 in
