@@ -4,7 +4,8 @@
 #   load-tests/run.sh create-message|api-mix|end-to-end|ingest|sustained|drain|fanout|memory
 #
 # Options (environment): APIS=M WORKERS=N (separate processes; default one `serve`),
-#   AOF=1 (Redis with appendonly everysec), DURATION, RATE, VUS, APPS, MODE (k6 scenarios),
+#   AOF=1 (Redis with appendonly everysec), DURATION, RATE, VUS, APPS, MODE (k6 scenarios;
+#   RATE also paces wrk in ingest and sustained, to about RATE msg/s),
 #   CONNECTIONS (wrk, default 64), PAYLOAD (ingest/sustained payload bytes, default 1024),
 #   ENDPOINTS_PER_APP (sustained fan-out, default 1), MESSAGES (drain backlog, default
 #   100000), ENDPOINTS (fanout, default 1000; memory, default 10000), PROFILE=1 (perf record
@@ -274,6 +275,11 @@ k6_target() { # scenario exit-status: k6 exits 99 when a threshold fails
 calc() { python3 -c "print($1)"; }
 run_wrk() { # wrk posting ingest.lua's messages for DURATION: output in $work/wrk.out, CPU in $work/wrk.ticks
   # A subshell reports its children's CPU (cutime+cstime) once wrk is reaped.
+  # RATE paces wrk to about RATE msg/s (sustained at a rate the node should keep up with):
+  # each connection pauses CONNECTIONS x 1000 / RATE ms before each request.
+  if [ -n "${RATE:-}" ]; then
+    export WRK_DELAY_MS; WRK_DELAY_MS=$(calc "max(1, round(${CONNECTIONS:-64} * 1000 / $RATE))")
+  fi
   (
     wrk -t2 -c "${CONNECTIONS:-64}" -d "${DURATION:-20s}" -s load-tests/ingest.lua "$BASE_URL" >"$work/wrk.out" 2>&1 ||
       echo "wrk exited with status $?" >&2
@@ -314,8 +320,10 @@ case "$scenario" in
     [ "${PROFILE:-0}" = "1" ] && { perf record -F 499 -a -g -o "${PROFILE_OUT:-/tmp/ingest.perf}" 2>/dev/null & pids+=($!); }
     redis_snap "$work/redis.0"
     c0_all=$(machine_busy); c0_run=$(ticks "${node_pids[@]}" "${redis_pids[@]}" "$receiver_pid"); t0=$(date +%s.%N)
+    c0_node=$(ticks "${node_pids[@]}")
     run_wrk
     t1=$(date +%s.%N); c1_all=$(machine_busy); c1_run=$(ticks "${node_pids[@]}" "${redis_pids[@]}" "$receiver_pid")
+    c1_node=$(ticks "${node_pids[@]}")
     redis_snap "$work/redis.1"
     [ "${PROFILE:-0}" = "1" ] && kill -INT "${pids[-1]}" && sleep 1
     out=$(cat "$work/wrk.out")
@@ -325,6 +333,9 @@ case "$scenario" in
     echo "ingest: $((requests - status_errors)) accepted (2xx) = $rate msg/s"
     python3 -c "print(f'ingest / raw XADD = {$rate / $xadd:.1%}')"
     machine_line ingest "$(calc "$t1 - $t0")" $((c1_all - c0_all)) $((c1_run - c0_run + $(cat "$work/wrk.ticks")))
+    hz=$(getconf CLK_TCK); accepted=$((requests - status_errors))
+    echo "ingest: CPU per accepted message: octohooks $(calc "f'{($c1_node - $c0_node) / $hz * 1e6 / max($accepted, 1):.1f}'") us," \
+      "wrk $(calc "f'{$(cat "$work/wrk.ticks") / $hz * 1e6 / max($accepted, 1):.1f}'") us (Redis: below)"
     redis_report ingest $((requests - status_errors)) "$(calc "$t1 - $t0")"
     # README target 6: with AOF everysec, 70 % of target 1.
     default=15000; [ "${AOF:-0}" = 1 ] && default=10500
@@ -373,7 +384,7 @@ case "$scenario" in
     window=$(calc "round($t1 - $t0, 2)")
     accepted_rate=$(calc "round($accepted / $window)"); delivered_rate=$(calc "round($delivered / $window)")
     deployment="${APIS:-serve} api, ${WORKERS:-serve} worker, AOF=${AOF:-0}"
-    echo "sustained: window $window s; $apps apps x $epa endpoints, $PAYLOAD-byte payload, ${CONNECTIONS:-64} connections, $deployment"
+    echo "sustained: window $window s; $apps apps x $epa endpoints, $PAYLOAD-byte payload, ${CONNECTIONS:-64} connections${RATE:+ paced to about $RATE msg/s}, $deployment"
     echo "sustained: accepted $accepted (2xx; $status_errors non-2xx, $(wrk_field socket_errors "$out") socket errors) = $accepted_rate msg/s"
     echo "sustained: delivered $delivered in the window = $delivered_rate deliveries/s ($(calc "f'{$keep_up:.1%}'") of accepted x $epa endpoints)"
     if [ "$drained" = 1 ]; then
@@ -516,8 +527,9 @@ PY
 esac
 for p in "${redis_ports[@]}"; do
   [ "$(redis-cli -p "$p" role | head -1)" = master ] || continue
-  echo "--- redis :$p commands since start (calls, usec per call)"
-  redis-cli -p "$p" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\).*/\1 \2 \3/p' | sort -k2 -n -r | head -16
+  echo "--- redis :$p commands since start, costliest first (calls, usec per call, total s)"
+  redis-cli -p "$p" info commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),usec=\([0-9]*\),usec_per_call=\([0-9.]*\).*/\1 \2 \4 \3/p' \
+    | sort -k4 -n -r | awk '{printf "%s %s %s %.2f\n", $1, $2, $3, $4 / 1e6}' | head -16
 done
 echo "--- metrics (excerpt)"
 metrics=$(curl -s "$BASE_URL/metrics")
