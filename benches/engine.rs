@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the hot paths: signing, routing, payload filters and custom headers
-//! (their cost per message), serialization, the retry policy, the accept and record paths
-//! against a real Redis (each also prints Redis's own CPU per call), and one end-to-end bench
-//! that pushes messages through Redis, the worker and hyper into a local receiver.
+//! (their cost per message), serialization, Redis key names, the retry policy, the accept and
+//! record paths against a real Redis (each also prints Redis's own CPU per call), and one
+//! end-to-end bench that pushes messages through Redis, the worker and hyper into a local
+//! receiver.
 //!
 //! `cargo bench --bench engine` (the Redis groups need `redis-server` on the PATH).
 
@@ -168,6 +169,29 @@ fn serialization(c: &mut Criterion) {
     };
     c.bench_function("serialize attempt record", |b| {
         b.iter(|| serde_json::to_string(&attempt).expect("json"))
+    });
+}
+
+/// The keys a success's record names (the script's first tier): made for every delivery
+/// and, with the accept's, once for every message.
+fn keys(c: &mut Criterion) {
+    let keys = octohooks::db::Keys::new("octohooks", 64);
+    let (app, endpoint, message) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let partition = keys.partition_of(app);
+    c.bench_function("keys of one success's record (9)", |b| {
+        b.iter(|| {
+            [
+                keys.lease(partition),
+                keys.attempts(app, message),
+                keys.message(app, message),
+                keys.endpoint(app, endpoint),
+                keys.endpoint_health(app, endpoint),
+                keys.endpoint_log(app, endpoint),
+                keys.endpoint_stats(app, endpoint),
+                keys.stream(partition),
+                keys.done(partition, "1796529393691-0"),
+            ]
+        })
     });
 }
 
@@ -588,6 +612,7 @@ criterion_group!(
     filters,
     custom_headers,
     serialization,
+    keys,
     retry_policy,
     accept,
     record,
