@@ -13,10 +13,11 @@ local body = '{"eventType":"load.test","payload":{"filler":"'
   .. string.rep("x", math.max(0, size - 13)) .. '"}}'
 local headers = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
 local counter = 0
--- $WRK_DELAY_MS (set by run.sh from RATE): each connection waits this long before each
--- request, so the rate is about connections x 1000 / (delay + latency) per second.
+-- $WRK_DELAY_MS (set by run.sh from RATE): each connection waits this long on average
+-- before each request (drawn from 0 .. 2x, so the connections do not send in lockstep), so
+-- the rate is at most connections x 1000 / delay per second, less the latency's share.
 local pause = tonumber(os.getenv("WRK_DELAY_MS") or "")
-if pause then delay = function() return pause end end
+if pause then delay = function() return math.random(0, 2 * pause) end end
 
 request = function()
   counter = counter + 1
